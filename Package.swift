@@ -1,0 +1,67 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "swift-kms",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kms", targets: ["kms"]),
+        .library(name: "KMSCore", targets: ["KMSCore"]),
+        .library(name: "SigV4", targets: ["SigV4"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+    ],
+    targets: [
+        // System OpenSSL 3 (libcrypto) for the algorithms swift-crypto lacks: secp256k1, SM2.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Algorithms no library on the machine has, written from their standards (FIPS 204, RFC 8032).
+        .target(name: "PureCrypto", dependencies: [], swiftSettings: strict),
+        // Asymmetric and HMAC primitives per key family, behind a narrow API.
+        .target(name: "KMSCrypto", dependencies: [
+            "COpenSSL", "PureCrypto",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ], swiftSettings: strict),
+        // AWS Signature Version 4 verification (and signing, for clients and tests).
+        .target(name: "SigV4", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
+        .target(name: "KMSCore", dependencies: [
+            "KMSCrypto",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
+        .target(name: "KMSStorage", dependencies: [
+            "KMSCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
+        .target(name: "KMSServer", dependencies: [
+            "KMSCore", "KMSStorage", "SigV4",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "kms", dependencies: [
+            "KMSServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Configuration", package: "swift-configuration"),
+        ], swiftSettings: strict),
+        .testTarget(name: "KMSCoreTests", dependencies: ["KMSCore"], swiftSettings: strict),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto"], swiftSettings: strict),
+        .testTarget(name: "PureCryptoTests", dependencies: ["PureCrypto"], swiftSettings: strict),
+        .testTarget(name: "KMSStorageTests", dependencies: ["KMSStorage"], swiftSettings: strict),
+        .testTarget(name: "KMSServerTests", dependencies: ["KMSServer"], swiftSettings: strict),
+    ]
+)
