@@ -1,0 +1,125 @@
+"""Fixtures for the swift-kms acceptance suite.
+
+Servers
+  server          session-scoped, real SigV4, fresh data dir, root credentials
+  dev_server      session-scoped, --dev (any access key; 12-digit key = account)
+  server_factory  function-scoped factory for private servers (restart, clock
+                  offsets, persistence); every server it makes is stopped at
+                  teardown
+
+Clients
+  kms             boto3 KMS client for `server`, us-east-1, root credentials
+  kms_other_region  same credentials, eu-west-1
+  kms_loose       like `kms` but without botocore's client-side parameter
+                  validation, so out-of-range values reach the server
+  make_client     factory: make_client(srv=None, region=..., access_key=...,
+                  secret_key=..., validate=...)
+  fresh_account   (client, account_id) on the dev server for a brand-new
+                  12-digit account: an empty namespace for exact-count tests
+
+Keys
+  new_key         factory creating a symmetric key (kwargs go to CreateKey);
+                  returns KeyMetadata
+  key             one fresh symmetric key's KeyMetadata
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kms_harness import (
+    DEFAULT_REGION,
+    OTHER_REGION,
+    KmsServer,
+    random_account,
+)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("kms-main")
+    srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"))
+    os.makedirs(srv.data_dir, exist_ok=True)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("kms-dev")
+    srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"), dev=True)
+    os.makedirs(srv.data_dir, exist_ok=True)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    made = []
+
+    def make(dev: bool = False, extra_args=None, name: str = None, start: bool = True) -> KmsServer:
+        base = tmp_path / (name or f"srv{len(made)}")
+        srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"), dev=dev,
+                        extra_args=list(extra_args or []))
+        os.makedirs(srv.data_dir, exist_ok=True)
+        made.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop()
+
+
+@pytest.fixture
+def make_client(server):
+    def make(srv=None, region=DEFAULT_REGION, access_key=None, secret_key=None, validate=True):
+        return (srv or server).client(region=region, access_key=access_key,
+                                      secret_key=secret_key, validate=validate)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def kms(server):
+    return server.client(region=DEFAULT_REGION)
+
+
+@pytest.fixture(scope="session")
+def kms_other_region(server):
+    return server.client(region=OTHER_REGION)
+
+
+@pytest.fixture(scope="session")
+def kms_loose(server):
+    return server.client(region=DEFAULT_REGION, validate=False)
+
+
+@pytest.fixture(scope="session")
+def account(server):
+    return server.account_id
+
+
+@pytest.fixture
+def fresh_account(dev_server):
+    acct = random_account()
+    return dev_server.client(region=DEFAULT_REGION, access_key=acct, secret_key="anything"), acct
+
+
+@pytest.fixture
+def new_key(kms):
+    def make(client=None, **kwargs):
+        c = client or kms
+        return c.create_key(**kwargs)["KeyMetadata"]
+
+    return make
+
+
+@pytest.fixture
+def key(new_key):
+    return new_key(Description="integration-test key")

@@ -1,0 +1,216 @@
+"""Protocol-level and input validation: malformed JSON, unknown operations,
+missing/typed parameters, oversized bodies, operations outside this issue.
+
+AWS JSON-1.1 (Coral) behaviour:
+  * a body that is not JSON                -> 400 SerializationException
+  * a member of the wrong JSON type        -> 400 SerializationException
+  * X-Amz-Target naming no operation       -> 400 UnknownOperationException
+  * a required member missing              -> 400 ValidationException
+    "1 validation error detected: Value null at 'targetKeyId' failed to satisfy
+     constraint: Member must not be null"
+  * several violations are counted: "2 validation errors detected: ...; ..."
+"""
+
+import base64
+import json
+import socket
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from kms_harness import assert_raw_error, expect_error, raw_call
+
+MARKER = "VALIDATION-PLAINTEXT-MARKER-91b2"
+
+
+def _alive(kms):
+    assert kms.list_keys(Limit=1)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+# ---------------------------------------------------------------------------
+# Raw protocol errors
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe\x00garbage", b'{"Limit": 5', b"[1, 2"])
+def test_malformed_json(server, kms, body):
+    resp = raw_call(server, "ListKeys", body=body)
+    assert_raw_error(resp, "SerializationException")
+    _alive(kms)
+
+
+def test_wrong_member_type(server, key):
+    resp = raw_call(server, "GenerateRandom", {"NumberOfBytes": "thirty-two"})
+    assert_raw_error(resp, "SerializationException")
+    resp = raw_call(server, "Encrypt", {"KeyId": key["KeyId"], "Plaintext": 12345})
+    assert_raw_error(resp, "SerializationException")
+
+
+def test_plaintext_not_base64(server, key):
+    resp = raw_call(server, "Encrypt", {"KeyId": key["KeyId"], "Plaintext": "!!!not base64!!!"})
+    assert resp.status == 400, resp.body
+    assert resp.error_code in ("SerializationException", "ValidationException"), resp.body
+
+
+def test_unknown_operation(server, kms):
+    resp = raw_call(server, "Nope", {}, target="TrentService.Nope")
+    assert_raw_error(resp, "UnknownOperationException")
+    _alive(kms)
+
+
+def test_unknown_target_service(server):
+    resp = raw_call(server, "ListKeys", {}, target="DynamoDB_20120810.ListTables")
+    assert_raw_error(resp, "UnknownOperationException")
+
+
+def test_missing_target_header(server):
+    def mutate(headers, body):
+        return {k: v for k, v in headers.items() if k.lower() != "x-amz-target"}, body
+
+    resp = raw_call(server, "ListKeys", {}, mutate=mutate)
+    assert resp.status == 400, resp.body
+    assert resp.error_code is not None
+
+
+def test_empty_json_object_body(server):
+    resp = raw_call(server, "ListKeys", body=b"{}")
+    assert resp.status == 200, resp.body
+
+
+def test_oversized_body_refused(server, kms):
+    body = b'{"Description": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    try:
+        resp = raw_call(server, "CreateKey", body=body)
+    except (ConnectionError, socket.timeout, OSError):
+        resp = None  # closing the connection on an oversized body is acceptable
+    if resp is not None:
+        assert 400 <= resp.status < 500, f"oversized body got HTTP {resp.status}"
+        assert resp.error_code, resp.body[:300]
+    _alive(kms)
+
+
+# ---------------------------------------------------------------------------
+# Required members and range checks (boto3 without client-side validation)
+# ---------------------------------------------------------------------------
+
+def test_missing_required_member(kms_loose, key):
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value null at 'targetKeyId' failed to satisfy "
+                              "constraint: Member must not be null"):
+        kms_loose.create_alias(AliasName="alias/missing-target")
+
+
+def test_missing_key_id(kms_loose):
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value null at 'keyId' failed to satisfy "
+                              "constraint: Member must not be null"):
+        kms_loose.describe_key()
+
+
+def test_two_validation_errors_are_counted(kms_loose):
+    with expect_error("ValidationException", message_prefix="2 validation errors detected: "):
+        kms_loose.create_alias()
+
+
+def test_key_id_too_long(kms_loose):
+    with expect_error("ValidationException", message_prefix="1 validation error detected: "):
+        kms_loose.describe_key(KeyId="k" * 2049)
+
+
+def test_empty_key_id(kms_loose):
+    with expect_error("ValidationException", message_prefix="1 validation error detected: "):
+        kms_loose.describe_key(KeyId="")
+
+
+def test_encrypt_missing_plaintext(kms_loose, key):
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value null at 'plaintext' failed to satisfy "
+                              "constraint: Member must not be null"):
+        kms_loose.encrypt(KeyId=key["KeyId"])
+
+
+def test_decrypt_missing_ciphertext(kms_loose):
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+                              "constraint: Member must not be null"):
+        kms_loose.decrypt()
+
+
+def test_list_aliases_limit_out_of_range(kms_loose):
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value '1001' at 'limit' failed to satisfy "
+                              "constraint: Member must have value less than or equal to 1000"):
+        kms_loose.list_aliases(Limit=1001)
+
+
+def test_list_resource_tags_limit_out_of_range(kms_loose, key):
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value '0' at 'limit' failed to satisfy "
+                              "constraint: Member must have value greater than or equal to 1"):
+        kms_loose.list_resource_tags(KeyId=key["KeyId"], Limit=0)
+
+
+# ---------------------------------------------------------------------------
+# Plaintext never leaks into error messages
+# ---------------------------------------------------------------------------
+
+def test_errors_do_not_echo_plaintext(server, key):
+    pt = (MARKER * 200).encode()  # > 4096 bytes
+    cases = [
+        ("Encrypt", {"KeyId": key["KeyId"], "Plaintext": base64.b64encode(pt).decode()}),
+        ("Encrypt", {"KeyId": str(uuid.uuid4()), "Plaintext": base64.b64encode(MARKER.encode()).decode()}),
+        ("Encrypt", {"KeyId": "alias/" + uuid.uuid4().hex, "Plaintext": base64.b64encode(MARKER.encode()).decode()}),
+        ("Decrypt", {"CiphertextBlob": base64.b64encode(MARKER.encode() * 3).decode()}),
+        ("ReEncrypt", {"CiphertextBlob": base64.b64encode(MARKER.encode()).decode(),
+                       "DestinationKeyId": key["KeyId"]}),
+    ]
+    for op, payload in cases:
+        resp = raw_call(server, op, payload)
+        assert resp.status == 400, (op, resp.body[:300])
+        assert MARKER.encode() not in resp.body, f"{op} error echoes the plaintext: {resp.body[:300]!r}"
+        assert base64.b64encode(MARKER.encode())[:16] not in resp.body, f"{op} echoes base64 plaintext"
+
+
+def test_decrypt_error_does_not_echo_plaintext(kms, key):
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=MARKER.encode(), EncryptionContext={"a": "b"})["CiphertextBlob"]
+    with pytest.raises(ClientError) as exc:
+        kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "c"})
+    assert MARKER not in json.dumps(exc.value.response, default=str)
+
+
+# ---------------------------------------------------------------------------
+# Operations outside this issue answer an AWS-shaped error and do not crash
+# ---------------------------------------------------------------------------
+
+def _out_of_scope_calls(key_id):
+    return {
+        "CreateGrant": lambda c: c.create_grant(KeyId=key_id, GranteePrincipal="arn:aws:iam::000000000000:root",
+                                                Operations=["Encrypt"]),
+        "ListGrants": lambda c: c.list_grants(KeyId=key_id),
+        "Sign": lambda c: c.sign(KeyId=key_id, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256"),
+        "Verify": lambda c: c.verify(KeyId=key_id, Message=b"m", Signature=b"s",
+                                     SigningAlgorithm="RSASSA_PSS_SHA_256"),
+        "GetPublicKey": lambda c: c.get_public_key(KeyId=key_id),
+        "GenerateMac": lambda c: c.generate_mac(KeyId=key_id, Message=b"m", MacAlgorithm="HMAC_SHA_256"),
+        "GenerateDataKeyPair": lambda c: c.generate_data_key_pair(KeyId=key_id, KeyPairSpec="RSA_2048"),
+        "CreateCustomKeyStore": lambda c: c.create_custom_key_store(CustomKeyStoreName="x"),
+        "ReplicateKey": lambda c: c.replicate_key(KeyId=key_id, ReplicaRegion="eu-west-1"),
+        "ImportKeyMaterial": lambda c: c.import_key_material(KeyId=key_id, ImportToken=b"t",
+                                                             EncryptedKeyMaterial=b"m"),
+    }
+
+
+@pytest.mark.parametrize("op", sorted(_out_of_scope_calls("x")))
+def test_out_of_scope_operations_fail_cleanly(kms, key, op):
+    call = _out_of_scope_calls(key["KeyId"])[op]
+    try:
+        call(kms)
+    except ClientError as exc:
+        err = exc.response
+        assert err["Error"].get("Code"), f"{op}: error without a code: {err}"
+        status = err["ResponseMetadata"]["HTTPStatusCode"]
+        assert 400 <= status < 600, f"{op}: HTTP {status}"
+    else:
+        # implementing it is fine too
+        pass
+    _alive(kms)

@@ -1,0 +1,74 @@
+/// The self-describing ciphertext of symmetric operations (format in docs/CIPHERTEXT.md):
+///
+///     0x01 | account (12 ASCII digits) | keyIdLength (1) | keyId (ASCII) | materialVersion (4, big endian)
+///          | nonce (12) | ciphertext | tag (16)
+///
+/// Everything before the nonce is the header; it is authenticated together with the
+/// encryption context, so a blob cannot be re-labelled with another key or version.
+/// The region is deliberately absent: multi-Region replicas share key ID and material.
+public struct CiphertextBlob: Sendable, Equatable {
+    public static let formatVersion: UInt8 = 1
+    public static let nonceSize = 12
+    public static let tagSize = 16
+
+    public let account: String
+    public let keyId: String
+    public let materialVersion: UInt32
+    public let nonce: [UInt8]
+    public let ciphertext: [UInt8]
+    public let tag: [UInt8]
+
+    public init(account: String, keyId: String, materialVersion: UInt32, nonce: [UInt8], ciphertext: [UInt8], tag: [UInt8]) {
+        self.account = account
+        self.keyId = keyId
+        self.materialVersion = materialVersion
+        self.nonce = nonce
+        self.ciphertext = ciphertext
+        self.tag = tag
+    }
+
+    public static func header(account: String, keyId: String, materialVersion: UInt32) -> [UInt8] {
+        let id = Array(keyId.utf8)
+        var out: [UInt8] = [formatVersion]
+        out.append(contentsOf: account.utf8)
+        out.append(UInt8(truncatingIfNeeded: id.count))
+        out.append(contentsOf: id)
+        out.append(UInt8(truncatingIfNeeded: materialVersion >> 24))
+        out.append(UInt8(truncatingIfNeeded: materialVersion >> 16))
+        out.append(UInt8(truncatingIfNeeded: materialVersion >> 8))
+        out.append(UInt8(truncatingIfNeeded: materialVersion))
+        return out
+    }
+
+    public var header: [UInt8] { Self.header(account: account, keyId: keyId, materialVersion: materialVersion) }
+
+    public var bytes: [UInt8] {
+        var out = header
+        out.reserveCapacity(out.count + nonce.count + ciphertext.count + tag.count)
+        out.append(contentsOf: nonce)
+        out.append(contentsOf: ciphertext)
+        out.append(contentsOf: tag)
+        return out
+    }
+
+    /// Parses a blob; nil for anything that is not one of ours (the caller answers
+    /// InvalidCiphertextException without saying why).
+    public static func parse(_ bytes: [UInt8]) -> CiphertextBlob? {
+        guard bytes.count >= 14, bytes[0] == formatVersion, bytes[1..<13].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        let account = String(decoding: bytes[1..<13], as: UTF8.self)
+        let idLength = Int(bytes[13])
+        let fixed = 14 + idLength + 4 + nonceSize + tagSize
+        guard idLength > 0, bytes.count >= fixed else { return nil }
+        guard let keyId = String(validating: bytes[14..<(14 + idLength)], as: UTF8.self),
+              keyId.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) })
+        else { return nil }
+        var p = 14 + idLength
+        let version = UInt32(bytes[p]) << 24 | UInt32(bytes[p + 1]) << 16 | UInt32(bytes[p + 2]) << 8 | UInt32(bytes[p + 3])
+        p += 4
+        let nonce = Array(bytes[p..<(p + nonceSize)])
+        p += nonceSize
+        let ciphertext = Array(bytes[p..<(bytes.count - tagSize)])
+        let tag = Array(bytes[(bytes.count - tagSize)...])
+        return CiphertextBlob(account: account, keyId: keyId, materialVersion: version, nonce: nonce, ciphertext: ciphertext, tag: tag)
+    }
+}

@@ -1,0 +1,27 @@
+/// The canonical byte form of an encryption context, bound to a ciphertext as AES-GCM
+/// additional authenticated data. Pairs are sorted by key bytes and length-prefixed, so
+/// the same map always yields the same bytes and no two maps collide.
+public enum EncryptionContext {
+    public static func canonicalBytes(_ context: [String: String]?) -> [UInt8] {
+        guard let context, !context.isEmpty else { return [0, 0] }
+        let pairs = context.map { (Array($0.key.utf8), Array($0.value.utf8)) }
+            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
+        var out: [UInt8] = []
+        appendLength(pairs.count, to: &out)
+        for (k, v) in pairs {
+            appendLength(k.count, to: &out)
+            out.append(contentsOf: k)
+            appendLength(v.count, to: &out)
+            out.append(contentsOf: v)
+        }
+        return out
+    }
+
+    private static func appendLength(_ n: Int, to out: inout [UInt8]) {
+        // The model caps keys/values far below 2^16, but write 32 bits to stay unambiguous.
+        out.append(UInt8(truncatingIfNeeded: n >> 24))
+        out.append(UInt8(truncatingIfNeeded: n >> 16))
+        out.append(UInt8(truncatingIfNeeded: n >> 8))
+        out.append(UInt8(truncatingIfNeeded: n))
+    }
+}

@@ -1,0 +1,72 @@
+/// The KMS domain service: one entry per operation in one dispatch table. The server
+/// decodes and authenticates, then calls `handle`, which validates against the model,
+/// resolves and authorizes inside each operation, and executes.
+public final class KMSService: Sendable {
+    public let registry: KeyRegistry
+    public let clock: any KMSClock
+    public let authorizer: any Authorizer
+
+    public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer()) throws {
+        self.registry = try KeyRegistry(store: store)
+        self.clock = clock
+        self.authorizer = authorizer
+    }
+
+    /// Handlers throw `KMSError`; the untyped signature only keeps the table's closures short.
+    public typealias Handler = @Sendable (KMSService, KMSRequest, Caller) throws -> JSONObject
+
+    /// An operation's entry: whether it changes state (the server runs those off the
+    /// event loop, since they write to disk) and its implementation.
+    public struct Operation: Sendable {
+        public let mutates: Bool
+        public let run: Handler
+    }
+
+    public static let operations: [String: Operation] = {
+        var table: [String: Operation] = [:]
+        func add(_ name: String, mutates: Bool, _ run: @escaping Handler) { table[name] = Operation(mutates: mutates, run: run) }
+        add("CreateKey", mutates: true) { try $0.createKey($1, $2) }
+        add("DescribeKey", mutates: false) { try $0.describeKey($1, $2) }
+        add("ListKeys", mutates: false) { try $0.listKeys($1, $2) }
+        add("EnableKey", mutates: true) { try $0.setEnabled(true, $1, $2) }
+        add("DisableKey", mutates: true) { try $0.setEnabled(false, $1, $2) }
+        add("UpdateKeyDescription", mutates: true) { try $0.updateKeyDescription($1, $2) }
+        add("ScheduleKeyDeletion", mutates: true) { try $0.scheduleKeyDeletion($1, $2) }
+        add("CancelKeyDeletion", mutates: true) { try $0.cancelKeyDeletion($1, $2) }
+        add("CreateAlias", mutates: true) { try $0.createAlias($1, $2) }
+        add("UpdateAlias", mutates: true) { try $0.updateAlias($1, $2) }
+        add("DeleteAlias", mutates: true) { try $0.deleteAlias($1, $2) }
+        add("ListAliases", mutates: false) { try $0.listAliases($1, $2) }
+        add("TagResource", mutates: true) { try $0.tagResource($1, $2) }
+        add("UntagResource", mutates: true) { try $0.untagResource($1, $2) }
+        add("ListResourceTags", mutates: false) { try $0.listResourceTags($1, $2) }
+        add("GetKeyPolicy", mutates: false) { try $0.getKeyPolicy($1, $2) }
+        add("PutKeyPolicy", mutates: true) { try $0.putKeyPolicy($1, $2) }
+        add("ListKeyPolicies", mutates: false) { try $0.listKeyPolicies($1, $2) }
+        add("Encrypt", mutates: false) { try $0.encrypt($1, $2) }
+        add("Decrypt", mutates: false) { try $0.decrypt($1, $2) }
+        add("ReEncrypt", mutates: false) { try $0.reEncrypt($1, $2) }
+        add("GenerateDataKey", mutates: false) { try $0.generateDataKey($1, $2, withPlaintext: true) }
+        add("GenerateDataKeyWithoutPlaintext", mutates: false) { try $0.generateDataKey($1, $2, withPlaintext: false) }
+        add("GenerateRandom", mutates: false) { try $0.generateRandom($1, $2) }
+        return table
+    }()
+
+    /// Whether an operation writes state (unknown operations do not).
+    public static func mutates(_ operation: String) -> Bool { operations[operation]?.mutates ?? false }
+
+    /// Validates `body` against the model and runs the operation.
+    public func handle(operation: String, body: JSONValue, caller: Caller) throws(KMSError) -> JSONObject {
+        let request = try RequestValidator.validate(operation: operation, body: body)
+        guard let entry = Self.operations[operation] else {
+            throw KMSError(.unsupportedOperation, "\(operation) is not supported by this server yet.")
+        }
+        do {
+            return try entry.run(self, request, caller)
+        } catch let error as KMSError {
+            throw error
+        } catch {
+            throw KMSError.internalError
+        }
+    }
+}

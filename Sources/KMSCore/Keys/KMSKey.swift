@@ -1,0 +1,48 @@
+/// A KMS key: its metadata, policy, tags and versioned material, scoped to one
+/// account and region.
+public struct KMSKey: Sendable {
+    public let keyId: String
+    public let account: String
+    public let region: String
+    public let creationDate: Double
+    public var description: String
+    public let keyUsage: String
+    public let keySpec: String
+    public let origin: String
+    public let keyManager: String
+    public var keyState: KeyState
+    public var deletionDate: Double?
+    public var pendingWindowInDays: Int?
+    public var policy: String
+    public var tags: [Tag]
+    public var materials: [KeyMaterial]
+
+    public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
+                keyUsage: String, keySpec: String, origin: String, keyManager: String, keyState: KeyState,
+                deletionDate: Double? = nil, pendingWindowInDays: Int? = nil, policy: String, tags: [Tag],
+                materials: [KeyMaterial]) {
+        self.keyId = keyId
+        self.account = account
+        self.region = region
+        self.creationDate = creationDate
+        self.description = description
+        self.keyUsage = keyUsage
+        self.keySpec = keySpec
+        self.origin = origin
+        self.keyManager = keyManager
+        self.keyState = keyState
+        self.deletionDate = deletionDate
+        self.pendingWindowInDays = pendingWindowInDays
+        self.policy = policy
+        self.tags = tags
+        self.materials = materials
+    }
+
+    public var arn: String { ARN.key(keyId, region: region, account: account) }
+    public var enabled: Bool { keyState == .enabled }
+    public var currentMaterial: KeyMaterial? { materials.last }
+
+    public func material(version: UInt32) -> KeyMaterial? {
+        materials.first { $0.version == version }
+    }
+}

@@ -1,0 +1,105 @@
+/// CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
+extension KMSService {
+    /// AWS's rules beyond the model's pattern: the alias/ prefix, the reserved alias/aws/
+    /// namespace, and no colon in the name.
+    func checkAliasName(_ name: String) throws(KMSError) {
+        guard name.hasPrefix("alias/"), name.count > 6 else {
+            throw KMSError(.validation, "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")
+        }
+        if name.hasPrefix("alias/aws/") {
+            throw KMSError(.notAuthorized, "Alias names beginning with 'alias/aws/' are reserved for AWS managed keys.")
+        }
+        if name.contains(":") {
+            throw KMSError(.validation, "\(name) contains invalid characters for an alias")
+        }
+    }
+
+    func createAlias(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        let name = try request.required("AliasName")
+        try checkAliasName(name)
+        try registry.write { () throws(KMSError) in
+            let key = try authorizedKey(request, member: "TargetKeyId", action: "kms:CreateAlias", caller: caller)
+            guard key.account == caller.account else {
+                throw KMSError(.notFound, "Key '\(key.arn)' does not exist")
+            }
+            try requireNotPendingDeletion(key)
+            if registry.alias(account: caller.account, region: caller.region, name: name) != nil {
+                throw KMSError(.alreadyExists, "An alias with the name \(ARN.alias(name, region: caller.region, account: caller.account)) already exists")
+            }
+            let now = clock.now()
+            let alias = Alias(aliasName: name, account: caller.account, region: caller.region, targetKeyId: key.keyId,
+                              creationDate: now, lastUpdatedDate: now)
+            return ((), [.putAlias(alias)])
+        }
+        return JSONObject()
+    }
+
+    func updateAlias(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        let name = try request.required("AliasName")
+        try checkAliasName(name)
+        try registry.write { () throws(KMSError) in
+            guard var alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
+                throw KMSError(.notFound, "Alias '\(ARN.alias(name, region: caller.region, account: caller.account))' is not found.")
+            }
+            let key = try authorizedKey(request, member: "TargetKeyId", action: "kms:UpdateAlias", caller: caller)
+            guard key.account == caller.account else { throw KMSError(.notFound, "Key '\(key.arn)' does not exist") }
+            try requireNotPendingDeletion(key)
+            if let current = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId),
+               !KeySpecInfo.sameKind(current, key) {
+                throw KMSError(.validation, "\(alias.arn) can only be associated with a key of the same type and usage: \(current.keySpec) / \(current.keyUsage).")
+            }
+            alias.targetKeyId = key.keyId
+            alias.lastUpdatedDate = clock.now()
+            return ((), [.putAlias(alias)])
+        }
+        return JSONObject()
+    }
+
+    func deleteAlias(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        let name = try request.required("AliasName")
+        try checkAliasName(name)
+        try registry.write { () throws(KMSError) in
+            guard let alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
+                throw KMSError(.notFound, "Alias '\(ARN.alias(name, region: caller.region, account: caller.account))' is not found.")
+            }
+            let key = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
+            try authorizer.authorize(action: "kms:DeleteAlias", caller: caller, key: key)
+            return ((), [.removeAlias(account: alias.account, region: alias.region, aliasName: alias.aliasName)])
+        }
+        return JSONObject()
+    }
+
+    func listAliases(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        var aliases = registry.aliases(account: caller.account, region: caller.region)
+        if let keyParam = request.string("KeyId") {
+            let key = try resolveKey(keyParam, caller: caller)
+            try authorizer.authorize(action: "kms:ListAliases", caller: caller, key: key)
+            aliases = aliases.filter { $0.targetKeyId == key.keyId }
+        } else {
+            try authorizer.authorize(action: "kms:ListAliases", caller: caller, key: nil)
+        }
+        aliases.sort { $0.aliasName < $1.aliasName }
+        let page = Page.of(aliases, key: \.aliasName, request: request)
+        var out = JSONObject()
+        out["Aliases"] = .array(page.items.map { a in
+            .object(JSONObject([
+                ("AliasName", .string(a.aliasName)),
+                ("AliasArn", .string(a.arn)),
+                ("TargetKeyId", .string(a.targetKeyId)),
+                ("CreationDate", JSONValue(a.creationDate)),
+                ("LastUpdatedDate", JSONValue(a.lastUpdatedDate)),
+            ]))
+        })
+        page.add(to: &out)
+        return out
+    }
+}
+
+extension KeySpecInfo {
+    /// UpdateAlias may only move an alias between keys of the same spec and usage.
+    static func sameKind(_ a: KMSKey, _ b: KMSKey) -> Bool {
+        let symmetric: (KMSKey) -> Bool = { $0.keySpec == "SYMMETRIC_DEFAULT" }
+        if symmetric(a) || symmetric(b) { return symmetric(a) == symmetric(b) }
+        return a.keyUsage == b.keyUsage
+    }
+}

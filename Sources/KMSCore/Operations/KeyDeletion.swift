@@ -1,0 +1,58 @@
+/// ScheduleKeyDeletion, CancelKeyDeletion, and the sweep that deletes keys whose
+/// waiting period has ended (run by the server's background job).
+extension KMSService {
+    static let secondsPerDay = 86_400.0
+
+    func scheduleKeyDeletion(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        let days = request.int("PendingWindowInDays") ?? 30
+        guard (7...30).contains(days) else {
+            throw KMSError(.validation, "1 validation error detected: Value '\(days)' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value \(days < 7 ? "greater than or equal to 7" : "less than or equal to 30")")
+        }
+        return try registry.write { () throws(KMSError) in
+            var key = try authorizedKey(request, action: "kms:ScheduleKeyDeletion", caller: caller)
+            try requireNotPendingDeletion(key)
+            let deletionDate = clock.now() + Double(days) * Self.secondsPerDay
+            key.keyState = .pendingDeletion
+            key.deletionDate = deletionDate
+            key.pendingWindowInDays = days
+            let out = JSONObject([
+                ("KeyId", .string(key.arn)),
+                ("DeletionDate", JSONValue(deletionDate)),
+                ("KeyState", .string(KeyState.pendingDeletion.rawValue)),
+                ("PendingWindowInDays", JSONValue(days)),
+            ])
+            return (out, [.putKey(key)])
+        }
+    }
+
+    func cancelKeyDeletion(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        try registry.write { () throws(KMSError) in
+            var key = try authorizedKey(request, action: "kms:CancelKeyDeletion", caller: caller)
+            guard key.keyState == .pendingDeletion else {
+                throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.")
+            }
+            // AWS leaves a key whose deletion was cancelled disabled.
+            key.keyState = .disabled
+            key.deletionDate = nil
+            key.pendingWindowInDays = nil
+            return (JSONObject([("KeyId", .string(key.arn))]), [.putKey(key)])
+        }
+    }
+
+    /// Deletes every key whose deletion date has passed, with its aliases. Returns how many.
+    @discardableResult
+    public func sweepDeletions() throws(KMSError) -> Int {
+        let now = clock.now()
+        return try registry.write { () throws(KMSError) in
+            var changes: [StoreChange] = []
+            let due = registry.allKeys().filter { $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now }
+            for key in due {
+                changes.append(.removeKey(account: key.account, region: key.region, keyId: key.keyId))
+                for alias in registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
+                    changes.append(.removeAlias(account: alias.account, region: alias.region, aliasName: alias.aliasName))
+                }
+            }
+            return (due.count, changes)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+/// Resolving a KeyId parameter (key ID, key ARN, alias name, alias ARN) to a key in
+/// the right account and region, and the key-state checks AWS applies.
+extension KMSService {
+    public func resolveKey(_ identifier: String, caller: Caller) throws(KMSError) -> KMSKey {
+        if identifier.hasPrefix("arn:") {
+            guard let arn = ARN.parse(identifier) else { throw KMSError(.notFound, "Invalid arn \(identifier)") }
+            // Keys never leave their region: an ARN of another region names nothing here.
+            if arn.resource.hasPrefix("alias/") {
+                return try keyForAlias(arn.resource, account: arn.account, region: arn.region, caller: caller)
+            }
+            let keyId = String(arn.resource.dropFirst(4))
+            guard arn.region == caller.region, let key = registry.key(account: arn.account, region: arn.region, keyId: keyId) else {
+                throw KMSError(.notFound, "Key '\(identifier)' does not exist")
+            }
+            return key
+        }
+        if identifier.hasPrefix("alias/") {
+            return try keyForAlias(identifier, account: caller.account, region: caller.region, caller: caller)
+        }
+        guard KeyIdentifier.isKeyId(identifier) else { throw KMSError(.notFound, "Invalid keyId '\(identifier)'") }
+        guard let key = registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
+            throw KMSError(.notFound, "Key '\(ARN.key(identifier, region: caller.region, account: caller.account))' does not exist")
+        }
+        return key
+    }
+
+    func keyForAlias(_ name: String, account: String, region: String, caller: Caller) throws(KMSError) -> KMSKey {
+        guard region == caller.region, let alias = registry.alias(account: account, region: region, name: name),
+              let key = registry.key(account: account, region: region, keyId: alias.targetKeyId) else {
+            throw KMSError(.notFound, "Alias '\(ARN.alias(name, region: region, account: account))' is not found.")
+        }
+        return key
+    }
+
+    /// Resolves and authorizes in one step, as every key operation starts.
+    func authorizedKey(_ request: KMSRequest, member: String = "KeyId", action: String, caller: Caller) throws(KMSError) -> KMSKey {
+        let key = try resolveKey(try request.required(member), caller: caller)
+        try authorizer.authorize(action: action, caller: caller, key: key)
+        return key
+    }
+
+    /// Cryptographic operations need an enabled key.
+    func requireUsable(_ key: KMSKey) throws(KMSError) {
+        switch key.keyState {
+        case .enabled: return
+        case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")
+        case .pendingDeletion: throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.")
+        case .pendingImport: throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.")
+        default: throw KMSError(.kmsInvalidState, "\(key.arn) is \(key.keyState.rawValue).")
+        }
+    }
+
+    /// Management operations refuse a key that is pending deletion.
+    func requireNotPendingDeletion(_ key: KMSKey) throws(KMSError) {
+        if key.keyState == .pendingDeletion { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
+    }
+
+    func dryRunCheck(_ request: KMSRequest) throws(KMSError) {
+        if request.dryRun { throw KMSError.dryRun }
+    }
+}
+
+/// Key ID syntax: a UUID, or "mrk-" and 32 hex digits for multi-Region keys.
+public enum KeyIdentifier {
+    public static func isKeyId(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        if s.hasPrefix("mrk-") { return u.count == 36 && u.dropFirst(4).allSatisfy(isHex) }
+        if u.count == 36 {
+            for (i, c) in u.enumerated() {
+                if i == 8 || i == 13 || i == 18 || i == 23 { if c != UInt8(ascii: "-") { return false } } else if !isHex(c) { return false }
+            }
+            return true
+        }
+        return false
+    }
+
+    static func isHex(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46) }
+
+    /// A new random key ID in AWS's UUID form (lower-case).
+    public static func newKeyId() -> String {
+        let b = SymmetricCipher.randomBytes(16)
+        var bytes = b
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String($0, radix: 16).leftPadded(2) }.joined()
+        let h = Array(hex)
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
+    }
+
+    public static func newMaterialId() -> String {
+        SymmetricCipher.randomBytes(32).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import KMSCore
+import NIOHTTP1
+import SigV4
+
+/// The authentication stage: SigV4 for real, or the dev mode's trust-anything.
+struct Authenticator: Sendable {
+    let verifier = SigV4Verifier(allowedClockSkew: 300, service: "kms")
+    let credentials: CredentialRegistry
+    let dev: Bool
+    let devAccount: String
+
+    func authenticate(head: HTTPRequestHead, body: [UInt8], sourceIP: String) throws(KMSError) -> Caller {
+        let auth: SigV4Authorization
+        do {
+            auth = try verifier.parseAuthorization(headers: head.headers)
+        } catch {
+            throw Self.map(error)
+        }
+        let userAgent = head.headers.first(name: "user-agent") ?? ""
+        if dev {
+            let id = auth.accessKeyId
+            let account = id.utf8.count == 12 && id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? id : devAccount
+            return Caller(account: account, region: auth.region, accessKeyId: id, sourceIP: sourceIP, userAgent: userAgent)
+        }
+        guard let credential = credentials.byAccessKey[auth.accessKeyId] else {
+            throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
+        }
+        do {
+            try verifier.verify(method: head.method.rawValue, uri: head.uri, headers: head.headers, body: body,
+                                authorization: auth, secretAccessKey: credential.secretAccessKey)
+        } catch {
+            throw Self.map(error)
+        }
+        return Caller(account: credential.account, region: auth.region, accessKeyId: auth.accessKeyId,
+                      principalArn: credential.principalArn, sourceIP: sourceIP, userAgent: userAgent)
+    }
+
+    static func map(_ error: SigV4Error) -> KMSError {
+        KMSError(KMSError.Code(rawValue: error.code) ?? .invalidSignature, error.message)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import KMSCore
+import NIOHTTP1
+
+/// One request, one path: decode -> authenticate -> validate/resolve/authorize/execute
+/// (in KMSService) -> encode. Every response, success or AWS-shaped error, comes from here.
+struct RequestPipeline: Sendable {
+    let service: KMSService
+    let authenticator: Authenticator
+
+    struct Response: Sendable {
+        let status: HTTPResponseStatus
+        let body: [UInt8]
+    }
+
+    /// What the handler must do: answer now, or run a state-changing operation off the event loop.
+    enum Outcome: Sendable {
+        case respond(Response)
+        case offload(@Sendable () -> Response)
+    }
+
+    static let targetPrefix = "TrentService."
+
+    func process(head: HTTPRequestHead, body: [UInt8], sourceIP: String) -> Outcome {
+        do throws(KMSError) {
+            guard head.method == .POST else {
+                throw KMSError(.unknownOperation, nil)
+            }
+            let caller = try authenticator.authenticate(head: head, body: body, sourceIP: sourceIP)
+            guard let target = head.headers.first(name: "x-amz-target"), target.hasPrefix(Self.targetPrefix) else {
+                throw KMSError.unknownOperation
+            }
+            let operation = String(target.dropFirst(Self.targetPrefix.count))
+            guard KMSModel.operationInputs[operation] != nil else { throw KMSError.unknownOperation }
+            let json: JSONValue
+            if body.isEmpty {
+                json = .object(JSONObject())
+            } else {
+                do { json = try JSONParser.parse(body) } catch {
+                    throw KMSError(.serialization, error.reason)
+                }
+            }
+            let service = self.service
+            if KMSService.mutates(operation) {
+                return .offload { Self.run(service, operation, json, caller) }
+            }
+            return .respond(Self.run(service, operation, json, caller))
+        } catch {
+            return .respond(Self.error(error))
+        }
+    }
+
+    static func run(_ service: KMSService, _ operation: String, _ json: JSONValue, _ caller: Caller) -> Response {
+        do {
+            let result = try service.handle(operation: operation, body: json, caller: caller)
+            return Response(status: .ok, body: JSONWriter.bytes(.object(result)))
+        } catch {
+            return Self.error(error)
+        }
+    }
+
+    static func error(_ error: KMSError) -> Response {
+        var o = JSONObject([("__type", .string(error.code.rawValue))])
+        if let message = error.message { o["message"] = .string(message) }
+        return Response(status: HTTPResponseStatus(statusCode: error.httpStatus), body: JSONWriter.bytes(.object(o)))
+    }
+}

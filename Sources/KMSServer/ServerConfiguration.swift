@@ -1,0 +1,29 @@
+/// Everything `kms server` is started with.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = "./kms-data"
+    /// Accept any access key without checking signatures, as local emulators do.
+    public var dev = false
+    public var devAccount = "000000000000"
+    /// Where the root key lives; defaults to <data-dir>/root.key.
+    public var rootKeyPath: String?
+    /// Shifts the lifecycle clock (deletion windows); for tests only.
+    public var lifecycleClockOffset: Double = 0
+    /// How often the background job deletes keys whose waiting period has ended.
+    public var deletionSweepInterval: Double = 60
+    /// Larger request bodies are refused; KMS's largest legal request is a 32 KiB policy.
+    public var maxBodyBytes = 256 * 1024
+    public var eventLoopThreads = System.coreCountForServer
+
+    public init() {}
+
+    public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }
+}
+
+import NIOCore
+import NIOPosix
+
+extension System {
+    static var coreCountForServer: Int { max(1, System.coreCount) }
+}

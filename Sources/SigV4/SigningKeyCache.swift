@@ -1,0 +1,69 @@
+import Crypto
+import Synchronization
+
+/// Caches SigV4 signing keys per (secret, date, region, service). Deriving one costs
+/// four chained HMACs (~10 µs); a request's scope repeats all day, so a hit replaces
+/// them with one dictionary lookup. Also keeps the HMAC state already keyed with the
+/// signing key, which saves re-padding the key on every request.
+///
+/// Thread-safe (one Mutex; derivation happens outside it). Bounded: when it holds
+/// more than `limit` entries it is emptied, which only costs re-derivations.
+public final class SigningKeyCache: Sendable {
+    struct Scope: Hashable, Sendable {
+        let secret: String
+        let date: String
+        let region: String
+        let service: String
+    }
+
+    struct Entry: Sendable {
+        let key: SymmetricKey
+        /// HMAC<SHA256> keyed with `key` and not yet fed: copy it, update, finalize.
+        let keyedMAC: HMAC<SHA256>
+    }
+
+    public let limit: Int
+    private let entries = Mutex<[Scope: Entry]>([:])
+
+    /// A process-wide cache, for verifiers and signers that are not given one.
+    public static let shared = SigningKeyCache()
+
+    public init(limit: Int = 4096) {
+        self.limit = max(1, limit)
+    }
+
+    /// The signing key for this scope, from the cache or derived and stored.
+    public func signingKey(secretAccessKey: String, date: String, region: String, service: String) -> SymmetricKey {
+        entry(secretAccessKey: secretAccessKey, date: date, region: region, service: service).key
+    }
+
+    /// Number of cached keys.
+    public var count: Int { entries.withLock { $0.count } }
+
+    public func removeAll() {
+        entries.withLock { $0.removeAll() }
+    }
+
+    func entry(secretAccessKey: String, date: String, region: String, service: String) -> Entry {
+        let scope = Scope(secret: secretAccessKey, date: date, region: region, service: service)
+        if let hit = entries.withLock({ $0[scope] }) { return hit }
+        let key = Self.deriveSigningKey(secretAccessKey: secretAccessKey, date: date, region: region, service: service)
+        let entry = Entry(key: key, keyedMAC: HMAC<SHA256>(key: key))
+        let limit = self.limit
+        entries.withLock { table in
+            if table.count >= limit { table.removeAll(keepingCapacity: true) }
+            table[scope] = entry
+        }
+        return entry
+    }
+
+    /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"),
+    /// computed afresh (no cache).
+    public static func deriveSigningKey(secretAccessKey: String, date: String, region: String, service: String) -> SymmetricKey {
+        func step(_ key: SymmetricKey, _ data: String) -> SymmetricKey {
+            SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(data.utf8), using: key))
+        }
+        let secret = SymmetricKey(data: Array(("AWS4" + secretAccessKey).utf8))
+        return step(step(step(step(secret, date), region), service), "aws4_request")
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Configuration
+import KMSServer
+import SystemPackage
+
+@main
+struct KMSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kms",
+        abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
+        subcommands: [Server.self])
+}
+
+/// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
+/// KMS_DATA_DIR, KMS_DEV, KMS_DEV_ACCOUNT, KMS_ROOT_KEY_FILE) or a JSON file named by
+/// --config / KMS_CONFIG ({"kms": {"port": 8080, ...}}); a flag wins over both.
+struct Server: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the KMS server (embedded SQLite storage).")
+
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (default 8080; 0 picks a free port).") var port: Int?
+    @Option(name: .customLong("data-dir"), help: "Data directory: database, root key, credentials (default ./kms-data).") var dataDir: String?
+    @Flag(help: "Development mode: accept any access key without checking signatures.") var dev = false
+    @Option(name: .customLong("dev-account"), help: "Account of the root credentials and of non-numeric dev access keys (default 000000000000).") var devAccount: String?
+    @Option(name: .customLong("root-key-file"), help: "Root key file (default <data-dir>/root.key).") var rootKeyFile: String?
+    @Option(help: "A JSON configuration file.") var config: String?
+    @Option(name: .customLong("lifecycle-clock-offset"), help: .hidden) var lifecycleClockOffset: Double?
+    @Option(name: .customLong("deletion-sweep-interval"), help: .hidden) var deletionSweepInterval: Double?
+
+    func run() async throws {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
+        let env = ConfigReader(provider: EnvironmentVariablesProvider())
+        if let file = config ?? env.string(forKey: "kms.config") {
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+        }
+        let reader = ConfigReader(providers: providers)
+        var c = ServerConfiguration()
+        c.host = host ?? reader.string(forKey: "kms.host", default: c.host)
+        c.port = port ?? reader.int(forKey: "kms.port", default: c.port)
+        c.dataDirectory = dataDir ?? reader.string(forKey: "kms.dataDir", default: c.dataDirectory)
+        c.dev = dev || reader.bool(forKey: "kms.dev", default: false)
+        c.devAccount = devAccount ?? reader.string(forKey: "kms.devAccount", default: c.devAccount)
+        c.rootKeyPath = rootKeyFile ?? reader.string(forKey: "kms.rootKeyFile")
+        c.lifecycleClockOffset = lifecycleClockOffset ?? 0
+        c.deletionSweepInterval = deletionSweepInterval ?? reader.double(forKey: "kms.deletionSweepInterval", default: 60)
+        guard c.devAccount.count == 12, c.devAccount.allSatisfy(\.isNumber) else {
+            throw ValidationError("--dev-account must be 12 digits")
+        }
+        guard c.deletionSweepInterval > 0 else { throw ValidationError("--deletion-sweep-interval must be positive") }
+        try await KMSHTTPServer.run(c)
+    }
+}

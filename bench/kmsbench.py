@@ -1,0 +1,656 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh (swift-kms benchmark).
+
+Subcommands (all state lives in files under the run's work directory):
+
+  freeport                      print a free TCP port on 127.0.0.1
+  ops                           list the known operations
+  prepare  --endpoint --credentials --ops --state
+                                create the keys/ciphertexts the operations need
+                                (boto3); records per-op readiness in --state
+  nginx-request --port --out    write a request of the same shape as the KMS
+                                ones (dummy signature) for the nginx baseline
+  sign     --state --op --out   write a freshly SigV4-signed request for one
+                                operation and replay it once (preflight);
+                                exit 3 = op skipped, 4 = preflight failed
+  record-run / record-skip / record-raw / report
+                                accumulate results and print the final table
+
+Operations are data-driven: add an entry to OPS (a function returning
+(target, body) from the prepared fixtures, plus the fixtures it needs).
+"""
+
+import argparse
+import base64
+import configparser
+import http.client
+import json
+import os
+import platform
+import re
+import socket
+import sys
+
+REGION = "us-east-1"
+SERVICE = "kms"
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+EXIT_SKIPPED = 3
+EXIT_PREFLIGHT_FAILED = 4
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# --------------------------------------------------------------------------
+# Fixtures: things created once through boto3 before the wrk runs.
+# Each returns a dict merged into state["fixtures"]. `optional` fixtures
+# failing means "the server does not support this yet" -> ops skipped.
+# --------------------------------------------------------------------------
+
+def fx_symmetric_key(client, fx):
+    resp = client.create_key(Description="swift-kms bench symmetric key")
+    return {"symmetric_key": resp["KeyMetadata"]["KeyId"]}
+
+
+def fx_ciphertext(client, fx):
+    plaintext = os.urandom(64)
+    resp = client.encrypt(KeyId=fx["symmetric_key"], Plaintext=plaintext)
+    return {"plaintext_b64": b64(plaintext),
+            "ciphertext_b64": b64(resp["CiphertextBlob"])}
+
+
+def _fx_signing_key(spec):
+    def create(client, fx):
+        resp = client.create_key(Description=f"swift-kms bench {spec} key",
+                                 KeySpec=spec, KeyUsage="SIGN_VERIFY")
+        return {f"sign_key_{spec}": resp["KeyMetadata"]["KeyId"]}
+    return create
+
+
+FIXTURES = {
+    # name: (function, dependencies, optional)
+    "symmetric_key": (fx_symmetric_key, [], False),
+    "ciphertext": (fx_ciphertext, ["symmetric_key"], False),
+    "sign_key_ECC_NIST_P256": (_fx_signing_key("ECC_NIST_P256"), [], True),
+    "sign_key_RSA_2048": (_fx_signing_key("RSA_2048"), [], True),
+}
+
+
+# --------------------------------------------------------------------------
+# Operations: name -> builder(fixtures) -> (X-Amz-Target, body dict),
+# the fixtures they need, and a check of the preflight response.
+# --------------------------------------------------------------------------
+
+# Fresh random payloads per signing are fine: the request is replayed as-is.
+
+def op_encrypt(fx):
+    return "TrentService.Encrypt", {"KeyId": fx["symmetric_key"],
+                                    "Plaintext": b64(os.urandom(64))}
+
+
+def op_decrypt(fx):
+    return "TrentService.Decrypt", {"CiphertextBlob": fx["ciphertext_b64"]}
+
+
+def op_generate_data_key(fx):
+    return "TrentService.GenerateDataKey", {"KeyId": fx["symmetric_key"],
+                                            "KeySpec": "AES_256"}
+
+
+def _op_sign(spec, algorithm):
+    def build(fx):
+        return "TrentService.Sign", {"KeyId": fx[f"sign_key_{spec}"],
+                                     "Message": b64(os.urandom(32)),
+                                     "MessageType": "RAW",
+                                     "SigningAlgorithm": algorithm}
+    return build
+
+
+def check_decrypt(resp, fx):
+    if resp.get("Plaintext") != fx["plaintext_b64"]:
+        return "Decrypt returned a different plaintext than was encrypted"
+    return None
+
+
+OPS = {
+    "Encrypt": {"build": op_encrypt, "needs": ["symmetric_key"],
+                "expect": ["CiphertextBlob"]},
+    "Decrypt": {"build": op_decrypt, "needs": ["ciphertext"],
+                "expect": ["Plaintext"], "check": check_decrypt},
+    "GenerateDataKey": {"build": op_generate_data_key, "needs": ["symmetric_key"],
+                        "expect": ["Plaintext", "CiphertextBlob"]},
+    "Sign:ECC_NIST_P256": {"build": _op_sign("ECC_NIST_P256", "ECDSA_SHA_256"),
+                           "needs": ["sign_key_ECC_NIST_P256"],
+                           "expect": ["Signature"], "raw_sign": "ECC_NIST_P256"},
+    "Sign:RSA_2048": {"build": _op_sign("RSA_2048", "RSASSA_PSS_SHA_256"),
+                      "needs": ["sign_key_RSA_2048"],
+                      "expect": ["Signature"], "raw_sign": "RSA_2048"},
+}
+DEFAULT_OPS = list(OPS)
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+def load_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        if default is not None:
+            return default
+        raise
+
+
+def save_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_credentials(path):
+    cp = configparser.ConfigParser()
+    if not cp.read(path):
+        raise SystemExit(f"cannot read credentials file {path}")
+    if "default" not in cp:
+        raise SystemExit(f"{path}: no [default] section")
+    sec = cp["default"]
+    try:
+        return sec["aws_access_key_id"].strip(), sec["aws_secret_access_key"].strip()
+    except KeyError as e:
+        raise SystemExit(f"{path}: missing {e}")
+
+
+def boto_client(endpoint, creds_path):
+    import boto3
+    from botocore.config import Config
+    ak, sk = read_credentials(creds_path)
+    return boto3.client(
+        "kms", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id=ak, aws_secret_access_key=sk,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"},
+                      connect_timeout=5, read_timeout=30))
+
+
+def describe_exc(e):
+    """A precise one-line description of a boto3/botocore failure."""
+    try:
+        from botocore.exceptions import ClientError
+        if isinstance(e, ClientError):
+            err = e.response.get("Error", {})
+            meta = e.response.get("ResponseMetadata", {})
+            return (f"HTTP {meta.get('HTTPStatusCode')} {err.get('Code')}: "
+                    f"{err.get('Message')}")
+    except ImportError:
+        pass
+    return f"{type(e).__name__}: {e}"
+
+
+def parse_ops(spec):
+    if not spec or spec == "all":
+        return list(DEFAULT_OPS)
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    lower = {k.lower(): k for k in OPS}
+    out = []
+    for n in names:
+        key = lower.get(n.lower())
+        if key is None:
+            # allow "Sign" as shorthand for all Sign variants
+            matches = [k for k in OPS if k.lower().startswith(n.lower() + ":")]
+            if not matches:
+                raise SystemExit(f"unknown operation {n!r}; known: {', '.join(OPS)}")
+            out.extend(m for m in matches if m not in out)
+        elif key not in out:
+            out.append(key)
+    return out
+
+
+# --------------------------------------------------------------------------
+# subcommands
+# --------------------------------------------------------------------------
+
+def cmd_freeport(args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def cmd_ops(args):
+    for name in OPS:
+        print(name)
+
+
+def cmd_prepare(args):
+    ops = parse_ops(args.ops)
+    client = boto_client(args.endpoint, args.credentials)
+    fixtures, fixture_errors, done = {}, {}, set()
+
+    def ensure(name):
+        if name in done:
+            return True
+        if name in fixture_errors:
+            return False
+        fn, deps, _optional = FIXTURES[name]
+        for d in deps:
+            if not ensure(d):
+                fixture_errors[name] = f"depends on {d}: {fixture_errors[d]}"
+                return False
+        try:
+            fixtures.update(fn(client, fixtures))
+            done.add(name)
+            return True
+        except Exception as e:  # noqa: BLE001 - reported precisely below
+            fixture_errors[name] = describe_exc(e)
+            return False
+
+    op_state = {}
+    for op in ops:
+        missing = [n for n in OPS[op]["needs"] if not ensure(n)]
+        if not missing:
+            op_state[op] = {"status": "ready"}
+            continue
+        optional = all(FIXTURES[n][2] for n in missing)
+        reason = "; ".join(f"{n}: {fixture_errors[n]}" for n in missing)
+        op_state[op] = {"status": "skipped" if optional else "failed",
+                        "reason": reason}
+
+    save_json(args.state, {"endpoint": args.endpoint,
+                           "credentials": args.credentials,
+                           "ops": op_state, "fixtures": fixtures})
+    for op in ops:
+        st = op_state[op]
+        if st["status"] == "ready":
+            print(f"  {op}: ready")
+        elif st["status"] == "skipped":
+            print(f"  {op}: skipped (not supported yet) -- {st['reason']}")
+        else:
+            print(f"  {op}: SETUP FAILED -- {st['reason']}")
+
+
+def write_request_file(path, method, req_path, headers, body: bytes):
+    with open(path, "wb") as f:
+        f.write(f"{method}\n{req_path}\n".encode())
+        for k, v in headers.items():
+            if "\n" in str(v) or "\r" in str(v):
+                raise SystemExit(f"header {k} contains a newline")
+            f.write(f"{k}: {v}\n".encode())
+        f.write(b"\n")
+        f.write(body)
+
+
+def signed_request(endpoint, creds, target, body_obj):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from urllib.parse import urlsplit
+
+    body = json.dumps(body_obj, separators=(",", ":")).encode()
+    host = urlsplit(endpoint).netloc
+    req = AWSRequest(method="POST", url=endpoint.rstrip("/") + "/", data=body,
+                     headers={"Host": host,
+                              "Content-Type": CONTENT_TYPE,
+                              "X-Amz-Target": target})
+    SigV4Auth(Credentials(*creds), SERVICE, REGION).add_auth(req)
+    headers = {k: v for k, v in req.headers.items()}
+    return headers, body
+
+
+def preflight(endpoint, headers, body):
+    """Replay the exact request once; return (status, body_bytes)."""
+    from urllib.parse import urlsplit
+    u = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+    try:
+        conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def cmd_sign(args):
+    state = load_json(args.state)
+    op = args.op
+    st = state["ops"].get(op)
+    if st is None:
+        raise SystemExit(f"operation {op} was not prepared")
+    if st["status"] == "skipped":
+        print(st["reason"])
+        return EXIT_SKIPPED
+    if st["status"] != "ready":
+        print(f"setup failed: {st['reason']}")
+        return EXIT_PREFLIGHT_FAILED
+    spec = OPS[op]
+    fx = state["fixtures"]
+    target, body_obj = spec["build"](fx)
+    creds = read_credentials(state["credentials"])
+    headers, body = signed_request(state["endpoint"], creds, target, body_obj)
+    write_request_file(args.out, "POST", "/", headers, body)
+    if args.no_preflight:
+        return 0
+    try:
+        status, resp_body = preflight(state["endpoint"], headers, body)
+    except Exception as e:  # noqa: BLE001
+        print(f"preflight request failed: {type(e).__name__}: {e}")
+        return EXIT_PREFLIGHT_FAILED
+    text = resp_body.decode("utf-8", "replace")
+    if status != 200:
+        print(f"preflight: HTTP {status}: {text[:600]}")
+        return EXIT_PREFLIGHT_FAILED
+    try:
+        resp = json.loads(text)
+    except ValueError:
+        print(f"preflight: HTTP 200 but body is not JSON: {text[:600]}")
+        return EXIT_PREFLIGHT_FAILED
+    missing = [k for k in spec.get("expect", []) if k not in resp]
+    if missing:
+        print(f"preflight: HTTP 200 but response lacks {missing}: {text[:600]}")
+        return EXIT_PREFLIGHT_FAILED
+    check = spec.get("check")
+    if check:
+        problem = check(resp, fx)
+        if problem:
+            print(f"preflight: {problem}")
+            return EXIT_PREFLIGHT_FAILED
+    return 0
+
+
+def cmd_nginx_request(args):
+    # Same shape and size as an Encrypt request, signed with dummy credentials.
+    endpoint = f"http://127.0.0.1:{args.port}"
+    body_obj = {"KeyId": "00000000-0000-0000-0000-000000000000",
+                "Plaintext": b64(bytes(64))}
+    headers, body = signed_request(endpoint, ("AKIDBENCHNGINX0000000",
+                                              "x" * 40), "TrentService.Encrypt",
+                                   body_obj)
+    write_request_file(args.out, "POST", "/", headers, body)
+
+
+# ---- results ----------------------------------------------------------------
+
+def _results(path):
+    return load_json(path, default={"runs": {}, "order": [], "raw_sign": {},
+                                    "notes": []})
+
+
+def _store(path, name, entry):
+    r = _results(path)
+    if name not in r["order"]:
+        r["order"].append(name)
+    r["runs"][name] = entry
+    save_json(path, r)
+
+
+def parse_wrk_output(text):
+    m = None
+    for line in text.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            m = line[len("BENCH_RESULT "):]
+    if m is None:
+        return None
+    return json.loads(m)
+
+
+def cmd_record_run(args):
+    with open(args.wrk_output, errors="replace") as f:
+        text = f.read()
+    res = parse_wrk_output(text)
+    entry = {"kind": args.kind, "wrk_exit": args.wrk_exit}
+    if res is None:
+        entry["status"] = "failed"
+        entry["reason"] = ("wrk produced no BENCH_RESULT line (exit "
+                           f"{args.wrk_exit}): " + text.strip()[-600:])
+    else:
+        entry.update(res)
+        sock = sum(res["socket_errors"].values())
+        problems = []
+        if res["non200"]:
+            problems.append(f"{res['non200']} non-200 responses "
+                            f"{res['status_counts']} e.g. {res['error_sample']!r}")
+        if sock:
+            problems.append(f"socket errors {res['socket_errors']}")
+        if res["requests"] == 0:
+            problems.append("no requests completed")
+        if args.wrk_exit not in (0, None):
+            problems.append(f"wrk exited with {args.wrk_exit}")
+        if args.server_died:
+            problems.append("the server process died during the run")
+        entry["status"] = "errors" if problems else "ok"
+        if problems:
+            entry["reason"] = "; ".join(problems)
+    _store(args.results, args.name, entry)
+    if entry["status"] != "ok":
+        print(f"!!! {args.name}: {entry['reason']}")
+    else:
+        print(f"    {args.name}: {res['rps']:.0f} req/s, p99 {res['p99_us']/1000:.2f} ms, "
+              f"{res['requests']} requests, 0 errors")
+
+
+def cmd_record_skip(args):
+    _store(args.results, args.name, {"kind": args.kind, "status": args.status,
+                                     "reason": args.reason})
+
+
+def cmd_record_raw(args):
+    r = _results(args.results)
+    text = ""
+    if args.output and os.path.exists(args.output):
+        with open(args.output, errors="replace") as f:
+            text = f.read()
+    m = re.search(r"signs/s:\s*([0-9]+(?:\.[0-9]+)?)", text)
+    if args.unavailable:
+        entry = {"status": "unavailable", "reason": args.unavailable}
+    elif m:
+        entry = {"status": "ok", "signs_per_s": float(m.group(1)),
+                 "output": text.strip()[-400:]}
+    else:
+        entry = {"status": "failed",
+                 "reason": f"exit {args.exit}, no 'signs/s:' line: {text.strip()[-400:]}"}
+    r["raw_sign"][args.key_spec] = entry
+    save_json(args.results, r)
+
+
+def _fmt(v, spec):
+    return format(v, spec) if isinstance(v, (int, float)) else "-"
+
+
+def cmd_report(args):
+    r = _results(args.results)
+    meta = load_json(args.meta) if args.meta else {}
+    runs = r["runs"]
+    nginx = runs.get("nginx")
+    base = nginx.get("rps") if nginx and nginx.get("status") == "ok" else None
+
+    print()
+    print(f"swift-kms benchmark  ({meta.get('timestamp', '')})")
+    print(f"  machine: nproc={meta.get('nproc')}  loadavg at start={meta.get('loadavg_start')}"
+          f"  binary={meta.get('kms_binary', '-')}")
+    print(f"  wrk: {meta.get('threads')} threads, {meta.get('connections')} connections, "
+          f"{meta.get('duration')} (+{meta.get('warmup')} warm-up) per operation")
+    print()
+    hdr = f"{'operation':<22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs nginx':>9}  notes"
+    print(hdr)
+    print("-" * len(hdr))
+    bad = []
+    for name in r["order"]:
+        e = runs[name]
+        label = "nginx (baseline)" if name == "nginx" else name
+        status = e.get("status")
+        rps = e.get("rps")
+        p50 = e.get("p50_us", 0) / 1000 if "p50_us" in e else None
+        p99 = e.get("p99_us", 0) / 1000 if "p99_us" in e else None
+        ratio = (rps / base) if (base and isinstance(rps, (int, float))) else None
+        if status == "ok":
+            note = ""
+        elif status == "skipped":
+            note = "skipped (not supported yet)"
+        elif status == "errors":
+            note = "!!! ERRORS - number is meaningless"
+            bad.append((name, e.get("reason", "")))
+        else:
+            note = "!!! FAILED"
+            bad.append((name, e.get("reason", "")))
+        if status in ("skipped", "failed"):
+            rps = p50 = p99 = ratio = None
+        print(f"{label:<22} {_fmt(rps, '10.0f'):>10} {_fmt(p50, '8.2f'):>8} "
+              f"{_fmt(p99, '8.2f'):>8} {_fmt(ratio, '9.3f'):>9}  {note}")
+    if base:
+        print(f"\nnginx baseline: {base:.0f} req/s, p99 {nginx['p99_us']/1000:.2f} ms "
+              f"(static 'return 200' on the same wrk settings: the ceiling of this "
+              f"machine+client)")
+
+    raw = r.get("raw_sign") or {}
+    if raw:
+        print()
+        print(f"{'raw library signing':<22} {'signs/s':>10} {'server Sign req/s':>18} {'server/raw':>11}")
+        for spec, e in raw.items():
+            op = f"Sign:{spec}"
+            srv = runs.get(op, {})
+            srv_rps = srv.get("rps") if srv.get("status") == "ok" else None
+            if e["status"] == "ok":
+                ratio = srv_rps / e["signs_per_s"] if srv_rps and e["signs_per_s"] else None
+                print(f"{spec:<22} {e['signs_per_s']:>10.0f} {_fmt(srv_rps, '18.0f'):>18} "
+                      f"{_fmt(ratio, '11.3f'):>11}")
+            else:
+                print(f"{spec:<22} {'-':>10}  {e['status']}: {e['reason']}")
+
+    skipped = [(n, runs[n].get("reason", "")) for n in r["order"]
+               if runs[n].get("status") == "skipped"]
+    if skipped:
+        print("\nskipped:")
+        for n, why in skipped:
+            print(f"  {n}: skipped (not supported yet) -- {why}")
+
+    out = dict(meta)
+    out["results"] = {n: runs[n] for n in r["order"]}
+    out["nginx_rps"] = base
+    for n, e in out["results"].items():
+        if base and e.get("status") == "ok" and n != "nginx":
+            e["ratio_to_nginx"] = round(e["rps"] / base, 4)
+    out["raw_sign"] = raw
+    out["ok"] = not bad
+    if args.out_json:
+        os.makedirs(os.path.dirname(args.out_json), exist_ok=True)
+        save_json(args.out_json, out)
+        print(f"\nresults written to {args.out_json}")
+
+    if bad:
+        print()
+        print("!" * 78)
+        print("!!! SOME RUNS HAD ERRORS: their numbers measure error handling, not the")
+        print("!!! operation. Do not compare or publish them.")
+        for n, why in bad:
+            print(f"!!!   {n}: {why}")
+        print("!" * 78)
+        return 2
+    return 0
+
+
+def cmd_meta(args):
+    meta = {
+        "timestamp": args.timestamp,
+        "nproc": os.cpu_count(),
+        "loadavg_start": open("/proc/loadavg").read().split()[:3]
+        if os.path.exists("/proc/loadavg") else None,
+        "kernel": platform.release(),
+        "kms_binary": args.kms_binary,
+        "threads": args.threads,
+        "connections": args.connections,
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "ops_requested": parse_ops(args.ops),
+    }
+    save_json(args.out, meta)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    sub.add_parser("freeport").set_defaults(fn=cmd_freeport)
+    sub.add_parser("ops").set_defaults(fn=cmd_ops)
+
+    s = sub.add_parser("check-ops")
+    s.add_argument("--ops", default="all")
+    s.set_defaults(fn=lambda a: print(",".join(parse_ops(a.ops))))
+
+    s = sub.add_parser("prepare")
+    s.add_argument("--endpoint", required=True)
+    s.add_argument("--credentials", required=True)
+    s.add_argument("--ops", default="all")
+    s.add_argument("--state", required=True)
+    s.set_defaults(fn=cmd_prepare)
+
+    s = sub.add_parser("sign")
+    s.add_argument("--state", required=True)
+    s.add_argument("--op", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--no-preflight", action="store_true")
+    s.set_defaults(fn=cmd_sign)
+
+    s = sub.add_parser("nginx-request")
+    s.add_argument("--port", required=True, type=int)
+    s.add_argument("--out", required=True)
+    s.add_argument("--no-preflight", action="store_true", help="accepted, ignored")
+    s.set_defaults(fn=cmd_nginx_request)
+
+    s = sub.add_parser("record-run")
+    s.add_argument("--results", required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--kind", default="op")
+    s.add_argument("--wrk-output", required=True)
+    s.add_argument("--wrk-exit", type=int, default=0)
+    s.add_argument("--server-died", action="store_true")
+    s.set_defaults(fn=cmd_record_run)
+
+    s = sub.add_parser("record-skip")
+    s.add_argument("--results", required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--kind", default="op")
+    s.add_argument("--status", default="skipped", choices=["skipped", "failed"])
+    s.add_argument("--reason", required=True)
+    s.set_defaults(fn=cmd_record_skip)
+
+    s = sub.add_parser("record-raw")
+    s.add_argument("--results", required=True)
+    s.add_argument("--key-spec", required=True)
+    s.add_argument("--output")
+    s.add_argument("--exit", type=int, default=0)
+    s.add_argument("--unavailable")
+    s.set_defaults(fn=cmd_record_raw)
+
+    s = sub.add_parser("meta")
+    s.add_argument("--out", required=True)
+    s.add_argument("--timestamp", required=True)
+    s.add_argument("--kms-binary", default=None)
+    s.add_argument("--threads", type=int, required=True)
+    s.add_argument("--connections", type=int, required=True)
+    s.add_argument("--duration", required=True)
+    s.add_argument("--warmup", required=True)
+    s.add_argument("--ops", default="all")
+    s.set_defaults(fn=cmd_meta)
+
+    s = sub.add_parser("report")
+    s.add_argument("--results", required=True)
+    s.add_argument("--meta")
+    s.add_argument("--out-json")
+    s.set_defaults(fn=cmd_report)
+
+    args = p.parse_args()
+    rc = args.fn(args)
+    sys.exit(rc or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# swift-kms benchmark: nginx baseline + SigV4-signed KMS operations under wrk.
+# See bench/README.md. Traffic goes to 127.0.0.1 only; every step is bounded.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$HERE")"
+PY="${PYTHON:-python3}"
+HELPER="$HERE/kmsbench.py"
+LUA="$HERE/kms.lua"
+
+KMS_BINARY="${KMS_BINARY:-$REPO/.build/release/kms}"
+DURATION="${BENCH_DURATION:-10s}"
+WARMUP="${BENCH_WARMUP:-2s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+THREADS="${BENCH_THREADS:-2}"
+WRK_TIMEOUT="${BENCH_WRK_TIMEOUT:-5s}"          # per-request timeout inside wrk
+STARTUP_TIMEOUT="${BENCH_STARTUP_TIMEOUT:-30}"   # seconds to wait for a server
+RAW_SIGN_SECONDS="${BENCH_RAW_SIGN_SECONDS:-3}"
+
+DO_BUILD=0
+DO_RAW_SIGN=0
+DO_NGINX=1
+DO_SERVER=1
+OPS="all"
+
+usage() {
+  cat <<EOF
+usage: bench/run.sh [--build] [--raw-sign] [--ops LIST] [--nginx-only | --no-nginx]
+
+  --build        run 'swift build -c release --product kms' in the repo root first
+  --raw-sign     also run 'KMS_BINARY bench-sign --key-spec {ECC_NIST_P256,RSA_2048}'
+                 and compare its signs/s with the server's Sign req/s
+  --ops LIST     comma-separated operations (default: all). Known:
+$("$PY" "$HELPER" ops | sed 's/^/                   /')
+                 'Sign' selects every Sign variant.
+  --nginx-only   only measure the nginx baseline (no KMS binary needed)
+  --no-nginx     skip the nginx baseline (no ratio column)
+
+environment:
+  KMS_BINARY=$KMS_BINARY
+  BENCH_DURATION=$DURATION  BENCH_WARMUP=$WARMUP  BENCH_CONNECTIONS=$CONNECTIONS
+  BENCH_THREADS=$THREADS  BENCH_STARTUP_TIMEOUT=$STARTUP_TIMEOUT  BENCH_KEEP=1 keeps the work dir
+EOF
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) DO_BUILD=1 ;;
+    --raw-sign) DO_RAW_SIGN=1 ;;
+    --ops) shift; OPS="${1:?--ops needs a value}" ;;
+    --ops=*) OPS="${1#--ops=}" ;;
+    --nginx-only) DO_SERVER=0 ;;
+    --no-nginx) DO_NGINX=0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
+  esac
+  shift
+done
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# "10s" / "10" / "2m" -> seconds (integer), for the outer timeouts.
+to_seconds() {
+  local v="$1"
+  case "$v" in
+    *ms) echo 1 ;;
+    *s) echo "${v%s}" ;;
+    *m) echo $(( ${v%m} * 60 )) ;;
+    *h) echo $(( ${v%h} * 3600 )) ;;
+    *) echo "$v" ;;
+  esac
+}
+DUR_S="$(to_seconds "$DURATION")"; WARM_S="$(to_seconds "$WARMUP")"
+[[ "$DUR_S" =~ ^[0-9]+$ && "$WARM_S" =~ ^[0-9]+$ ]] || die "bad BENCH_DURATION/BENCH_WARMUP: $DURATION / $WARMUP"
+# Signed requests are valid for 5 minutes (SigV4 clock skew); they are
+# re-signed before the warm-up and before the measured run.
+if [ "$DUR_S" -gt 280 ]; then
+  die "BENCH_DURATION=$DURATION is longer than a SigV4 signature stays valid (5 min); use <= 280s"
+fi
+
+OPS="$("$PY" "$HELPER" check-ops --ops "$OPS")" || exit 64
+
+# ---------------------------------------------------------------- tools ----
+ensure_tools() {
+  local need=()
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+  if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then need+=(nginx); fi
+  [ ${#need[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "missing ${need[*]} and not root; install: apt-get install wrk nginx-light"
+  log "installing ${need[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 300 apt-get update -qq || die "apt-get update failed"
+  local pkgs=()
+  for n in "${need[@]}"; do
+    if [ "$n" = nginx ]; then pkgs+=(nginx-light); else pkgs+=("$n"); fi
+  done
+  if ! timeout 600 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; then
+    pkgs=("${pkgs[@]/nginx-light/nginx}")
+    timeout 600 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null \
+      || die "apt-get install ${pkgs[*]} failed"
+  fi
+  # Debian's postinst may start the packaged nginx service; we never use it.
+}
+ensure_tools
+NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
+
+if [ "$DO_BUILD" = 1 ]; then
+  log "building: swift build -c release --product kms"
+  (cd "$REPO" && swift build -c release --product kms)
+fi
+if [ "$DO_SERVER" = 1 ]; then
+  [ -x "$KMS_BINARY" ] || die "no KMS binary at $KMS_BINARY (pass --build, or set KMS_BINARY; --nginx-only to skip the server)"
+fi
+
+# ------------------------------------------------------------- work dir ----
+TS="$(date -u +%Y%m%dT%H%M%SZ)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/kms-bench.XXXXXX")"
+RESULTS="$WORK/results.json"
+META="$WORK/meta.json"
+STATE="$WORK/state.json"
+OUT_DIR="$HERE/out"
+OUT_JSON="$OUT_DIR/results-$TS.json"
+mkdir -p "$WORK/runs" "$OUT_DIR"
+
+NGINX_PID=""
+KMS_PID=""
+CHILD_PID=""   # a running wrk (via timeout) or raw-sign loop
+
+stop_pid() {  # stop_pid PID NAME: SIGTERM, wait up to 10 s, then SIGKILL
+  local pid="$1" name="$2" i
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  echo "bench: $name (pid $pid) did not exit on SIGTERM within 10 s; sending SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  if [ -n "$CHILD_PID" ]; then kill -TERM "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; fi
+  stop_pid "$NGINX_PID" nginx; NGINX_PID=""
+  stop_pid "$KMS_PID" kms; KMS_PID=""
+  if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
+    echo "bench: work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+wait_port() {  # wait_port PORT PID LOGFILE PATTERN -> 0 when listening
+  local port="$1" pid="$2" logf="$3" pattern="$4" deadline=$(( SECONDS + STARTUP_TIMEOUT ))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    if { [ -z "$pattern" ] || grep -q "$pattern" "$logf" 2>/dev/null; } &&
+       (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# run_wrk NAME KIND PORT SIGN_CMD...: sign -> warm-up -> sign -> measured run
+run_wrk() {
+  local name="$1" kind="$2" port="$3"; shift 3
+  local safe="${name//[^A-Za-z0-9_-]/_}"
+  local req="$WORK/runs/$safe.req" out="$WORK/runs/$safe.wrk.txt"
+  local url="http://127.0.0.1:$port/" rc=0 died=()
+
+  if [ "$WARM_S" -gt 0 ]; then
+    "$@" --out "$req" --no-preflight >/dev/null
+    BENCH_REQUEST_FILE="$req" timeout -k 5 $(( WARM_S + 30 )) \
+      wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" --timeout "$WRK_TIMEOUT" -s "$LUA" "$url" \
+      >"$WORK/runs/$safe.warmup.txt" 2>&1 &
+    CHILD_PID=$!; wait "$CHILD_PID" || true; CHILD_PID=""
+  fi
+  "$@" --out "$req" --no-preflight >/dev/null
+  # wrk runs in the background and is waited for, so that a signal to this
+  # script is handled at once (the trap stops wrk, nginx and the server).
+  BENCH_REQUEST_FILE="$req" timeout -k 5 $(( DUR_S + 30 )) \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" -s "$LUA" "$url" \
+    >"$out" 2>&1 &
+  CHILD_PID=$!; wait "$CHILD_PID" || rc=$?; CHILD_PID=""
+  if [ "$kind" = op ] && ! kill -0 "$KMS_PID" 2>/dev/null; then died=(--server-died); fi
+  "$PY" "$HELPER" record-run --results "$RESULTS" --name "$name" --kind "$kind" \
+    --wrk-output "$out" --wrk-exit "$rc" "${died[@]}"
+}
+
+"$PY" "$HELPER" meta --out "$META" --timestamp "$TS" \
+  --kms-binary "$([ "$DO_SERVER" = 1 ] && echo "$KMS_BINARY" || echo -)" \
+  --threads "$THREADS" --connections "$CONNECTIONS" --duration "$DURATION" \
+  --warmup "$WARMUP" --ops "$OPS"
+log "nproc=$(nproc) loadavg=$(cut -d' ' -f1-3 /proc/loadavg)  wrk -t$THREADS -c$CONNECTIONS -d$DURATION (+$WARMUP warm-up)"
+if awk -v n="$(nproc)" '{exit !($1 > 0.5 * n)}' /proc/loadavg; then
+  echo "bench: WARNING: the machine is already busy (load $(cut -d' ' -f1 /proc/loadavg)); numbers will be low and noisy"
+fi
+
+# ---------------------------------------------------------------- nginx ----
+if [ "$DO_NGINX" = 1 ]; then
+  NGINX_DIR="$WORK/nginx"; mkdir -p "$NGINX_DIR/tmp"
+  NGINX_PORT="$("$PY" "$HELPER" freeport)"
+  cat >"$NGINX_DIR/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+master_process on;
+pid $NGINX_DIR/nginx.pid;
+error_log $NGINX_DIR/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $NGINX_DIR/tmp;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = / { default_type text/plain; return 200 "ok"; }
+  }
+}
+EOF
+  log "nginx baseline on 127.0.0.1:$NGINX_PORT"
+  "$NGINX_BIN" -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf" \
+    >"$NGINX_DIR/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  if ! wait_port "$NGINX_PORT" "$NGINX_PID" "" ""; then
+    cat "$NGINX_DIR/stdout.log" "$NGINX_DIR/error.log" >&2 2>/dev/null || true
+    die "nginx did not start on port $NGINX_PORT within ${STARTUP_TIMEOUT}s"
+  fi
+  run_wrk nginx nginx "$NGINX_PORT" "$PY" "$HELPER" nginx-request --port "$NGINX_PORT"
+  stop_pid "$NGINX_PID" nginx; NGINX_PID=""
+fi
+
+# ----------------------------------------------------------- swift-kms ----
+if [ "$DO_SERVER" = 1 ]; then
+  DATA_DIR="$WORK/kms-data"; mkdir -p "$DATA_DIR"
+  KMS_PORT="$("$PY" "$HELPER" freeport)"
+  KMS_LOG="$WORK/kms.log"
+  log "starting $KMS_BINARY server on 127.0.0.1:$KMS_PORT"
+  "$KMS_BINARY" server --host 127.0.0.1 --port "$KMS_PORT" --data-dir "$DATA_DIR" \
+    >"$KMS_LOG" 2>&1 &
+  KMS_PID=$!
+  if ! wait_port "$KMS_PORT" "$KMS_PID" "$KMS_LOG" ""; then
+    echo "---- server output ----" >&2; tail -n 40 "$KMS_LOG" >&2 || true
+    if kill -0 "$KMS_PID" 2>/dev/null; then
+      die "server did not accept connections on port $KMS_PORT within ${STARTUP_TIMEOUT}s"
+    fi
+    die "server exited during startup"
+  fi
+  for _ in $(seq 1 20); do grep -q 'kms: listening on' "$KMS_LOG" && break; sleep 0.1; done
+  if ! grep -q "kms: listening on http://127.0.0.1:$KMS_PORT" "$KMS_LOG"; then
+    echo "bench: note: the server accepts connections but its output has no" \
+         "'kms: listening on http://127.0.0.1:$KMS_PORT' line (stdout not flushed?)"
+  fi
+  CREDS="$DATA_DIR/credentials"
+  for _ in $(seq 1 50); do [ -s "$CREDS" ] && break; sleep 0.1; done
+  [ -s "$CREDS" ] || die "server is listening but wrote no $CREDS"
+
+  ENDPOINT="http://127.0.0.1:$KMS_PORT"
+  log "preparing keys with boto3 ($OPS)"
+  timeout 120 "$PY" "$HELPER" prepare --endpoint "$ENDPOINT" --credentials "$CREDS" \
+    --ops "$OPS" --state "$STATE" || die "prepare failed (server log: $KMS_LOG)"
+
+  IFS=',' read -r -a OP_LIST <<<"$OPS"
+  for op in "${OP_LIST[@]}"; do
+    if ! kill -0 "$KMS_PID" 2>/dev/null; then
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "$op" --status failed \
+        --reason "server process is no longer running"
+      continue
+    fi
+    log "$op"
+    rc=0
+    msg="$(timeout 60 "$PY" "$HELPER" sign --state "$STATE" --op "$op" --out "$WORK/runs/preflight.req" 2>&1)" || rc=$?
+    if [ "$rc" -eq 3 ]; then
+      echo "    $op: skipped (not supported yet) -- $msg"
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "$op" --status skipped --reason "$msg"
+      continue
+    elif [ "$rc" -ne 0 ]; then
+      echo "!!! $op: $msg"
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "$op" --status failed --reason "$msg"
+      continue
+    fi
+    run_wrk "$op" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE" --op "$op"
+  done
+  stop_pid "$KMS_PID" kms; KMS_PID=""
+  if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$KMS_LOG"; then
+    echo "bench: WARNING: server log mentions a crash; see $KMS_LOG" >&2
+    BENCH_KEEP=1
+  fi
+fi
+
+# ------------------------------------------------------------ raw sign ----
+if [ "$DO_RAW_SIGN" = 1 ] && [ "$DO_SERVER" = 1 ]; then
+  for spec in ECC_NIST_P256 RSA_2048; do
+    log "raw signing loop: $KMS_BINARY bench-sign --key-spec $spec --seconds $RAW_SIGN_SECONDS"
+    out="$WORK/runs/raw-$spec.txt"; rc=0
+    timeout -k 5 $(( RAW_SIGN_SECONDS + 60 )) "$KMS_BINARY" bench-sign --key-spec "$spec" \
+      --seconds "$RAW_SIGN_SECONDS" >"$out" 2>&1 </dev/null &
+    CHILD_PID=$!; wait "$CHILD_PID" || rc=$?; CHILD_PID=""
+    if grep -q 'signs/s:' "$out"; then
+      "$PY" "$HELPER" record-raw --results "$RESULTS" --key-spec "$spec" --output "$out" --exit "$rc"
+    elif ! "$KMS_BINARY" --help 2>&1 | grep -q 'bench-sign'; then
+      echo "    bench-sign subcommand does not exist in this binary yet; skipping"
+      "$PY" "$HELPER" record-raw --results "$RESULTS" --key-spec "$spec" \
+        --unavailable "the binary has no bench-sign subcommand yet"
+    else
+      "$PY" "$HELPER" record-raw --results "$RESULTS" --key-spec "$spec" --output "$out" --exit "$rc"
+    fi
+  done
+fi
+
+# -------------------------------------------------------------- report ----
+rc=0
+"$PY" "$HELPER" report --results "$RESULTS" --meta "$META" --out-json "$OUT_JSON" || rc=$?
+if [ "$rc" -ne 0 ]; then BENCH_KEEP=1; fi
+exit "$rc"
