@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "KMSCoreTests", dependencies: ["KMSCore"], swiftSettings: strict),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto"], swiftSettings: strict),
-        .testTarget(name: "PureCryptoTests", dependencies: ["PureCrypto"], swiftSettings: strict),
+        .testTarget(name: "PureCryptoTests", dependencies: ["PureCrypto"], resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "KMSStorageTests", dependencies: ["KMSStorage"], swiftSettings: strict),
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer"], swiftSettings: strict),
     ]

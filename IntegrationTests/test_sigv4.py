@@ -42,11 +42,11 @@ BAD_TOKEN = "The security token included in the request is invalid."
 
 
 def test_raw_signed_request_succeeds(server):
-    resp = raw_call(server, "ListKeys", {})
+    resp = raw_call(server, "ListKeys", {"Limit": 1})
     assert resp.status == 200, resp.body
     body = resp.json
-    assert isinstance(body["Keys"], list)
-    assert body["Truncated"] is False
+    assert isinstance(body["Keys"], list) and len(body["Keys"]) <= 1
+    assert isinstance(body["Truncated"], bool)
     assert resp.headers.get("content-type", "").startswith("application/x-amz-json-1.1")
 
 

@@ -63,13 +63,13 @@ def test_unknown_target_service(server):
     assert_raw_error(resp, "UnknownOperationException")
 
 
-def test_missing_target_header(server):
-    def mutate(headers, body):
-        return {k: v for k, v in headers.items() if k.lower() != "x-amz-target"}, body
-
-    resp = raw_call(server, "ListKeys", {}, mutate=mutate)
+def test_missing_target_header(server, kms):
+    # correctly signed, but no X-Amz-Target at all
+    resp = raw_call(server, "ListKeys", {}, target="")
     assert resp.status == 400, resp.body
-    assert resp.error_code is not None
+    assert resp.error_code in ("UnknownOperationException", "SerializationException",
+                               "InvalidAction", "ValidationException"), resp.body
+    _alive(kms)
 
 
 def test_empty_json_object_body(server):
@@ -214,3 +214,26 @@ def test_out_of_scope_operations_fail_cleanly(kms, key, op):
         # implementing it is fine too
         pass
     _alive(kms)
+
+
+# ---------------------------------------------------------------------------
+# Shape of error responses (JSON 1.1 protocol)
+# ---------------------------------------------------------------------------
+
+def test_error_response_shape(server):
+    resp = raw_call(server, "DescribeKey", {"KeyId": str(uuid.uuid4())})
+    assert resp.status == 400
+    assert resp.headers.get("content-type", "").startswith("application/x-amz-json-1.1")
+    assert resp.headers.get("x-amzn-requestid")
+    body = resp.json
+    assert isinstance(body, dict)
+    assert body["__type"].split("#")[-1] == "NotFoundException"
+    assert "does not exist" in body.get("message", body.get("Message", ""))
+
+
+def test_request_id_reported_to_boto3(kms, key):
+    ok = kms.describe_key(KeyId=key["KeyId"])
+    assert ok["ResponseMetadata"].get("RequestId")
+    with pytest.raises(ClientError) as exc:
+        kms.describe_key(KeyId=str(uuid.uuid4()))
+    assert exc.value.response["ResponseMetadata"].get("RequestId")

@@ -58,7 +58,6 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
             case .dependencyTimeout: return 503
             case .dryRunOperation: return 412
             case .requestEntityTooLarge: return 413
-            case .missingAuthenticationToken, .invalidSignature, .incompleteSignature, .unrecognizedClient, .accessDenied: return 403
             default: return 400
             }
         }

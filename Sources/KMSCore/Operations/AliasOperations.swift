@@ -39,7 +39,7 @@ extension KMSService {
         try checkAliasName(name)
         try registry.write { () throws(KMSError) in
             guard var alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
-                throw KMSError(.notFound, "Alias '\(ARN.alias(name, region: caller.region, account: caller.account))' is not found.")
+                throw KMSError(.notFound, "Alias \(ARN.alias(name, region: caller.region, account: caller.account)) is not found.")
             }
             let key = try authorizedKey(request, member: "TargetKeyId", action: "kms:UpdateAlias", caller: caller)
             guard key.account == caller.account else { throw KMSError(.notFound, "Key '\(key.arn)' does not exist") }
@@ -60,7 +60,7 @@ extension KMSService {
         try checkAliasName(name)
         try registry.write { () throws(KMSError) in
             guard let alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
-                throw KMSError(.notFound, "Alias '\(ARN.alias(name, region: caller.region, account: caller.account))' is not found.")
+                throw KMSError(.notFound, "Alias \(ARN.alias(name, region: caller.region, account: caller.account)) is not found.")
             }
             let key = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
             try authorizer.authorize(action: "kms:DeleteAlias", caller: caller, key: key)
@@ -72,14 +72,14 @@ extension KMSService {
     func listAliases(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         var aliases = registry.aliases(account: caller.account, region: caller.region)
         if let keyParam = request.string("KeyId") {
-            let key = try resolveKey(keyParam, caller: caller)
+            let key = try resolveKey(keyParam, caller: caller, allowAlias: false)
             try authorizer.authorize(action: "kms:ListAliases", caller: caller, key: key)
             aliases = aliases.filter { $0.targetKeyId == key.keyId }
         } else {
             try authorizer.authorize(action: "kms:ListAliases", caller: caller, key: nil)
         }
         aliases.sort { $0.aliasName < $1.aliasName }
-        let page = Page.of(aliases, key: \.aliasName, request: request)
+        let page = try Page.of(aliases, key: \.aliasName, request: request)
         var out = JSONObject()
         out["Aliases"] = .array(page.items.map { a in
             .object(JSONObject([

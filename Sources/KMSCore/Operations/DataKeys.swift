@@ -5,7 +5,7 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "Recipient (Nitro Enclaves attestation) is not supported by this server.")
         }
         let operation = withPlaintext ? "GenerateDataKey" : "GenerateDataKeyWithoutPlaintext"
-        let key = try authorizedKey(request, action: "kms:\(operation)", caller: caller)
+        let key = try authorizedKey(request, action: "kms:\(operation)", caller: caller, allowAlias: true)
         let byteCount: Int
         switch (request.string("KeySpec"), request.int("NumberOfBytes")) {
         case (let spec?, nil): byteCount = spec == "AES_128" ? 16 : 32
@@ -33,9 +33,7 @@ extension KMSService {
         if request.has("Recipient") {
             throw KMSError(.unsupportedOperation, "Recipient (Nitro Enclaves attestation) is not supported by this server.")
         }
-        guard let n = request.int("NumberOfBytes") else {
-            throw KMSError(.validation, "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null")
-        }
+        guard let n = request.int("NumberOfBytes") else { throw KMSError(.validation, "NumberOfBytes is required.") }
         try authorizer.authorize(action: "kms:GenerateRandom", caller: caller, key: nil)
         return JSONObject([("Plaintext", .string(Base64.encode(SymmetricCipher.randomBytes(n))))])
     }

@@ -20,7 +20,7 @@ extension KMSService {
     /// Finds, authorizes and opens a symmetric ciphertext, checking an optional expected key.
     func openSymmetric(_ bytes: [UInt8], expectedKeyId: String?, context: [String: String]?, algorithm: String,
                        action: String, operation: String, caller: Caller, dryRun: Bool) throws(KMSError) -> (KMSKey, [UInt8], KeyMaterial) {
-        let expected = try expectedKeyId.map { (id) throws(KMSError) in try resolveKey(id, caller: caller) }
+        let expected = try expectedKeyId.map { (id) throws(KMSError) in try resolveKey(id, caller: caller, allowAlias: true) }
         guard let blob = CiphertextBlob.parse(bytes) else { throw KMSError.invalidCiphertext }
         if let expected, expected.keyId != blob.keyId || expected.account != blob.account {
             throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
@@ -37,7 +37,7 @@ extension KMSService {
     }
 
     func encrypt(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, action: "kms:Encrypt", caller: caller)
+        let key = try authorizedKey(request, action: "kms:Encrypt", caller: caller, allowAlias: true)
         let algorithm = request.string("EncryptionAlgorithm") ?? "SYMMETRIC_DEFAULT"
         try requireUsable(key)
         try checkEncryptionUse(key, algorithm: algorithm, operation: "Encrypt")
@@ -73,7 +73,7 @@ extension KMSService {
         let ciphertext = request.blob("CiphertextBlob") ?? []
         let sourceAlgorithm = request.string("SourceEncryptionAlgorithm") ?? "SYMMETRIC_DEFAULT"
         let destinationAlgorithm = request.string("DestinationEncryptionAlgorithm") ?? "SYMMETRIC_DEFAULT"
-        let destination = try authorizedKey(request, member: "DestinationKeyId", action: "kms:ReEncryptTo", caller: caller)
+        let destination = try authorizedKey(request, member: "DestinationKeyId", action: "kms:ReEncryptTo", caller: caller, allowAlias: true)
         try requireUsable(destination)
         try checkEncryptionUse(destination, algorithm: destinationAlgorithm, operation: "ReEncrypt")
         let (source, plaintext, sourceMaterial) = try openSymmetric(

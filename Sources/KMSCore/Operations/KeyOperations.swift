@@ -44,14 +44,14 @@ extension KMSService {
     }
 
     func describeKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, action: "kms:DescribeKey", caller: caller)
+        let key = try authorizedKey(request, action: "kms:DescribeKey", caller: caller, allowAlias: true)
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }
 
     func listKeys(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try authorizer.authorize(action: "kms:ListKeys", caller: caller, key: nil)
         let keys = registry.keys(account: caller.account, region: caller.region).sorted { $0.keyId < $1.keyId }
-        let page = Page.of(keys, key: \.keyId, request: request)
+        let page = try Page.of(keys, key: \.keyId, request: request)
         var out = JSONObject()
         out["Keys"] = .array(page.items.map { .object(JSONObject([("KeyId", .string($0.keyId)), ("KeyArn", .string($0.arn))])) })
         page.add(to: &out)

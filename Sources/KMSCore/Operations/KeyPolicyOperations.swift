@@ -26,7 +26,7 @@ extension KMSService {
 
     func listKeyPolicies(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         _ = try authorizedKey(request, action: "kms:ListKeyPolicies", caller: caller)
-        let page = Page.of(["default"], key: { $0 }, request: request)
+        let page = try Page.of(["default"], key: { $0 }, request: request)
         var out = JSONObject([("PolicyNames", .array(page.items.map { .string($0) }))])
         page.add(to: &out)
         return out

@@ -1,23 +1,28 @@
 /// Resolving a KeyId parameter (key ID, key ARN, alias name, alias ARN) to a key in
 /// the right account and region, and the key-state checks AWS applies.
 extension KMSService {
-    public func resolveKey(_ identifier: String, caller: Caller) throws(KMSError) -> KMSKey {
+    /// `allowAlias` is true for the operations whose KeyId AWS documents as accepting alias
+    /// names and alias ARNs (DescribeKey and the cryptographic operations); the others take
+    /// only a key ID or key ARN, and AWS refuses aliases there.
+    public func resolveKey(_ identifier: String, caller: Caller, allowAlias: Bool) throws(KMSError) -> KMSKey {
         if identifier.hasPrefix("arn:") {
             guard let arn = ARN.parse(identifier) else { throw KMSError(.notFound, "Invalid arn \(identifier)") }
             // Keys never leave their region: an ARN of another region names nothing here.
+            guard arn.region == caller.region else { throw KMSError(.notFound, "Invalid arn \(arn.region)") }
             if arn.resource.hasPrefix("alias/") {
+                guard allowAlias else { throw KMSError(.invalidArn, "Key Aliases are not supported for this operation.") }
                 return try keyForAlias(arn.resource, account: arn.account, region: arn.region, caller: caller)
             }
             let keyId = String(arn.resource.dropFirst(4))
-            guard arn.region == caller.region, let key = registry.key(account: arn.account, region: arn.region, keyId: keyId) else {
+            guard let key = registry.key(account: arn.account, region: arn.region, keyId: keyId) else {
                 throw KMSError(.notFound, "Key '\(identifier)' does not exist")
             }
             return key
         }
-        if identifier.hasPrefix("alias/") {
+        if identifier.hasPrefix("alias/"), allowAlias {
             return try keyForAlias(identifier, account: caller.account, region: caller.region, caller: caller)
         }
-        guard KeyIdentifier.isKeyId(identifier) else { throw KMSError(.notFound, "Invalid keyId '\(identifier)'") }
+        guard KeyIdentifier.isKeyId(identifier) else { throw KMSError(.notFound, "Invalid keyId \(identifier)") }
         guard let key = registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
             throw KMSError(.notFound, "Key '\(ARN.key(identifier, region: caller.region, account: caller.account))' does not exist")
         }
@@ -27,14 +32,15 @@ extension KMSService {
     func keyForAlias(_ name: String, account: String, region: String, caller: Caller) throws(KMSError) -> KMSKey {
         guard region == caller.region, let alias = registry.alias(account: account, region: region, name: name),
               let key = registry.key(account: account, region: region, keyId: alias.targetKeyId) else {
-            throw KMSError(.notFound, "Alias '\(ARN.alias(name, region: region, account: account))' is not found.")
+            throw KMSError(.notFound, "Alias \(ARN.alias(name, region: region, account: account)) is not found.")
         }
         return key
     }
 
     /// Resolves and authorizes in one step, as every key operation starts.
-    func authorizedKey(_ request: KMSRequest, member: String = "KeyId", action: String, caller: Caller) throws(KMSError) -> KMSKey {
-        let key = try resolveKey(try request.required(member), caller: caller)
+    func authorizedKey(_ request: KMSRequest, member: String = "KeyId", action: String, caller: Caller,
+                       allowAlias: Bool = false) throws(KMSError) -> KMSKey {
+        let key = try resolveKey(try request.required(member), caller: caller, allowAlias: allowAlias)
         try authorizer.authorize(action: action, caller: caller, key: key)
         return key
     }

@@ -4,15 +4,22 @@ struct Page<T> {
     let items: [T]
     let nextMarker: String?
 
-    static func of(_ sorted: [T], key: (T) -> String, request: KMSRequest, defaultLimit: Int = 100) -> Page<T> {
+    /// Markers are opaque to clients, as AWS's are; one the server did not issue is refused.
+    static let markerPrefix = "kms1:"
+
+    static func of(_ sorted: [T], key: (T) -> String, request: KMSRequest, defaultLimit: Int = 100) throws(KMSError) -> Page<T> {
         let limit = request.int("Limit") ?? defaultLimit
         var start = 0
         if let marker = request.string("Marker") {
-            start = sorted.firstIndex { key($0) > marker } ?? sorted.count
+            guard marker.hasPrefix(markerPrefix), let bytes = Base64.decode(String(marker.dropFirst(markerPrefix.count))),
+                  let last = String(validating: bytes, as: UTF8.self) else {
+                throw KMSError(.invalidMarker, "The marker \(marker) is not valid.")
+            }
+            start = sorted.firstIndex { key($0) > last } ?? sorted.count
         }
         let end = min(sorted.count, start + limit)
         let items = Array(sorted[start..<end])
-        let next = end < sorted.count ? items.last.map(key) : nil
+        let next = end < sorted.count ? items.last.map { markerPrefix + Base64.encode(Array(key($0).utf8)) } : nil
         return Page(items: items, nextMarker: next)
     }
 

@@ -45,7 +45,7 @@ extension KMSService {
     func listResourceTags(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let key = try authorizedKey(request, action: "kms:ListResourceTags", caller: caller)
         let tags = key.tags.sorted { $0.key < $1.key }
-        let page = Page.of(tags, key: \.key, request: request, defaultLimit: 50)
+        let page = try Page.of(tags, key: \.key, request: request, defaultLimit: 50)
         var out = JSONObject()
         out["Tags"] = .array(page.items.map(\.json))
         page.add(to: &out)
