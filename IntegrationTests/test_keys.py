@@ -373,7 +373,7 @@ def test_key_id_only_operations_refuse_alias_forms(kms, key, account, op, form):
     alias = unique_alias("anyform")
     kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
     if form == "alias_name":
-        with expect_error("NotFoundException", message=f"Invalid keyId {alias}"):
+        with expect_error("NotFoundException", message=f"Invalid keyId '{alias}'"):
             KEY_ID_ONLY_OPS[op](kms, alias)
     else:
         with expect_error("InvalidArnException", message="Key Aliases are not supported for this operation."):

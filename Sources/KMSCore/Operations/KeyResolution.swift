@@ -22,7 +22,7 @@ extension KMSService {
         if identifier.hasPrefix("alias/"), allowAlias {
             return try keyForAlias(identifier, account: caller.account, region: caller.region, caller: caller)
         }
-        guard KeyIdentifier.isKeyId(identifier) else { throw KMSError(.notFound, "Invalid keyId \(identifier)") }
+        guard KeyIdentifier.isKeyId(identifier) else { throw KMSError(.notFound, "Invalid keyId '\(identifier)'") }
         guard let key = registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
             throw KMSError(.notFound, "Key '\(ARN.key(identifier, region: caller.region, account: caller.account))' does not exist")
         }

@@ -5,7 +5,7 @@ struct Page<T> {
     let nextMarker: String?
 
     /// Markers are opaque to clients, as AWS's are; one the server did not issue is refused.
-    static let markerPrefix = "kms1:"
+    static var markerPrefix: String { "kms1:" }
 
     static func of(_ sorted: [T], key: (T) -> String, request: KMSRequest, defaultLimit: Int = 100) throws(KMSError) -> Page<T> {
         let limit = request.int("Limit") ?? defaultLimit
