@@ -65,7 +65,16 @@ def _fx_signing_key(spec):
     def create(client, fx):
         resp = client.create_key(Description=f"swift-kms bench {spec} key",
                                  KeySpec=spec, KeyUsage="SIGN_VERIFY")
-        return {f"sign_key_{spec}": resp["KeyMetadata"]["KeyId"]}
+        key_id = resp["KeyMetadata"]["KeyId"]
+        out = {f"sign_key_{spec}": key_id}
+        # The public key lets the preflight verify the server's signature.
+        # Optional: without GetPublicKey the check is skipped, not the op.
+        try:
+            pub = client.get_public_key(KeyId=key_id)["PublicKey"]
+            out[f"public_key_{spec}"] = b64(pub)
+        except Exception as e:  # noqa: BLE001
+            out[f"public_key_{spec}_error"] = describe_exc(e)
+        return out
     return create
 
 
@@ -108,7 +117,40 @@ def _op_sign(spec, algorithm):
     return build
 
 
-def check_decrypt(resp, fx):
+def _check_signature(spec, algorithm):
+    """Verify the preflight Sign response with the key's public key."""
+    def check(resp, fx, body_obj):
+        pub_b64 = fx.get(f"public_key_{spec}")
+        if pub_b64 is None:
+            return None  # GetPublicKey not available: presence check only
+        try:
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec, padding
+        except ImportError:
+            return None
+        from cryptography.exceptions import InvalidSignature
+        try:
+            pub = serialization.load_der_public_key(base64.b64decode(pub_b64))
+        except ValueError as e:
+            return f"GetPublicKey returned an unparsable key: {e}"
+        msg = base64.b64decode(body_obj["Message"])
+        sig = base64.b64decode(resp["Signature"])
+        try:
+            if algorithm == "ECDSA_SHA_256":
+                pub.verify(sig, msg, ec.ECDSA(hashes.SHA256()))
+            elif algorithm == "RSASSA_PSS_SHA_256":
+                # KMS uses a salt as long as the digest.
+                pub.verify(sig, msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                                 salt_length=32), hashes.SHA256())
+            else:
+                return None
+        except InvalidSignature:
+            return f"the {algorithm} signature does not verify with the key's public key"
+        return None
+    return check
+
+
+def check_decrypt(resp, fx, body_obj):
     if resp.get("Plaintext") != fx["plaintext_b64"]:
         return "Decrypt returned a different plaintext than was encrypted"
     return None
@@ -123,10 +165,12 @@ OPS = {
                         "expect": ["Plaintext", "CiphertextBlob"]},
     "Sign:ECC_NIST_P256": {"build": _op_sign("ECC_NIST_P256", "ECDSA_SHA_256"),
                            "needs": ["sign_key_ECC_NIST_P256"],
-                           "expect": ["Signature"], "raw_sign": "ECC_NIST_P256"},
+                           "expect": ["Signature"],
+                           "check": _check_signature("ECC_NIST_P256", "ECDSA_SHA_256")},
     "Sign:RSA_2048": {"build": _op_sign("RSA_2048", "RSASSA_PSS_SHA_256"),
                       "needs": ["sign_key_RSA_2048"],
-                      "expect": ["Signature"], "raw_sign": "RSA_2048"},
+                      "expect": ["Signature"],
+                      "check": _check_signature("RSA_2048", "RSASSA_PSS_SHA_256")},
 }
 DEFAULT_OPS = list(OPS)
 
@@ -358,7 +402,7 @@ def cmd_sign(args):
         return EXIT_PREFLIGHT_FAILED
     check = spec.get("check")
     if check:
-        problem = check(resp, fx)
+        problem = check(resp, fx, body_obj)
         if problem:
             print(f"preflight: {problem}")
             return EXIT_PREFLIGHT_FAILED

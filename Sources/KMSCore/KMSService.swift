@@ -15,8 +15,8 @@ public final class KMSService: Sendable {
     /// Handlers throw `KMSError`; the untyped signature only keeps the table's closures short.
     public typealias Handler = @Sendable (KMSService, KMSRequest, Caller) throws -> JSONObject
 
-    /// An operation's entry: whether it changes state (the server runs those off the
-    /// event loop, since they write to disk) and its implementation.
+    /// An operation's entry: whether it blocks (writes to disk or generates key pairs; the
+    /// server runs those off the event loop) and its implementation.
     public struct Operation: Sendable {
         public let mutates: Bool
         public let run: Handler
@@ -49,6 +49,15 @@ public final class KMSService: Sendable {
         add("GenerateDataKey", mutates: false) { try $0.generateDataKey($1, $2, withPlaintext: true) }
         add("GenerateDataKeyWithoutPlaintext", mutates: false) { try $0.generateDataKey($1, $2, withPlaintext: false) }
         add("GenerateRandom", mutates: false) { try $0.generateRandom($1, $2) }
+        // Key pair generation takes up to seconds (RSA 4096): off the event loop like writes.
+        add("GenerateDataKeyPair", mutates: true) { try $0.generateDataKeyPair($1, $2, withPlaintext: true) }
+        add("GenerateDataKeyPairWithoutPlaintext", mutates: true) { try $0.generateDataKeyPair($1, $2, withPlaintext: false) }
+        add("Sign", mutates: false) { try $0.sign($1, $2) }
+        add("Verify", mutates: false) { try $0.verify($1, $2) }
+        add("GetPublicKey", mutates: false) { try $0.getPublicKey($1, $2) }
+        add("GenerateMac", mutates: false) { try $0.generateMac($1, $2) }
+        add("VerifyMac", mutates: false) { try $0.verifyMac($1, $2) }
+        add("DeriveSharedSecret", mutates: false) { try $0.deriveSharedSecret($1, $2) }
         return table
     }()
 

@@ -50,19 +50,22 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
 
     public func loadKeys() throws -> [KMSKey] {
         try db.read { db in
-            var materials: [String: [KeyMaterial]] = [:]
+            var materials: [String: [(UInt32, [UInt8], String, Double)]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM key_materials ORDER BY version") {
                 let account: String = row["account"], region: String = row["region"], keyId: String = row["key_id"]
                 let version = UInt32(truncatingIfNeeded: row["version"] as Int64)
                 let sealed: Data = row["sealed"]
                 let secret = try rootKey.open([UInt8](sealed), context: Self.materialContext(account, region, keyId, version))
-                materials[account + "|" + region + "|" + keyId, default: []].append(
-                    KeyMaterial(version: version, secret: secret, materialId: row["material_id"], createdAt: row["created_at"]))
+                materials[account + "|" + region + "|" + keyId, default: []].append((version, secret, row["material_id"], row["created_at"]))
             }
             return try Row.fetchAll(db, sql: "SELECT * FROM keys").map { row in
                 let stored = try JSONDecoder().decode(StoredKeyMetadata.self, from: Data((row["metadata"] as String).utf8))
                 let ref = (row["account"] as String) + "|" + (row["region"] as String) + "|" + (row["key_id"] as String)
-                return stored.key(materials: materials[ref] ?? [])
+                // Asymmetric private keys are parsed once here, so the hot path never parses.
+                let parsed = try (materials[ref] ?? []).map {
+                    try KeyMaterial(keySpec: stored.keySpec, version: $0.0, secret: $0.1, materialId: $0.2, createdAt: $0.3)
+                }
+                return stored.key(materials: parsed)
             }
         }
     }
@@ -142,7 +145,9 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
 struct StoredKeyMetadata: Codable {
     var keyId, account, region: String
     var creationDate: Double
-    var description, keyUsage, keySpec, origin, keyManager: String
+    var description, origin, keyManager: String
+    var keyUsage: KeyUsage
+    var keySpec: KeySpec
     var keyState: KeyState
     var deletionDate: Double?
     var pendingWindowInDays: Int?

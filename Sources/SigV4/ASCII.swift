@@ -1,7 +1,6 @@
 /// Byte-level helpers: the SigV4 grammar is ASCII, so working on UTF-8 bytes
 /// avoids Unicode-aware String operations (and their copies) on the hot path.
 enum ASCII {
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
     static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     /// Whitespace as Python's `str.split()` sees it in ASCII (botocore's Trimall).
@@ -27,15 +26,16 @@ enum ASCII {
     /// `name` equals `lowercased` ignoring ASCII case; `lowercased` must already be lowercase.
     @inline(__always)
     static func equalsIgnoringCase(_ name: String, lowercased: String) -> Bool {
-        let a = name.utf8
-        let b = lowercased.utf8
-        guard a.count == b.count else { return false }
-        var j = b.startIndex
-        for byte in a {
-            guard lower(byte) == b[j] else { return false }
-            b.formIndex(after: &j)
+        guard name.utf8.count == lowercased.utf8.count else { return false }
+        // Compare contiguous bytes: indexing String.UTF8View costs several checks per byte.
+        let fast = name.utf8.withContiguousStorageIfAvailable { a in
+            lowercased.utf8.withContiguousStorageIfAvailable { b in
+                for i in 0..<a.count where lower(a[i]) != b[i] { return false }
+                return true
+            }
         }
-        return true
+        if let fast, let result = fast { return result }
+        return name.utf8.lazy.map(lower).elementsEqual(lowercased.utf8)
     }
 
     static func lowercased(_ text: some StringProtocol) -> String {
@@ -43,8 +43,28 @@ enum ASCII {
         return String(decoding: text.utf8.map(lower), as: UTF8.self)
     }
 
+    /// Appends a string's UTF-8 bytes with one copy (Array.append(contentsOf: utf8) goes byte by byte).
+    @inline(__always)
+    static func append(_ text: some StringProtocol, to out: inout [UInt8]) {
+        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { out.append(contentsOf: $0) }
+        if copied == nil { out.append(contentsOf: text.utf8) }
+    }
+
     /// Appends `value` trimmed, with inner whitespace runs collapsed to one space.
     static func appendTrimmed(_ value: String, to out: inout [UInt8]) {
+        let done: Bool? = value.utf8.withContiguousStorageIfAvailable { bytes in
+            // Common case first: nothing to trim, copy in one go.
+            var previousSpace = true  // a leading space needs trimming
+            for byte in bytes {
+                let space = isSpace(byte)
+                if space && (previousSpace || byte != 0x20) { return false }
+                previousSpace = space
+            }
+            if previousSpace { return false }  // trailing space, or empty
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if done == true { return }
         var pendingSpace = false
         var wroteAny = false
         for byte in value.utf8 {
@@ -59,34 +79,52 @@ enum ASCII {
         }
     }
 
-    static func appendHex(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
+    /// Appends lowercase hex, writing into the array's storage once grown.
+    static func appendHex(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bytes.count * 2))
+        out.withUnsafeMutableBufferPointer { buffer in
+            var i = start
+            for byte in bytes {
+                buffer[i] = hexDigit(byte >> 4)
+                buffer[i + 1] = hexDigit(byte & 0x0F)
+                i += 2
+            }
         }
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
+        bytes.withUnsafeBytes { appendHex($0, to: &out) }
+    }
+
+    static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
         var out = [UInt8]()
-        out.reserveCapacity(64)
+        out.reserveCapacity(bytes.count * 2)
         appendHex(bytes, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.withUnsafeBytes { hex($0) }
+    }
+
+    /// Lowercase hex digit for a nibble, without a branch or table lookup on the secret value.
+    @inline(__always)
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        let v = Int(nibble)
+        return UInt8(truncatingIfNeeded: 48 + v + (((9 - v) >> 8) & 39))
+    }
+
     /// Compares the lowercase hex of `digest` with `text` in time independent of where
-    /// they differ, so a forger learns nothing from response timing.
+    /// they differ, so a forger learns nothing from response timing. No allocation.
     static func constantTimeHexEquals(_ digest: some Sequence<UInt8>, _ text: String) -> Bool {
-        var expected = [UInt8]()
-        expected.reserveCapacity(64)
-        appendHex(digest, to: &expected)
-        let given = text.utf8
-        guard given.count == expected.count else { return false }
+        var given = text.utf8.makeIterator()
         var diff: UInt8 = 0
-        var i = 0
-        for byte in given {
-            diff |= byte ^ expected[i]
-            i += 1
+        for byte in digest {
+            guard let high = given.next(), let low = given.next() else { return false }
+            diff |= high ^ hexDigit(byte >> 4)
+            diff |= low ^ hexDigit(byte & 0x0F)
         }
-        return diff == 0
+        return given.next() == nil && diff == 0
     }
 }

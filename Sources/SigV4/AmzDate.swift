@@ -17,11 +17,6 @@ struct AmzDate: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `yyyyMMdd`, the credential scope's date.
-    var day: String {
-        String(basic.prefix(8))
-    }
-
     func appendBasic(to out: inout [UInt8]) {
         let days = Self.floorDiv(epochSeconds, 86_400)
         let secs = Int(epochSeconds - days * 86_400)

@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 
 /// Builds the SigV4 canonical request into a byte buffer:
 ///
@@ -7,19 +6,17 @@ import Foundation
 ///
 /// Shared by the verifier and the signer so both sides agree byte for byte.
 enum CanonicalRequest {
-    static let emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     static let unsignedPayload = "UNSIGNED-PAYLOAD"
 
     /// Appends `METHOD\nURI\nQUERY\n`.
     static func appendRequestLine(
-        method: some StringProtocol, path: some StringProtocol, query: some StringProtocol,
-        excludingQueryKey: String? = nil, to out: inout [UInt8]
+        method: some StringProtocol, path: some StringProtocol, query: some StringProtocol, to out: inout [UInt8]
     ) {
-        out.append(contentsOf: method.utf8)
+        ASCII.append(method, to: &out)
         out.append(0x0A)
         appendURI(path, to: &out)
         out.append(0x0A)
-        appendQuery(query, excludingKey: excludingQueryKey, to: &out)
+        appendQuery(query, to: &out)
         out.append(0x0A)
     }
 
@@ -70,7 +67,7 @@ enum CanonicalRequest {
 
     /// Canonical query: each name and value decoded (as form-encoded: '+' is a space) and
     /// re-encoded strictly, pairs sorted by encoded name then value, joined with '&'.
-    static func appendQuery(_ query: some StringProtocol, excludingKey: String?, to out: inout [UInt8]) {
+    static func appendQuery(_ query: some StringProtocol, to out: inout [UInt8]) {
         let utf8 = query.utf8
         if utf8.isEmpty { return }
         var pairs: [(key: [UInt8], value: [UInt8])] = []
@@ -79,7 +76,6 @@ enum CanonicalRequest {
             let rawKey = equals.map { part[part.startIndex..<$0] } ?? part[...]
             let rawValue = equals.map { part[part.index(after: $0)...] } ?? part[part.endIndex...]
             let key = percentDecoded(rawKey)
-            if let excludingKey, key.elementsEqual(excludingKey.utf8) { continue }
             var encodedKey = [UInt8]()
             var encodedValue = [UInt8]()
             appendEncoded(key, to: &encodedKey)
@@ -132,14 +128,19 @@ enum CanonicalRequest {
     /// order). Values are trimmed with inner whitespace collapsed; repeated headers are
     /// joined with ',' in arrival order. One pass over `headers`; also returns the
     /// first x-amz-content-sha256 value, which decides the payload line.
-    static func appendHeaders<Headers: Sequence>(
-        _ headers: Headers, signed: [String], to out: inout [UInt8]
-    ) -> String? where Headers.Element == (name: String, value: String) {
+    static func appendHeaders(
+        _ headers: [(name: String, value: String)], signed: [String], to out: inout [UInt8]
+    ) -> String? {
         var contentSHA256: String?
         var matches: [(slot: Int, value: String)] = []
         matches.reserveCapacity(signed.count + 2)
+        // Bit n set when some signed name is n bytes long: most headers are skipped on length.
+        var lengths: UInt64 = 1 << 20  // x-amz-content-sha256
+        for name in signed { lengths |= name.utf8.count < 63 ? 1 << UInt64(name.utf8.count) : 1 << 63 }
         for (name, value) in headers {
-            if contentSHA256 == nil, ASCII.equalsIgnoringCase(name, lowercased: "x-amz-content-sha256") {
+            let length = name.utf8.count
+            guard lengths & (length < 63 ? 1 << UInt64(length) : 1 << 63) != 0 else { continue }
+            if length == 20, contentSHA256 == nil, ASCII.equalsIgnoringCase(name, lowercased: "x-amz-content-sha256") {
                 contentSHA256 = value
             }
             for slot in signed.indices where ASCII.equalsIgnoringCase(name, lowercased: signed[slot]) {
@@ -148,7 +149,7 @@ enum CanonicalRequest {
             }
         }
         for slot in signed.indices {
-            out.append(contentsOf: signed[slot].utf8)
+            ASCII.append(signed[slot], to: &out)
             out.append(0x3A)
             var first = true
             for match in matches where match.slot == slot {
@@ -163,23 +164,31 @@ enum CanonicalRequest {
 
     // MARK: - Hashing and string to sign
 
-    static func appendSHA256Hex(of body: some ContiguousBytes, to out: inout [UInt8]) {
+    static func appendSHA256Hex(of bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         var hasher = SHA256()
-        body.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        let digest = hasher.finalize()
-        ASCII.appendHex(digest, to: &out)
+        hasher.update(bufferPointer: bytes)
+        hasher.finalize().withUnsafeBytes { ASCII.appendHex($0, to: &out) }
     }
 
-    /// `AWS4-HMAC-SHA256\n<timestamp>\n<scope>\n<hex sha256(canonical request)>`.
-    static func stringToSign(canonicalRequest: [UInt8], timestamp: AmzDate, scope: some StringProtocol) -> [UInt8] {
+    /// `AWS4-HMAC-SHA256\n<timestamp>\n<date/region/service/terminator>\n<hex sha256(canonical request)>`.
+    static func stringToSign(
+        canonicalRequest: [UInt8], timestamp: String, date: String, region: String, service: String,
+        terminator: String = "aws4_request"
+    ) -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(17 + 17 + scope.utf8.count + 1 + 64)
+        out.reserveCapacity(128)
         out.append(contentsOf: "AWS4-HMAC-SHA256\n".utf8)
-        timestamp.appendBasic(to: &out)
+        ASCII.append(timestamp, to: &out)
         out.append(0x0A)
-        out.append(contentsOf: scope.utf8)
+        ASCII.append(date, to: &out)
+        out.append(0x2F)
+        ASCII.append(region, to: &out)
+        out.append(0x2F)
+        ASCII.append(service, to: &out)
+        out.append(0x2F)
+        ASCII.append(terminator, to: &out)
         out.append(0x0A)
-        ASCII.appendHex(SHA256.hash(data: canonicalRequest), to: &out)
+        canonicalRequest.withUnsafeBytes { appendSHA256Hex(of: $0, to: &out) }
         return out
     }
 }

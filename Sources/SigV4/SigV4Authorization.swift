@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What an `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`
 /// header (plus X-Amz-Date or Date, and X-Amz-Security-Token) says. Parsing needs no
 /// secret: the server reads `accessKeyId`, looks up its secret, then verifies.
@@ -18,15 +26,19 @@ public struct SigV4Authorization: Sendable, Equatable {
     public let securityToken: String?
 
     let timestamp: AmzDate
-    /// `date/region/service/terminator`, as it goes in the string to sign.
-    let credentialScope: Substring
     let signedHeadersLine: String
 
     static let algorithm = "AWS4-HMAC-SHA256"
 
     /// Parses the SigV4 Authorization header out of `headers` (names compared case-insensitively).
+    @inlinable
     public static func parse<Headers: Sequence>(headers: Headers) throws(SigV4Error) -> SigV4Authorization
     where Headers.Element == (name: String, value: String) {
+        try parse(headerList: (headers as? [(name: String, value: String)]) ?? Array(headers))
+    }
+
+    @usableFromInline
+    static func parse(headerList headers: [(name: String, value: String)]) throws(SigV4Error) -> SigV4Authorization {
         var authorization: String?
         var amzDate: String?
         var httpDate: String?
@@ -52,82 +64,146 @@ public struct SigV4Authorization: Sendable, Equatable {
     static func parse(
         authorization header: String, amzDate: String?, httpDate: String?, securityToken: String?
     ) throws(SigV4Error) -> SigV4Authorization {
-        // "<algorithm> <k=v>[, <k=v>]..."; AWS splits the parameters on commas and whitespace.
-        let trimmed = header.drop(while: { $0 == " " || $0 == "\t" })
-        let algorithm = trimmed.prefix(while: { $0 != " " && $0 != "\t" })
-        var credential: Substring?
-        var signedHeaders: Substring?
-        var signature: Substring?
-        if algorithm == algorithmName {
-            let parameters = trimmed.dropFirst(algorithm.count)
-                .split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" })
-            for parameter in parameters {
-                guard let equals = parameter.firstIndex(of: "=") else {
-                    throw .incomplete(
-                        "'\(parameter)' not a valid key=value pair (missing equal-sign) in Authorization header: '\(header)'.")
-                }
-                let value = parameter[parameter.index(after: equals)...]
-                switch parameter[..<equals] {
-                case "Credential": credential = credential ?? value
-                case "SignedHeaders": signedHeaders = signedHeaders ?? value
-                case "Signature": signature = signature ?? value
-                default: break
-                }
-            }
-        } else if algorithm.hasPrefix("AWS4-") {
-            throw .incomplete("Unsupported AWS 'algorithm': '\(algorithm)'.")
-        }
-        // Anything else (e.g. "Bearer ...") reads as a header missing every parameter.
-
-        var missing = ""
-        if credential == nil { missing += "Authorization header requires 'Credential' parameter. " }
-        if signature == nil { missing += "Authorization header requires 'Signature' parameter. " }
-        if signedHeaders == nil { missing += "Authorization header requires 'SignedHeaders' parameter. " }
-        if amzDate == nil && httpDate == nil {
-            missing += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
-        }
-        guard missing.isEmpty, let credential, let signedHeaders, let signature else {
-            throw .incomplete(missing + "Authorization=" + header)
-        }
-
-        let parts = credential.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 5 else {
-            throw .incomplete(
-                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '\(credential)'")
+        // Byte-level parse: Character-wise Substring work cost ~25 µs per header.
+        var bytes = header
+        let hasDate = amzDate != nil || httpDate != nil
+        let result = bytes.withUTF8 { AuthorizationFields.parse($0, header: header, hasDate: hasDate) }
+        let fields: AuthorizationFields
+        switch result {
+        case .success(let parsed): fields = parsed
+        case .failure(let error): throw error
         }
 
         let timestamp: AmzDate
+        let requestDate: String
         if let amzDate {
             guard let parsed = AmzDate(basic: amzDate) else { throw badDate(amzDate) }
             timestamp = parsed
+            requestDate = amzDate  // already exactly the basic format
         } else if let httpDate {
             guard let parsed = AmzDate(httpDate: httpDate) else { throw badDate(httpDate) }
             timestamp = parsed
+            requestDate = parsed.basic
         } else {
-            throw .incomplete("Authorization=" + header)  // unreachable: checked above
+            throw .incomplete("Authorization=" + header)  // unreachable: parse checked hasDate
         }
 
-        let names = signedHeaders.split(separator: ";", omittingEmptySubsequences: true).map(ASCII.lowercased)
-        let credentialString = String(credential)
-        let scopeStart = credentialString.index(after: credentialString.firstIndex(of: "/") ?? credentialString.startIndex)
         return SigV4Authorization(
-            accessKeyId: String(parts[0]),
-            date: String(parts[1]),
-            region: String(parts[2]),
-            service: String(parts[3]),
-            terminator: String(parts[4]),
-            signedHeaders: names,
-            signature: ASCII.lowercased(signature),
-            requestDate: timestamp.basic,
-            securityToken: securityToken,
-            timestamp: timestamp,
-            credentialScope: credentialString[scopeStart...],
-            signedHeadersLine: names.joined(separator: ";"))
+            accessKeyId: fields.accessKeyId, date: fields.date, region: fields.region,
+            service: fields.service, terminator: fields.terminator, signedHeaders: fields.signedHeaders,
+            signature: fields.signature, requestDate: requestDate, securityToken: securityToken,
+            timestamp: timestamp, signedHeadersLine: fields.signedHeadersLine)
     }
-
-    private static var algorithmName: Substring { "AWS4-HMAC-SHA256" }
 
     private static func badDate(_ value: String) -> SigV4Error {
         .incomplete("Date must be in ISO-8601 'basic format'. Got '\(value)'. See http://en.wikipedia.org/wiki/ISO_8601")
+    }
+}
+
+/// The Authorization header's own fields, parsed from its UTF-8 bytes.
+private struct AuthorizationFields {
+    var accessKeyId: String
+    var date: String
+    var region: String
+    var service: String
+    var terminator: String
+    var signedHeaders: [String]
+    var signedHeadersLine: String
+    var signature: String
+
+    /// "<algorithm> <k=v>[, <k=v>]..."; AWS splits the parameters on commas and whitespace.
+    /// Returns the error instead of throwing: it runs inside String.withUTF8.
+    static func parse(_ b: UnsafeBufferPointer<UInt8>, header: String, hasDate: Bool) -> Result<Self, SigV4Error> {
+        let n = b.count
+        var i = 0
+        while i < n, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+        let algorithmStart = i
+        while i < n, b[i] != 0x20, b[i] != 0x09 { i += 1 }
+        let algorithm = algorithmStart..<i
+
+        var credential: Range<Int>?
+        var signedHeaders: Range<Int>?
+        var signature: Range<Int>?
+        if equal(b, algorithm, "AWS4-HMAC-SHA256") {
+            while i < n {
+                while i < n, isSeparator(b[i]) { i += 1 }
+                if i == n { break }
+                let start = i
+                while i < n, !isSeparator(b[i]) { i += 1 }
+                guard let equals = b[start..<i].firstIndex(of: 0x3D) else {
+                    return .failure(.incomplete(
+                        "'\(string(b, start..<i))' not a valid key=value pair (missing equal-sign) in Authorization header: '\(header)'."))
+                }
+                let key = start..<equals
+                let value = (equals + 1)..<i
+                if equal(b, key, "Credential") {
+                    credential = credential ?? value
+                } else if equal(b, key, "SignedHeaders") {
+                    signedHeaders = signedHeaders ?? value
+                } else if equal(b, key, "Signature") {
+                    signature = signature ?? value
+                }
+            }
+        } else if UnsafeBufferPointer(rebasing: b[algorithm]).starts(with: "AWS4-".utf8) {
+            return .failure(.incomplete("Unsupported AWS 'algorithm': '\(string(b, algorithm))'."))
+        }
+        // Anything else (e.g. "Bearer ...") reads as a header missing every parameter.
+
+        guard let credential, let signedHeaders, let signature, hasDate else {
+            var message = ""
+            if credential == nil { message += "Authorization header requires 'Credential' parameter. " }
+            if signature == nil { message += "Authorization header requires 'Signature' parameter. " }
+            if signedHeaders == nil { message += "Authorization header requires 'SignedHeaders' parameter. " }
+            if !hasDate { message += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. " }
+            return .failure(.incomplete(message + "Authorization=" + header))
+        }
+
+        // keyid/date/region/service/terminator
+        var cuts = [credential.lowerBound]
+        cuts.reserveCapacity(6)
+        for j in credential where b[j] == 0x2F { cuts.append(j + 1) }
+        guard cuts.count == 5 else {
+            return .failure(.incomplete(
+                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '\(string(b, credential))'"))
+        }
+        cuts.append(credential.upperBound + 1)
+        func part(_ k: Int) -> String { string(b, cuts[k]..<(cuts[k + 1] - 1)) }
+
+        var names: [String] = []
+        names.reserveCapacity(8)
+        var start = signedHeaders.lowerBound
+        for j in signedHeaders.lowerBound...signedHeaders.upperBound where j == signedHeaders.upperBound || b[j] == 0x3B {
+            if j > start { names.append(lowercasedString(b, start..<j)) }
+            start = j + 1
+        }
+        let rawLine = lowercasedString(b, signedHeaders)
+        let line = rawLine.utf8.count == names.reduce(names.count - 1, { $0 + $1.utf8.count })
+            ? rawLine : names.joined(separator: ";")
+
+        return .success(AuthorizationFields(
+            accessKeyId: part(0), date: part(1), region: part(2), service: part(3), terminator: part(4),
+            signedHeaders: names, signedHeadersLine: line, signature: lowercasedString(b, signature)))
+    }
+
+    @inline(__always)
+    private static func isSeparator(_ byte: UInt8) -> Bool {
+        byte == 0x2C || byte == 0x20 || byte == 0x09
+    }
+
+    private static func equal(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+        guard range.count == literal.utf8CodeUnitCount, let base = b.baseAddress else { return false }
+        return memcmp(base + range.lowerBound, literal.utf8Start, range.count) == 0
+    }
+
+    private static func string(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
+    }
+
+    private static func lowercasedString(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        let slice = UnsafeBufferPointer(rebasing: b[range])
+        guard slice.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else {
+            return String(decoding: slice, as: UTF8.self)
+        }
+        return String(decoding: slice.lazy.map(ASCII.lower), as: UTF8.self)
     }
 }

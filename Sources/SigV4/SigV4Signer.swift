@@ -34,7 +34,8 @@ public struct SigV4Signer: Sendable {
     static let replacedHeaderNames: Set<String> = ["authorization", "x-amz-date", "x-amz-security-token"]
 
     /// Signs a request and returns the headers to add to it: X-Amz-Date,
-    /// X-Amz-Security-Token (with a session token) and Authorization.
+    /// X-Amz-Security-Token (with a session token) and Authorization. They replace any
+    /// headers of those names the request had (those are ignored when signing).
     /// - Parameters:
     ///   - path: the path as it will be sent (already percent-encoded), e.g. "/".
     ///   - query: the query string as it will be sent, without '?'.
@@ -42,10 +43,25 @@ public struct SigV4Signer: Sendable {
     ///   - headers: the request's other headers (Content-Type, X-Amz-Target, ...).
     ///     An `X-Amz-Content-SHA256` among them is signed and used as the payload hash.
     /// - Throws: when there is no host to sign.
+    ///
+    /// `@inlinable` shim over a concrete implementation, like the verifier's.
+    @inlinable
     public func sign<Headers: Sequence>(
         method: String, path: String = "/", query: String = "", host: String? = nil,
         headers: Headers, body: some ContiguousBytes, date: Date = Date()
     ) throws(SigV4Error) -> [(name: String, value: String)] where Headers.Element == (name: String, value: String) {
+        let list = (headers as? [(name: String, value: String)]) ?? Array(headers)
+        let result = body.withUnsafeBytes { bytes in
+            signRequest(method: method, path: path, query: query, host: host, headers: list, body: bytes, date: date)
+        }
+        return try result.get()
+    }
+
+    @usableFromInline
+    func signRequest(
+        method: String, path: String, query: String, host: String?,
+        headers: [(name: String, value: String)], body: UnsafeRawBufferPointer, date: Date
+    ) -> Result<[(name: String, value: String)], SigV4Error> {
         let timestamp = AmzDate(epochSeconds: Int64(date.timeIntervalSince1970.rounded(.down)))
         let stamp = timestamp.basic
         var added: [(name: String, value: String)] = [("X-Amz-Date", stamp)]
@@ -62,7 +78,7 @@ public struct SigV4Signer: Sendable {
         toSign.append(contentsOf: added.map { (ASCII.lowercased($0.name), $0.value) })
 
         let signedNames = Array(Set(toSign.map(\.name))).sorted()
-        guard signedNames.contains("host") else { throw .hostNotSigned }
+        guard signedNames.contains("host") else { return .failure(.hostNotSigned) }
         let signedLine = signedNames.joined(separator: ";")
 
         var canonical = [UInt8]()
@@ -70,25 +86,25 @@ public struct SigV4Signer: Sendable {
         CanonicalRequest.appendRequestLine(method: method, path: path, query: query, to: &canonical)
         let declared = CanonicalRequest.appendHeaders(toSign, signed: signedNames, to: &canonical)
         canonical.append(0x0A)
-        canonical.append(contentsOf: signedLine.utf8)
+        ASCII.append(signedLine, to: &canonical)
         canonical.append(0x0A)
         if let declared {
-            canonical.append(contentsOf: declared.utf8)
+            ASCII.append(declared, to: &canonical)
         } else {
             CanonicalRequest.appendSHA256Hex(of: body, to: &canonical)
         }
 
         let day = String(stamp.prefix(8))
-        let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = CanonicalRequest.stringToSign(canonicalRequest: canonical, timestamp: timestamp, scope: scope)
-        var mac = cache.entry(secretAccessKey: secretAccessKey, date: day, region: region, service: service).keyedMAC
-        mac.update(data: stringToSign)
-        let signature = ASCII.hex(mac.finalize())
+        let stringToSign = CanonicalRequest.stringToSign(
+            canonicalRequest: canonical, timestamp: stamp, date: day, region: region, service: service)
+        let mac = cache.entry(secretAccessKey: secretAccessKey, date: day, region: region, service: service).mac
+        let signature = mac.authenticationCode(for: stringToSign).withUnsafeBytes { ASCII.hex($0) }
 
         added.append((
             "Authorization",
-            "\(SigV4Authorization.algorithm) Credential=\(accessKeyId)/\(scope), SignedHeaders=\(signedLine), Signature=\(signature)"
+            "\(SigV4Authorization.algorithm) Credential=\(accessKeyId)/\(day)/\(region)/\(service)/aws4_request, "
+                + "SignedHeaders=\(signedLine), Signature=\(signature)"
         ))
-        return added
+        return .success(added)
     }
 }

@@ -18,8 +18,8 @@ public final class SigningKeyCache: Sendable {
 
     struct Entry: Sendable {
         let key: SymmetricKey
-        /// HMAC<SHA256> keyed with `key` and not yet fed: copy it, update, finalize.
-        let keyedMAC: HMAC<SHA256>
+        /// HMAC-SHA256 already keyed with `key`: the per-request MAC skips the key setup.
+        let mac: HMACSHA256
     }
 
     public let limit: Int
@@ -47,8 +47,8 @@ public final class SigningKeyCache: Sendable {
     func entry(secretAccessKey: String, date: String, region: String, service: String) -> Entry {
         let scope = Scope(secret: secretAccessKey, date: date, region: region, service: service)
         if let hit = entries.withLock({ $0[scope] }) { return hit }
-        let key = Self.deriveSigningKey(secretAccessKey: secretAccessKey, date: date, region: region, service: service)
-        let entry = Entry(key: key, keyedMAC: HMAC<SHA256>(key: key))
+        let keyBytes = Self.derive(secretAccessKey: secretAccessKey, date: date, region: region, service: service)
+        let entry = Entry(key: SymmetricKey(data: keyBytes), mac: HMACSHA256(key: keyBytes))
         let limit = self.limit
         entries.withLock { table in
             if table.count >= limit { table.removeAll(keepingCapacity: true) }
@@ -60,10 +60,14 @@ public final class SigningKeyCache: Sendable {
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"),
     /// computed afresh (no cache).
     public static func deriveSigningKey(secretAccessKey: String, date: String, region: String, service: String) -> SymmetricKey {
-        func step(_ key: SymmetricKey, _ data: String) -> SymmetricKey {
-            SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(data.utf8), using: key))
+        SymmetricKey(data: derive(secretAccessKey: secretAccessKey, date: date, region: region, service: service))
+    }
+
+    static func derive(secretAccessKey: String, date: String, region: String, service: String) -> [UInt8] {
+        var key = Array(("AWS4" + secretAccessKey).utf8)
+        for part in [date, region, service, "aws4_request"] {
+            key = HMACSHA256(key: key).authenticationCode(for: Array(part.utf8)).bytes
         }
-        let secret = SymmetricKey(data: Array(("AWS4" + secretAccessKey).utf8))
-        return step(step(step(step(secret, date), region), service), "aws4_request")
+        return key
     }
 }

@@ -13,7 +13,7 @@ import KMSCore
 
     func key(secret: [UInt8]) -> KMSKey {
         KMSKey(keyId: KeyIdentifier.newKeyId(), account: "111122223333", region: "us-east-1", creationDate: 1,
-               description: "d", keyUsage: "ENCRYPT_DECRYPT", keySpec: "SYMMETRIC_DEFAULT", origin: "AWS_KMS",
+               description: "d", keyUsage: .encryptDecrypt, keySpec: .symmetricDefault, origin: "AWS_KMS",
                keyManager: "CUSTOMER", keyState: .enabled, policy: "{}", tags: [Tag(key: "t", value: "v")],
                materials: [KeyMaterial(version: 1, secret: secret, materialId: "m1", createdAt: 1)])
     }

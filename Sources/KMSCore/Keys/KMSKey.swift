@@ -1,3 +1,5 @@
+@_exported import KMSCrypto
+
 /// A KMS key: its metadata, policy, tags and versioned material, scoped to one
 /// account and region.
 public struct KMSKey: Sendable {
@@ -6,8 +8,8 @@ public struct KMSKey: Sendable {
     public let region: String
     public let creationDate: Double
     public var description: String
-    public let keyUsage: String
-    public let keySpec: String
+    public let keyUsage: KeyUsage
+    public let keySpec: KeySpec
     public let origin: String
     public let keyManager: String
     public var keyState: KeyState
@@ -18,7 +20,7 @@ public struct KMSKey: Sendable {
     public var materials: [KeyMaterial]
 
     public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
-                keyUsage: String, keySpec: String, origin: String, keyManager: String, keyState: KeyState,
+                keyUsage: KeyUsage, keySpec: KeySpec, origin: String, keyManager: String, keyState: KeyState,
                 deletionDate: Double? = nil, pendingWindowInDays: Int? = nil, policy: String, tags: [Tag],
                 materials: [KeyMaterial]) {
         self.keyId = keyId

@@ -8,11 +8,22 @@ public struct KeyMaterial: Sendable {
     /// The 64-hex-digit identifier AWS calls KeyMaterialId / CurrentKeyMaterialId.
     public let materialId: String
     public let createdAt: Double
+    /// For asymmetric keys, the private key parsed once: parsing RSA or ML-DSA keys costs
+    /// milliseconds, far more than a signature.
+    public let privateKey: AsymmetricPrivateKey?
 
-    public init(version: UInt32, secret: [UInt8], materialId: String, createdAt: Double) {
+    public init(version: UInt32, secret: [UInt8], materialId: String, createdAt: Double,
+                privateKey: AsymmetricPrivateKey? = nil) {
         self.version = version
         self.secret = secret
         self.materialId = materialId
         self.createdAt = createdAt
+        self.privateKey = privateKey
+    }
+
+    /// Material as loaded from storage: asymmetric private keys are parsed here.
+    public init(keySpec: KeySpec, version: UInt32, secret: [UInt8], materialId: String, createdAt: Double) throws {
+        let parsed = keySpec.isAsymmetric ? try AsymmetricPrivateKey(spec: keySpec, privateKeyBytes: secret) : nil
+        self.init(version: version, secret: secret, materialId: materialId, createdAt: createdAt, privateKey: parsed)
     }
 }

@@ -45,8 +45,8 @@ extension KMSService {
             guard key.account == caller.account else { throw KMSError(.notFound, "Key '\(key.arn)' does not exist") }
             try requireNotPendingDeletion(key)
             if let current = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId),
-               !KeySpecInfo.sameKind(current, key) {
-                throw KMSError(.validation, "\(alias.arn) can only be associated with a key of the same type and usage: \(current.keySpec) / \(current.keyUsage).")
+               !current.isSameKind(as: key) {
+                throw KMSError(.validation, "\(alias.arn) can only be associated with a key of the same type and usage: \(current.keySpec.rawValue) / \(current.keyUsage.rawValue).")
             }
             alias.targetKeyId = key.keyId
             alias.lastUpdatedDate = clock.now()
@@ -95,11 +95,10 @@ extension KMSService {
     }
 }
 
-extension KeySpecInfo {
-    /// UpdateAlias may only move an alias between keys of the same spec and usage.
-    static func sameKind(_ a: KMSKey, _ b: KMSKey) -> Bool {
-        let symmetric: (KMSKey) -> Bool = { $0.keySpec == "SYMMETRIC_DEFAULT" }
-        if symmetric(a) || symmetric(b) { return symmetric(a) == symmetric(b) }
-        return a.keyUsage == b.keyUsage
+extension KMSKey {
+    /// UpdateAlias may only move an alias between keys of the same kind (symmetric
+    /// encryption, HMAC, or asymmetric) and usage.
+    func isSameKind(as other: KMSKey) -> Bool {
+        keySpec.isAsymmetric == other.keySpec.isAsymmetric && keySpec.isHMAC == other.keySpec.isHMAC && keyUsage == other.keyUsage
     }
 }

@@ -1,9 +1,21 @@
-/// GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom.
+/// GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateDataKeyPair,
+/// GenerateDataKeyPairWithoutPlaintext, GenerateRandom.
 extension KMSService {
-    func generateDataKey(_ request: KMSRequest, _ caller: Caller, withPlaintext: Bool) throws(KMSError) -> JSONObject {
+    /// Data keys are protected by a symmetric encryption key.
+    func requireSymmetricEncryptionKey(_ key: KMSKey, operation: String) throws(KMSError) {
+        guard key.keySpec == .symmetricDefault, key.keyUsage == .encryptDecrypt else {
+            throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keyUsage.rawValue) and key spec is \(key.keySpec.rawValue), which is not valid for \(operation).")
+        }
+    }
+
+    func refuseRecipient(_ request: KMSRequest) throws(KMSError) {
         if request.has("Recipient") {
             throw KMSError(.unsupportedOperation, "Recipient (Nitro Enclaves attestation) is not supported by this server.")
         }
+    }
+
+    func generateDataKey(_ request: KMSRequest, _ caller: Caller, withPlaintext: Bool) throws(KMSError) -> JSONObject {
+        try refuseRecipient(request)
         let operation = withPlaintext ? "GenerateDataKey" : "GenerateDataKeyWithoutPlaintext"
         let key = try authorizedKey(request, action: "kms:\(operation)", caller: caller, allowAlias: true)
         let byteCount: Int
@@ -13,15 +25,37 @@ extension KMSService {
         default: throw KMSError(.validation, "Please specify either number of bytes or key spec.")
         }
         try requireUsable(key)
-        guard key.keySpec == "SYMMETRIC_DEFAULT", key.keyUsage == "ENCRYPT_DECRYPT" else {
-            throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keyUsage) and key spec is \(key.keySpec), which is not valid for \(operation).")
-        }
+        try requireSymmetricEncryptionKey(key, operation: operation)
         try dryRunCheck(request)
         let dataKey = SymmetricCipher.randomBytes(byteCount)
-        let (blob, material) = try sealSymmetric(dataKey, key: key, context: request.stringMap("EncryptionContext"))
+        let (blob, material) = try encryptWithKey(dataKey, key: key, algorithm: .symmetricDefault,
+                                                  context: request.stringMap("EncryptionContext"))
         var out = JSONObject([("CiphertextBlob", .string(Base64.encode(blob)))])
         if withPlaintext { out["Plaintext"] = .string(Base64.encode(dataKey)) }
         out["KeyId"] = .string(key.arn)
+        out["KeyMaterialId"] = .string(material.materialId)
+        return out
+    }
+
+    func generateDataKeyPair(_ request: KMSRequest, _ caller: Caller, withPlaintext: Bool) throws(KMSError) -> JSONObject {
+        try refuseRecipient(request)
+        let operation = withPlaintext ? "GenerateDataKeyPair" : "GenerateDataKeyPairWithoutPlaintext"
+        let key = try authorizedKey(request, action: "kms:\(operation)", caller: caller, allowAlias: true)
+        guard let pairSpec = DataKeyPairSpec(rawValue: try request.required("KeyPairSpec")) else {
+            throw KMSError(.validation, "Unknown KeyPairSpec.")
+        }
+        try requireUsable(key)
+        try requireSymmetricEncryptionKey(key, operation: operation)
+        try dryRunCheck(request)
+        let pair: AsymmetricKeyPair
+        do { pair = try AsymmetricKeyPair.generate(dataKeyPairSpec: pairSpec) } catch { throw KMSError(crypto: error) }
+        let (blob, material) = try encryptWithKey(pair.pkcs8, key: key, algorithm: .symmetricDefault,
+                                                  context: request.stringMap("EncryptionContext"))
+        var out = JSONObject([("PrivateKeyCiphertextBlob", .string(Base64.encode(blob)))])
+        if withPlaintext { out["PrivateKeyPlaintext"] = .string(Base64.encode(pair.pkcs8)) }
+        out["PublicKey"] = .string(Base64.encode(pair.publicKeyDER))
+        out["KeyId"] = .string(key.arn)
+        out["KeyPairSpec"] = .string(pairSpec.rawValue)
         out["KeyMaterialId"] = .string(material.materialId)
         return out
     }
@@ -30,9 +64,7 @@ extension KMSService {
         if request.has("CustomKeyStoreId") {
             throw KMSError(.unsupportedOperation, "Custom key stores are not supported by this server.")
         }
-        if request.has("Recipient") {
-            throw KMSError(.unsupportedOperation, "Recipient (Nitro Enclaves attestation) is not supported by this server.")
-        }
+        try refuseRecipient(request)
         guard let n = request.int("NumberOfBytes") else { throw KMSError(.validation, "NumberOfBytes is required.") }
         try authorizer.authorize(action: "kms:GenerateRandom", caller: caller, key: nil)
         return JSONObject([("Plaintext", .string(Base64.encode(SymmetricCipher.randomBytes(n))))])

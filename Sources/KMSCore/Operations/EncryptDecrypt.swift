@@ -1,52 +1,92 @@
-/// Encrypt, Decrypt and ReEncrypt with symmetric keys (asymmetric encryption joins with KMSCrypto).
+/// Encrypt, Decrypt and ReEncrypt: AES-256-GCM blobs under symmetric keys, RSAES-OAEP and
+/// SM2PKE under asymmetric ENCRYPT_DECRYPT keys.
 extension KMSService {
-    /// The key must be for encryption, and the algorithm one the key offers.
-    func checkEncryptionUse(_ key: KMSKey, algorithm: String, operation: String) throws(KMSError) {
-        guard key.keyUsage == "ENCRYPT_DECRYPT" else {
-            throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keyUsage) which is not valid for \(operation).")
+    /// The key must be for encryption, and the algorithm one its spec offers.
+    func checkEncryptionUse(_ key: KMSKey, algorithm: EncryptionAlgorithm, operation: String) throws(KMSError) {
+        guard key.keyUsage == .encryptDecrypt else {
+            throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keyUsage.rawValue) which is not valid for \(operation).")
         }
-        guard KeySpecInfo.encryptionAlgorithms(key.keySpec).contains(algorithm) else {
-            throw KMSError(.invalidKeyUsage, "Algorithm \(algorithm) is incompatible with key spec \(key.keySpec).")
+        guard key.keySpec.encryptionAlgorithms(for: key.keyUsage).contains(algorithm) else {
+            throw KMSError(.invalidKeyUsage, "Algorithm \(algorithm.rawValue) is incompatible with key spec \(key.keySpec.rawValue).")
         }
     }
 
-    /// Encrypts under the key's current material; returns the blob and the material used.
-    func sealSymmetric(_ plaintext: [UInt8], key: KMSKey, context: [String: String]?) throws(KMSError) -> ([UInt8], KeyMaterial) {
+    func encryptionAlgorithm(_ request: KMSRequest, _ member: String = "EncryptionAlgorithm") -> EncryptionAlgorithm {
+        EncryptionAlgorithm(rawValue: request.string(member) ?? "") ?? .symmetricDefault
+    }
+
+    /// Encrypts under the key's current material with the given algorithm.
+    func encryptWithKey(_ plaintext: [UInt8], key: KMSKey, algorithm: EncryptionAlgorithm,
+                        context: [String: String]?) throws(KMSError) -> ([UInt8], KeyMaterial) {
         guard let material = key.currentMaterial else { throw KMSError(.kmsInvalidState, "\(key.arn) has no key material.") }
-        let blob = try SymmetricCipher.encrypt(plaintext: plaintext, account: key.account, keyId: key.keyId, material: material, context: context)
-        return (blob, material)
+        if algorithm == .symmetricDefault {
+            let blob = try SymmetricCipher.encrypt(plaintext: plaintext, account: key.account, keyId: key.keyId,
+                                                   material: material, context: context)
+            return (blob, material)
+        }
+        try Self.refuseAsymmetricContext(context)
+        guard let privateKey = material.privateKey else { throw KMSError.internalError }
+        do {
+            return (try privateKey.encrypt(plaintext: plaintext, algorithm: algorithm), material)
+        } catch {
+            throw KMSError(crypto: error)
+        }
     }
 
-    /// Finds, authorizes and opens a symmetric ciphertext, checking an optional expected key.
-    func openSymmetric(_ bytes: [UInt8], expectedKeyId: String?, context: [String: String]?, algorithm: String,
-                       action: String, operation: String, caller: Caller, dryRun: Bool) throws(KMSError) -> (KMSKey, [UInt8], KeyMaterial) {
-        let expected = try expectedKeyId.map { (id) throws(KMSError) in try resolveKey(id, caller: caller, allowAlias: true) }
-        guard let blob = CiphertextBlob.parse(bytes) else { throw KMSError.invalidCiphertext }
+    /// Asymmetric encryption has no authenticated data; AWS documents encryption context
+    /// as symmetric-only, so a context given here would silently protect nothing.
+    static func refuseAsymmetricContext(_ context: [String: String]?) throws(KMSError) {
+        if let context, !context.isEmpty {
+            throw KMSError(.validation, "EncryptionContext is supported only with symmetric encryption KMS keys.")
+        }
+    }
+
+    /// Finds, authorizes and opens a ciphertext. Symmetric blobs name their key; asymmetric
+    /// ciphertexts need `keyIdParameter`.
+    func decryptWithKey(_ ciphertext: [UInt8], keyIdParameter: String?, context: [String: String]?,
+                        algorithm: EncryptionAlgorithm, action: String, operation: String, caller: Caller,
+                        dryRun: Bool) throws(KMSError) -> (KMSKey, [UInt8], KeyMaterial) {
+        let expected = try keyIdParameter.map { (id) throws(KMSError) in try resolveKey(id, caller: caller, allowAlias: true) }
+        if let expected, expected.keySpec.isAsymmetric {
+            try authorizer.authorize(action: action, caller: caller, key: expected)
+            try requireUsable(expected)
+            try checkEncryptionUse(expected, algorithm: algorithm, operation: operation)
+            try Self.refuseAsymmetricContext(context)
+            if dryRun { throw KMSError.dryRun }
+            guard let material = expected.currentMaterial, let privateKey = material.privateKey else { throw KMSError.internalError }
+            do {
+                return (expected, try privateKey.decrypt(ciphertext: ciphertext, algorithm: algorithm), material)
+            } catch {
+                throw KMSError(crypto: error)
+            }
+        }
+        guard let blob = CiphertextBlob.parse(ciphertext) else { throw KMSError.invalidCiphertext }
         if let expected, expected.keyId != blob.keyId || expected.account != blob.account {
             throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
         }
-        let found = expected ?? registry.key(account: blob.account, region: caller.region, keyId: blob.keyId)
-        guard let key = found else { throw KMSError.invalidCiphertext }
+        guard let key = expected ?? registry.key(account: blob.account, region: caller.region, keyId: blob.keyId) else {
+            throw KMSError.invalidCiphertext
+        }
         try authorizer.authorize(action: action, caller: caller, key: key)
         try requireUsable(key)
         try checkEncryptionUse(key, algorithm: algorithm, operation: operation)
         if dryRun { throw KMSError.dryRun }
         guard let material = key.material(version: blob.materialVersion) else { throw KMSError.invalidCiphertext }
-        let plaintext = try SymmetricCipher.decrypt(blob: blob, material: material, context: context)
-        return (key, plaintext, material)
+        return (key, try SymmetricCipher.decrypt(blob: blob, material: material, context: context), material)
     }
 
     func encrypt(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let key = try authorizedKey(request, action: "kms:Encrypt", caller: caller, allowAlias: true)
-        let algorithm = request.string("EncryptionAlgorithm") ?? "SYMMETRIC_DEFAULT"
+        let algorithm = encryptionAlgorithm(request)
         try requireUsable(key)
         try checkEncryptionUse(key, algorithm: algorithm, operation: "Encrypt")
         try dryRunCheck(request)
-        let (blob, _) = try sealSymmetric(request.blob("Plaintext") ?? [], key: key, context: request.stringMap("EncryptionContext"))
+        let (blob, _) = try encryptWithKey(request.blob("Plaintext") ?? [], key: key, algorithm: algorithm,
+                                           context: request.stringMap("EncryptionContext"))
         return JSONObject([
             ("CiphertextBlob", .string(Base64.encode(blob))),
             ("KeyId", .string(key.arn)),
-            ("EncryptionAlgorithm", .string(algorithm)),
+            ("EncryptionAlgorithm", .string(algorithm.rawValue)),
         ])
     }
 
@@ -57,37 +97,40 @@ extension KMSService {
         guard let ciphertext = request.blob("CiphertextBlob") else {
             throw KMSError(.validation, "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
         }
-        let algorithm = request.string("EncryptionAlgorithm") ?? "SYMMETRIC_DEFAULT"
-        let (key, plaintext, material) = try openSymmetric(
-            ciphertext, expectedKeyId: request.string("KeyId"), context: request.stringMap("EncryptionContext"),
+        let algorithm = encryptionAlgorithm(request)
+        let (key, plaintext, material) = try decryptWithKey(
+            ciphertext, keyIdParameter: request.string("KeyId"), context: request.stringMap("EncryptionContext"),
             algorithm: algorithm, action: "kms:Decrypt", operation: "Decrypt", caller: caller, dryRun: request.dryRun)
-        return JSONObject([
+        var out = JSONObject([
             ("KeyId", .string(key.arn)),
             ("Plaintext", .string(Base64.encode(plaintext))),
-            ("EncryptionAlgorithm", .string(algorithm)),
-            ("KeyMaterialId", .string(material.materialId)),
+            ("EncryptionAlgorithm", .string(algorithm.rawValue)),
         ])
+        if key.keySpec == .symmetricDefault { out["KeyMaterialId"] = .string(material.materialId) }
+        return out
     }
 
     func reEncrypt(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let ciphertext = request.blob("CiphertextBlob") ?? []
-        let sourceAlgorithm = request.string("SourceEncryptionAlgorithm") ?? "SYMMETRIC_DEFAULT"
-        let destinationAlgorithm = request.string("DestinationEncryptionAlgorithm") ?? "SYMMETRIC_DEFAULT"
+        let sourceAlgorithm = encryptionAlgorithm(request, "SourceEncryptionAlgorithm")
+        let destinationAlgorithm = encryptionAlgorithm(request, "DestinationEncryptionAlgorithm")
         let destination = try authorizedKey(request, member: "DestinationKeyId", action: "kms:ReEncryptTo", caller: caller, allowAlias: true)
         try requireUsable(destination)
         try checkEncryptionUse(destination, algorithm: destinationAlgorithm, operation: "ReEncrypt")
-        let (source, plaintext, sourceMaterial) = try openSymmetric(
-            ciphertext, expectedKeyId: request.string("SourceKeyId"), context: request.stringMap("SourceEncryptionContext"),
+        let (source, plaintext, sourceMaterial) = try decryptWithKey(
+            ciphertext, keyIdParameter: request.string("SourceKeyId"), context: request.stringMap("SourceEncryptionContext"),
             algorithm: sourceAlgorithm, action: "kms:ReEncryptFrom", operation: "ReEncrypt", caller: caller, dryRun: request.dryRun)
-        let (blob, destinationMaterial) = try sealSymmetric(plaintext, key: destination, context: request.stringMap("DestinationEncryptionContext"))
-        return JSONObject([
+        let (blob, destinationMaterial) = try encryptWithKey(plaintext, key: destination, algorithm: destinationAlgorithm,
+                                                             context: request.stringMap("DestinationEncryptionContext"))
+        var out = JSONObject([
             ("CiphertextBlob", .string(Base64.encode(blob))),
             ("SourceKeyId", .string(source.arn)),
             ("KeyId", .string(destination.arn)),
-            ("SourceEncryptionAlgorithm", .string(sourceAlgorithm)),
-            ("DestinationEncryptionAlgorithm", .string(destinationAlgorithm)),
-            ("SourceKeyMaterialId", .string(sourceMaterial.materialId)),
-            ("DestinationKeyMaterialId", .string(destinationMaterial.materialId)),
+            ("SourceEncryptionAlgorithm", .string(sourceAlgorithm.rawValue)),
+            ("DestinationEncryptionAlgorithm", .string(destinationAlgorithm.rawValue)),
         ])
+        if source.keySpec == .symmetricDefault { out["SourceKeyMaterialId"] = .string(sourceMaterial.materialId) }
+        if destination.keySpec == .symmetricDefault { out["DestinationKeyMaterialId"] = .string(destinationMaterial.materialId) }
+        return out
     }
 }

@@ -1,4 +1,4 @@
-/// DescribeKey's KeyMetadata for a key, with the fields AWS returns for its spec and state.
+/// DescribeKey's KeyMetadata for a key, with the fields AWS returns for its spec, usage and state.
 extension KMSKey {
     public var metadataJSON: JSONValue {
         var m = JSONObject()
@@ -8,32 +8,42 @@ extension KMSKey {
         m["CreationDate"] = JSONValue(creationDate)
         m["Enabled"] = .bool(enabled)
         m["Description"] = .string(description)
-        m["KeyUsage"] = .string(keyUsage)
+        m["KeyUsage"] = .string(keyUsage.rawValue)
         m["KeyState"] = .string(keyState.rawValue)
         if let deletionDate { m["DeletionDate"] = JSONValue(deletionDate) }
         m["Origin"] = .string(origin)
         m["KeyManager"] = .string(keyManager)
-        m["CustomerMasterKeySpec"] = .string(keySpec)
-        m["KeySpec"] = .string(keySpec)
-        if keyUsage == "ENCRYPT_DECRYPT" {
-            m["EncryptionAlgorithms"] = .array(KeySpecInfo.encryptionAlgorithms(keySpec).map { .string($0) })
-        }
+        if keySpec.isCustomerMasterKeySpec { m["CustomerMasterKeySpec"] = .string(keySpec.rawValue) }
+        m["KeySpec"] = .string(keySpec.rawValue)
+        algorithmLists(into: &m)
         m["MultiRegion"] = .bool(false)
-        if keySpec == "SYMMETRIC_DEFAULT", let current = currentMaterial {
+        if keySpec == .symmetricDefault, let current = currentMaterial {
             m["CurrentKeyMaterialId"] = .string(current.materialId)
         }
         return .object(m)
     }
+
+    /// The algorithm list that fits the key's usage, as DescribeKey and GetPublicKey return it.
+    func algorithmLists(into m: inout JSONObject) {
+        switch keyUsage {
+        case .encryptDecrypt:
+            m["EncryptionAlgorithms"] = .array(keySpec.encryptionAlgorithms(for: keyUsage).map { .string($0.rawValue) })
+        case .signVerify:
+            m["SigningAlgorithms"] = .array(keySpec.signingAlgorithms(for: keyUsage).map { .string($0.rawValue) })
+        case .generateVerifyMac:
+            m["MacAlgorithms"] = .array(keySpec.macAlgorithms.map { .string($0.rawValue) })
+        case .keyAgreement:
+            m["KeyAgreementAlgorithms"] = .array(keySpec.keyAgreementAlgorithms(for: keyUsage).map { .string($0.rawValue) })
+        }
+    }
 }
 
-/// What each key spec offers. Asymmetric and HMAC specs arrive with KMSCrypto.
-public enum KeySpecInfo {
-    public static func encryptionAlgorithms(_ keySpec: String) -> [String] {
-        switch keySpec {
-        case "SYMMETRIC_DEFAULT": return ["SYMMETRIC_DEFAULT"]
-        case "RSA_2048", "RSA_3072", "RSA_4096": return ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
-        case "SM2": return ["SM2PKE"]
-        default: return []
+extension KeySpec {
+    /// The deprecated CustomerMasterKeySpec names only the specs that existed before KeySpec.
+    var isCustomerMasterKeySpec: Bool {
+        switch self {
+        case .mlDSA44, .mlDSA65, .mlDSA87, .eccNISTEdwards25519: return false
+        default: return true
         }
     }
 }

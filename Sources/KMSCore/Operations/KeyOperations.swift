@@ -4,8 +4,9 @@ extension KMSService {
         if request.has("KeySpec"), request.has("CustomerMasterKeySpec") {
             throw KMSError(.validation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
         }
-        let keySpec = request.string("KeySpec") ?? request.string("CustomerMasterKeySpec") ?? "SYMMETRIC_DEFAULT"
-        let keyUsage = request.string("KeyUsage") ?? "ENCRYPT_DECRYPT"
+        let keySpec = KeySpec(rawValue: request.string("KeySpec") ?? request.string("CustomerMasterKeySpec") ?? "") ?? .symmetricDefault
+        // AWS's documented default usage; asymmetric and HMAC keys must name a usage their spec allows.
+        let keyUsage = KeyUsage(rawValue: request.string("KeyUsage") ?? "") ?? .encryptDecrypt
         let origin = request.string("Origin") ?? "AWS_KMS"
         guard origin == "AWS_KMS" else {
             throw KMSError(.unsupportedOperation, "Origin \(origin) is not supported by this server yet.")
@@ -16,11 +17,8 @@ extension KMSService {
         if request.bool("MultiRegion") == true {
             throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported by this server yet.")
         }
-        guard keySpec == "SYMMETRIC_DEFAULT" else {
-            throw KMSError(.unsupportedOperation, "KeySpec \(keySpec) is not supported by this server yet.")
-        }
-        guard keyUsage == "ENCRYPT_DECRYPT" else {
-            throw KMSError(.validation, "KeyUsage \(keyUsage) is not compatible with KeySpec \(keySpec)")
+        guard keySpec.validKeyUsages.contains(keyUsage) else {
+            throw KMSError(.validation, "KeyUsage \(keyUsage.rawValue) is not compatible with KeySpec \(keySpec.rawValue)")
         }
         let policy: String
         if let given = request.string("Policy") {
@@ -33,8 +31,7 @@ extension KMSService {
         try authorizer.authorize(action: "kms:CreateKey", caller: caller, key: nil)
 
         let now = clock.now()
-        let material = KeyMaterial(version: 1, secret: SymmetricCipher.randomBytes(32),
-                                   materialId: KeyIdentifier.newMaterialId(), createdAt: now)
+        let material = try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)
         let key = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
                          creationDate: now, description: request.string("Description") ?? "",
                          keyUsage: keyUsage, keySpec: keySpec, origin: origin, keyManager: "CUSTOMER",

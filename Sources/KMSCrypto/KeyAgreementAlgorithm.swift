@@ -1,0 +1,4 @@
+/// AWS KMS `KeyAgreementAlgorithmSpec`.
+public enum KeyAgreementAlgorithm: String, Sendable, CaseIterable, Codable {
+    case ecdh = "ECDH"
+}
