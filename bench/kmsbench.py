@@ -497,6 +497,9 @@ def cmd_record_raw(args):
     elif m:
         entry = {"status": "ok", "signs_per_s": float(m.group(1)),
                  "output": text.strip()[-400:]}
+        t = re.search(r"threads:\s*([0-9]+)", text)
+        if t:
+            entry["threads"] = int(t.group(1))
     else:
         entry = {"status": "failed",
                  "reason": f"exit {args.exit}, no 'signs/s:' line: {text.strip()[-400:]}"}
@@ -556,7 +559,8 @@ def cmd_report(args):
     raw = r.get("raw_sign") or {}
     if raw:
         print()
-        print(f"{'raw library signing':<22} {'signs/s':>10} {'server Sign req/s':>18} {'server/raw':>11}")
+        print(f"{'raw library signing':<22} {'signs/s':>10} {'server Sign req/s':>18} "
+              f"{'server/raw':>11}  threads")
         for spec, e in raw.items():
             op = f"Sign:{spec}"
             srv = runs.get(op, {})
@@ -564,7 +568,7 @@ def cmd_report(args):
             if e["status"] == "ok":
                 ratio = srv_rps / e["signs_per_s"] if srv_rps and e["signs_per_s"] else None
                 print(f"{spec:<22} {e['signs_per_s']:>10.0f} {_fmt(srv_rps, '18.0f'):>18} "
-                      f"{_fmt(ratio, '11.3f'):>11}")
+                      f"{_fmt(ratio, '11.3f'):>11}  {e.get('threads', '?')}")
             else:
                 print(f"{spec:<22} {'-':>10}  {e['status']}: {e['reason']}")
 

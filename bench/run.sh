@@ -299,11 +299,13 @@ fi
 
 # ------------------------------------------------------------ raw sign ----
 if [ "$DO_RAW_SIGN" = 1 ] && [ "$DO_SERVER" = 1 ]; then
-  for spec in ECC_NIST_P256 RSA_2048; do
-    log "raw signing loop: $KMS_BINARY bench-sign --key-spec $spec --seconds $RAW_SIGN_SECONDS"
+  # same algorithms as the server's Sign operations (see OPS in kmsbench.py)
+  for pair in ECC_NIST_P256:ECDSA_SHA_256 RSA_2048:RSASSA_PSS_SHA_256; do
+    spec="${pair%%:*}"; alg="${pair#*:}"
+    log "raw signing loop: $KMS_BINARY bench-sign --key-spec $spec --algorithm $alg --seconds $RAW_SIGN_SECONDS"
     out="$WORK/runs/raw-$spec.txt"; rc=0
     timeout -k 5 $(( RAW_SIGN_SECONDS + 60 )) "$KMS_BINARY" bench-sign --key-spec "$spec" \
-      --seconds "$RAW_SIGN_SECONDS" >"$out" 2>&1 </dev/null &
+      --algorithm "$alg" --seconds "$RAW_SIGN_SECONDS" >"$out" 2>&1 </dev/null &
     CHILD_PID=$!; wait "$CHILD_PID" || rc=$?; CHILD_PID=""
     if grep -q 'signs/s:' "$out"; then
       "$PY" "$HELPER" record-raw --results "$RESULTS" --key-spec "$spec" --output "$out" --exit "$rc"

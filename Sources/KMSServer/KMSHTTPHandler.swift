@@ -2,6 +2,7 @@ import KMSCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// HTTP/1.1 handler: gathers a request, runs the pipeline, writes the AWS JSON response.
 /// Read-only operations run on the event loop (no disk I/O); state changes go to the
@@ -89,18 +90,24 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Request IDs in AWS's UUID shape, cheap enough for the hot path.
+/// Request IDs in AWS's UUID shape: a random per-process prefix and a counter, so the hot
+/// path pays no system call for randomness (IDs must be unique, not secret).
 enum RequestID {
-    static func next() -> String {
+    static let prefix: [UInt8] = {
         var g = SystemRandomNumberGenerator()
-        let a = g.next(), b = g.next()
-        let hex = String(a, radix: 16).leftPad(16) + String(b, radix: 16).leftPad(16)
-        let h = Array(hex.utf8)
+        let hex = String(g.next(), radix: 16).leftPad(16)
+        return Array(hex.utf8)
+    }()
+    static let counter = Atomic<UInt64>(0)
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func next() -> String {
+        let n = counter.add(1, ordering: .relaxed).newValue
         var out = [UInt8]()
         out.reserveCapacity(36)
-        for (i, c) in h.enumerated() {
+        for i in 0..<32 {
             if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
-            out.append(c)
+            out.append(i < 16 ? prefix[i] : digits[Int((n >> UInt64((31 - i) * 4)) & 0xF)])
         }
         return String(decoding: out, as: UTF8.self)
     }
