@@ -21,6 +21,12 @@ Keys
   new_key         factory creating a symmetric key (kwargs go to CreateKey);
                   returns KeyMetadata
   key             one fresh symmetric key's KeyMetadata
+  shared_key      session-wide factory shared_key(KeySpec, KeyUsage) -> KeyMetadata
+                  of one asymmetric/HMAC key per (spec, usage) on `server`, made
+                  once and reused by every module (RSA_4096 generation takes
+                  seconds in a debug build). Read-only: never disable, delete or
+                  re-alias-away these keys; use new_key(KeySpec=..., KeyUsage=...)
+                  for a key whose state a test changes.
 """
 
 from __future__ import annotations
@@ -123,3 +129,16 @@ def new_key(kms):
 @pytest.fixture
 def key(new_key):
     return new_key(Description="integration-test key")
+
+
+@pytest.fixture(scope="session")
+def shared_key(kms):
+    cache = {}
+
+    def get(spec: str, usage: str):
+        if (spec, usage) not in cache:
+            cache[(spec, usage)] = kms.create_key(
+                KeySpec=spec, KeyUsage=usage, Description=f"shared {spec} {usage} (read-only)")["KeyMetadata"]
+        return cache[(spec, usage)]
+
+    return get

@@ -481,3 +481,39 @@ def random_account() -> str:
         acct = f"{uuid.uuid4().int % 10**12:012d}"
         if acct != ROOT_ACCOUNT:
             return acct
+
+
+# ---------------------------------------------------------------------------
+# OpenSSL command line (outside checks for SM2, which Python `cryptography`
+# cannot load; see test_sign_verify.py / test_asymmetric_encrypt.py)
+# ---------------------------------------------------------------------------
+
+_OPENSSL_SM2: Optional[str] = None
+_OPENSSL_SM2_PROBED = False
+
+
+def openssl_with_sm2() -> Optional[str]:
+    """Path of an `openssl` (3.x) whose default provider implements SM2, else None."""
+    global _OPENSSL_SM2, _OPENSSL_SM2_PROBED
+    if not _OPENSSL_SM2_PROBED:
+        _OPENSSL_SM2_PROBED = True
+        import shutil
+        exe = shutil.which("openssl")
+        if exe:
+            try:
+                out = subprocess.run([exe, "list", "-public-key-algorithms"], capture_output=True,
+                                     text=True, timeout=30).stdout
+                if "SM2" in out or "sm2" in out:
+                    _OPENSSL_SM2 = exe
+            except (OSError, subprocess.SubprocessError):
+                pass
+    return _OPENSSL_SM2
+
+
+def openssl(*args, cwd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `openssl args...` in cwd (files are passed by name)."""
+    exe = openssl_with_sm2() or "openssl"
+    proc = subprocess.run([exe, *[str(a) for a in args]], cwd=cwd, capture_output=True, text=True, timeout=60)
+    if check:
+        assert proc.returncode == 0, f"openssl {' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc

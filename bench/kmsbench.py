@@ -520,7 +520,10 @@ def cmd_report(args):
 
     print()
     print(f"swift-kms benchmark  ({meta.get('timestamp', '')})")
+    load_end = (open("/proc/loadavg").read().split()[:3]
+                if os.path.exists("/proc/loadavg") else None)
     print(f"  machine: nproc={meta.get('nproc')}  loadavg at start={meta.get('loadavg_start')}"
+          f" end={load_end}"
           f"  binary={meta.get('kms_binary', '-')}")
     print(f"  wrk: {meta.get('threads')} threads, {meta.get('connections')} connections, "
           f"{meta.get('duration')} (+{meta.get('warmup')} warm-up) per operation")
@@ -580,6 +583,8 @@ def cmd_report(args):
             print(f"  {n}: skipped (not supported yet) -- {why}")
 
     out = dict(meta)
+    if os.path.exists("/proc/loadavg"):
+        out["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     out["results"] = {n: runs[n] for n in r["order"]}
     out["nginx_rps"] = base
     for n, e in out["results"].items():

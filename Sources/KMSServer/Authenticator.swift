@@ -11,9 +11,12 @@ struct Authenticator: Sendable {
     let devAccount: String
 
     func authenticate(head: HTTPRequestHead, body: [UInt8], sourceIP: String) throws(KMSError) -> Caller {
+        // One array of the headers for both parsing and verifying (HTTPHeaders would be
+        // converted by each generic call otherwise).
+        let headers: [(name: String, value: String)] = head.headers.map { ($0.name, $0.value) }
         let auth: SigV4Authorization
         do {
-            auth = try verifier.parseAuthorization(headers: head.headers)
+            auth = try verifier.parseAuthorization(headers: headers)
         } catch {
             throw Self.map(error)
         }
@@ -27,7 +30,7 @@ struct Authenticator: Sendable {
             throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
         }
         do {
-            try verifier.verify(method: head.method.rawValue, uri: head.uri, headers: head.headers, body: body,
+            try verifier.verify(method: head.method.rawValue, uri: head.uri, headers: headers, body: body,
                                 authorization: auth, secretAccessKey: credential.secretAccessKey)
         } catch {
             throw Self.map(error)

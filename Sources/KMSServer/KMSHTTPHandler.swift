@@ -18,6 +18,8 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var tooLarge = false
+    /// The peer's address, read once per connection (getpeername is a system call).
+    private var sourceIP: String?
 
     init(pipeline: RequestPipeline, threadPool: NIOThreadPool, maxBodyBytes: Int) {
         self.pipeline = pipeline
@@ -53,7 +55,8 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             let bytes = body.map { Array($0.readableBytesView) } ?? []
             body = nil
-            let sourceIP = context.remoteAddress?.ipAddress ?? ""
+            if self.sourceIP == nil { self.sourceIP = context.remoteAddress?.ipAddress ?? "" }
+            let sourceIP = self.sourceIP ?? ""
             switch pipeline.process(head: head, body: bytes, sourceIP: sourceIP) {
             case .respond(let response):
                 respond(context: context, response, keepAlive: keepAlive)

@@ -7,7 +7,7 @@ public enum SymmetricCipher {
         let header = CiphertextBlob.header(account: account, keyId: keyId, materialVersion: material.version)
         let aad = header + EncryptionContext.canonicalBytes(context)
         do {
-            let sealed = try AES.GCM.seal(plaintext, using: SymmetricKey(data: material.secret),
+            let sealed = try AES.GCM.seal(plaintext, using: material.symmetricKey,
                                           nonce: AES.GCM.Nonce(), authenticating: aad)
             var out = header
             out.reserveCapacity(header.count + 12 + plaintext.count + 16)
@@ -26,7 +26,7 @@ public enum SymmetricCipher {
         let aad = blob.header + EncryptionContext.canonicalBytes(context)
         do {
             let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: blob.nonce), ciphertext: blob.ciphertext, tag: blob.tag)
-            let plain = try AES.GCM.open(box, using: SymmetricKey(data: material.secret), authenticating: aad)
+            let plain = try AES.GCM.open(box, using: material.symmetricKey, authenticating: aad)
             return [UInt8](plain)
         } catch {
             throw KMSError.invalidCiphertext

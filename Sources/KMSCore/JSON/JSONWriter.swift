@@ -40,7 +40,18 @@ public enum JSONWriter {
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
+        // Fast path: most strings (base64, ARNs, names) need no escaping; copy them whole.
+        var utf8 = s.utf8
+        let clean = utf8.withContiguousStorageIfAvailable { buf in
+            buf.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }
+        }
+        if clean == true {
+            out.append(contentsOf: utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        utf8 = s.utf8
+        for c in utf8 {
             switch c {
             case 0x22: out.append(0x5C); out.append(0x22)
             case 0x5C: out.append(0x5C); out.append(0x5C)

@@ -1,3 +1,5 @@
+import Crypto
+
 /// One version of a key's material. Rotation appends versions; ciphertexts name the
 /// version they were made with, so old versions stay for decryption (as Vault transit does).
 public struct KeyMaterial: Sendable {
@@ -11,6 +13,8 @@ public struct KeyMaterial: Sendable {
     /// For asymmetric keys, the private key parsed once: parsing RSA or ML-DSA keys costs
     /// milliseconds, far more than a signature.
     public let privateKey: AsymmetricPrivateKey?
+    /// The secret as a swift-crypto key, built once rather than per Encrypt/Decrypt.
+    public let symmetricKey: SymmetricKey
 
     public init(version: UInt32, secret: [UInt8], materialId: String, createdAt: Double,
                 privateKey: AsymmetricPrivateKey? = nil) {
@@ -19,6 +23,7 @@ public struct KeyMaterial: Sendable {
         self.materialId = materialId
         self.createdAt = createdAt
         self.privateKey = privateKey
+        self.symmetricKey = SymmetricKey(data: secret)
     }
 
     /// Material as loaded from storage: asymmetric private keys are parsed here.

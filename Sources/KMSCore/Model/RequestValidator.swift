@@ -16,7 +16,7 @@ public enum RequestValidator {
         }
         guard let inputName, let shape = KMSModel.shapes[inputName] else { return KMSRequest(operation: operation, object: object) }
         var problems: [String] = []
-        try checkStructure(object, shape: shape, path: "", problems: &problems)
+        try checkStructure(object, shape: shape, path: { "" }, problems: &problems)
         if !problems.isEmpty {
             let count = problems.count
             let shown = problems.prefix(maxReported).joined(separator: "; ")
@@ -28,16 +28,17 @@ public enum RequestValidator {
 
     static func label(_ path: String, _ name: String) -> String { path.isEmpty ? name : path + "." + name }
 
-    static func checkStructure(_ object: JSONObject, shape: ModelShape, path: String, problems: inout [String]) throws(KMSError) {
+    /// `path` is built only when a problem is reported: member labels cost string work
+    /// that valid requests, the common case, should not pay.
+    static func checkStructure(_ object: JSONObject, shape: ModelShape, path: () -> String, problems: inout [String]) throws(KMSError) {
         for member in shape.members {
-            let at = label(path, member.wireLabel)
             let value = object[member.name]
             guard let value, value != .null else {
-                if member.required { problems.append("Value null at '\(at)' failed to satisfy constraint: Member must not be null") }
+                if member.required { problems.append("Value null at '\(label(path(), member.wireLabel))' failed to satisfy constraint: Member must not be null") }
                 continue
             }
             guard let memberShape = KMSModel.shapes[member.shape] else { continue }
-            try check(value, shape: memberShape, path: at, problems: &problems)
+            try check(value, shape: memberShape, path: { label(path(), member.wireLabel) }, problems: &problems)
         }
     }
 
@@ -45,42 +46,42 @@ public enum RequestValidator {
         shape.sensitive ? "Value" : "Value '\(value)'"
     }
 
-    static func check(_ value: JSONValue, shape: ModelShape, path: String, problems: inout [String]) throws(KMSError) {
+    static func check(_ value: JSONValue, shape: ModelShape, path: () -> String, problems: inout [String]) throws(KMSError) {
         switch shape.kind {
         case .string:
             guard case .string(let s) = value else { throw typeError(value, expected: "String") }
             let length = s.utf16.count  // Java String length, as AWS counts
             if let min = shape.min, length < min {
-                problems.append("\(describe(s, shape)) at '\(path)' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
+                problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
             }
             if let max = shape.max, length > max {
-                problems.append("\(describe(s, shape)) at '\(path)' failed to satisfy constraint: Member must have length less than or equal to \(max)")
+                problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
             if let values = shape.enumValues, !values.contains(s) {
-                problems.append("\(describe(s, shape)) at '\(path)' failed to satisfy constraint: Member must satisfy enum value set: [\(values.joined(separator: ", "))]")
+                problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must satisfy enum value set: [\(values.joined(separator: ", "))]")
             }
             if let pattern = shape.pattern, !ModelPatterns.shared.matches(s, pattern: pattern) {
-                problems.append("\(describe(s, shape)) at '\(path)' failed to satisfy constraint: Member must satisfy regular expression pattern: \(pattern)")
+                problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must satisfy regular expression pattern: \(pattern)")
             }
         case .blob:
             guard case .string(let s) = value else { throw typeError(value, expected: "Blob") }
             guard let bytes = Base64.decode(s) else {
-                throw KMSError(.serialization, "Base64 encoded value at '\(path)' is not valid.")
+                throw KMSError(.serialization, "Base64 encoded value at '\(path())' is not valid.")
             }
             let label = "Value"  // Blob values are never echoed: they may be plaintext or key material.
             if let min = shape.min, bytes.count < min {
-                problems.append("\(label) at '\(path)' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
+                problems.append("\(label) at '\(path())' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
             }
             if let max = shape.max, bytes.count > max {
-                problems.append("\(label) at '\(path)' failed to satisfy constraint: Member must have length less than or equal to \(max)")
+                problems.append("\(label) at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
         case .integer:
             guard case .number = value, let i = value.intValue else { throw typeError(value, expected: "Integer") }
             if let min = shape.min, i < min {
-                problems.append("Value '\(i)' at '\(path)' failed to satisfy constraint: Member must have value greater than or equal to \(min)")
+                problems.append("Value '\(i)' at '\(path())' failed to satisfy constraint: Member must have value greater than or equal to \(min)")
             }
             if let max = shape.max, i > max {
-                problems.append("Value '\(i)' at '\(path)' failed to satisfy constraint: Member must have value less than or equal to \(max)")
+                problems.append("Value '\(i)' at '\(path())' failed to satisfy constraint: Member must have value less than or equal to \(max)")
             }
         case .boolean:
             guard case .bool = value else { throw typeError(value, expected: "Boolean") }
@@ -92,24 +93,24 @@ public enum RequestValidator {
         case .list:
             guard case .array(let items) = value else { throw typeError(value, expected: "List") }
             if let min = shape.min, items.count < min {
-                problems.append("Value at '\(path)' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
+                problems.append("Value at '\(path())' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
             }
             if let max = shape.max, items.count > max {
-                problems.append("Value at '\(path)' failed to satisfy constraint: Member must have length less than or equal to \(max)")
+                problems.append("Value at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
             guard let memberName = shape.member, let memberShape = KMSModel.shapes[memberName] else { return }
             for (i, item) in items.enumerated() {
                 guard item != .null else { continue }
-                try check(item, shape: memberShape, path: "\(path).\(i + 1).member", problems: &problems)
+                try check(item, shape: memberShape, path: { "\(path()).\(i + 1).member" }, problems: &problems)
             }
         case .map:
             guard case .object(let o) = value else { throw typeError(value, expected: "Map") }
             guard let keyName = shape.key, let keyShape = KMSModel.shapes[keyName],
                   let valueName = shape.value, let valueShape = KMSModel.shapes[valueName] else { return }
             for e in o.entries {
-                try check(.string(e.key), shape: keyShape, path: "\(path).\(e.key).key", problems: &problems)
+                try check(.string(e.key), shape: keyShape, path: { "\(path()).\(e.key).key" }, problems: &problems)
                 guard e.value != .null else { continue }
-                try check(e.value, shape: valueShape, path: "\(path).\(e.key).value", problems: &problems)
+                try check(e.value, shape: valueShape, path: { "\(path()).\(e.key).value" }, problems: &problems)
             }
         }
     }
