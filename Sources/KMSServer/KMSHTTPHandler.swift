@@ -43,7 +43,13 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 body = nil
                 return
             }
-            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+            if var existing = body {
+                body = nil  // keep the buffer uniquely referenced so the append does not copy
+                existing.writeBuffer(&chunk)
+                body = existing
+            } else {
+                body = chunk
+            }
         case .end:
             guard let head else { return }
             self.head = nil

@@ -1,0 +1,71 @@
+"""Hostile input: a seeded, bounded stream of malformed and model-violating requests.
+
+Every answer must be AWS-shaped (JSON with __type, a 4xx status for client errors), never
+a 5xx or a dropped connection, and the server must still serve a normal request after.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+
+import botocore.session
+
+from kms_harness import raw_call
+
+MODEL = botocore.session.get_session().get_service_model("kms")
+OPERATIONS = sorted(MODEL.operation_names)
+JUNK_VALUES = [None, True, 0, -1, 2**40, 1.5, "", "x" * 5000, "alias/", "arn:aws:kms:::key/",
+               "\u0000\u00ff", [], [1, "a"], {}, {"a": {"b": []}}, "!!notbase64!!",
+               base64.b64encode(b"\x01" * 200).decode()]
+
+
+def random_value(rng: random.Random, shape, depth: int = 0):
+    """A value that sometimes fits the shape and often does not."""
+    if rng.random() < 0.3 or depth > 3:
+        return rng.choice(JUNK_VALUES)
+    t = shape.type_name
+    if t == "string":
+        if getattr(shape, "enum", None):
+            return rng.choice(shape.enum + ["NOT_AN_ENUM"])
+        return rng.choice(["alias/fuzz", "1234abcd-12ab-34cd-56ef-1234567890ab", "x", "a" * 300])
+    if t == "blob":
+        return base64.b64encode(rng.randbytes(rng.choice([0, 1, 32, 5000]))).decode()
+    if t in ("integer", "long"):
+        return rng.choice([0, 1, 7, 30, 1024, 1025, -5, 10**12])
+    if t == "boolean":
+        return rng.choice([True, False])
+    if t == "list":
+        return [random_value(rng, shape.member, depth + 1) for _ in range(rng.randint(0, 3))]
+    if t == "map":
+        return {f"k{i}": random_value(rng, shape.value, depth + 1) for i in range(rng.randint(0, 3))}
+    if t == "structure":
+        return {name: random_value(rng, member, depth + 1)
+                for name, member in shape.members.items() if rng.random() < 0.7}
+    return None
+
+
+def test_hostile_requests_get_aws_shaped_errors(dev_server):
+    rng = random.Random(20261123)
+    for i in range(1500):
+        op = rng.choice(OPERATIONS)
+        input_shape = MODEL.operation_model(op).input_shape
+        kind = rng.random()
+        if kind < 0.1:
+            body = rng.randbytes(rng.randint(0, 64))  # not JSON at all
+        elif kind < 0.2:
+            body = json.dumps(rng.choice(JUNK_VALUES)).encode()  # JSON, but not an object
+        else:
+            payload = random_value(rng, input_shape) if input_shape is not None else {}
+            body = json.dumps(payload if isinstance(payload, dict) else {"Junk": payload}).encode()
+        resp = raw_call(dev_server, op, body=body)
+        assert resp.status < 500, f"request {i} ({op}) got {resp.status}: {resp.body[:300]!r}"
+        if resp.status != 200:
+            assert resp.error_code, f"request {i} ({op}) error without __type: {resp.body[:300]!r}"
+    # Still alive and correct afterwards.
+    created = raw_call(dev_server, "CreateKey", {})
+    assert created.status == 200
+    key_id = created.json["KeyMetadata"]["KeyId"]
+    enc = raw_call(dev_server, "Encrypt", {"KeyId": key_id, "Plaintext": base64.b64encode(b"ok").decode()})
+    assert enc.status == 200
