@@ -18,6 +18,11 @@ Sources:
          per_key_type ("Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt
          data larger than 214 bytes."), test_error_messaging_for_invalid_keys ("<key-arn>
          key usage is SIGN_VERIFY which is not valid for Encrypt.").
+  [GH]   Errors reported from real AWS in public issues: Encrypt with an RSA key and no
+         EncryptionAlgorithm -> InvalidKeyUsageException "Algorithm SYMMETRIC_DEFAULT is
+         incompatible with key spec RSA_4096." (zalando/spring-cloud-config-aws-kms#82);
+         Decrypt of an RSA ciphertext without KeyId -> InvalidCiphertextException
+         (aws/aws-sdk-java#2310).
   OAEP:  RFC 8017 with MGF1 over the same hash and an empty label (what AWS documents as
          RSAES_OAEP_SHA_1 / RSAES_OAEP_SHA_256).
 """
@@ -125,13 +130,14 @@ def test_plaintext_size_limit_message(kms, enc_key, alg):
 
 def test_decrypt_with_the_other_oaep_hash_fails(kms, enc_key):
     md, _ = enc_key("RSA_2048")
-    blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"sha-256", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
+    blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"sha-256",
+                       EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
     with expect_error("InvalidCiphertextException"):
         kms.decrypt(CiphertextBlob=blob, KeyId=md["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_1")
 
 
 def test_decrypt_without_key_id(kms, enc_key):
-    # without KeyId the blob is read as a symmetric KMS ciphertext, which it is not
+    # without KeyId the blob is read as a symmetric KMS ciphertext, which it is not [GH aws-sdk-java#2310]
     md, _ = enc_key("RSA_2048")
     blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
     with expect_error("InvalidCiphertextException"):
@@ -148,7 +154,9 @@ def test_decrypt_without_encryption_algorithm(kms, enc_key):
 
 def test_encrypt_without_encryption_algorithm(kms, enc_key):
     md, _ = enc_key("RSA_2048")
-    with expect_error("InvalidKeyUsageException"):
+    # [GH] zalando/spring-cloud-config-aws-kms#82
+    with expect_error("InvalidKeyUsageException",
+                      message="Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048."):
         kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x")
 
 
@@ -163,7 +171,8 @@ def test_decrypt_under_another_rsa_key_fails(kms, enc_key, shared_key):
 
 def test_tampered_rsa_ciphertext(kms, enc_key):
     md, _ = enc_key("RSA_2048")
-    blob = bytearray(kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_1")["CiphertextBlob"])
+    blob = bytearray(kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x",
+                                 EncryptionAlgorithm="RSAES_OAEP_SHA_1")["CiphertextBlob"])
     blob[10] ^= 0x40
     with expect_error("InvalidCiphertextException"):
         kms.decrypt(CiphertextBlob=bytes(blob), KeyId=md["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_1")
@@ -272,7 +281,8 @@ def test_sm2pke_plaintext_size_limit(kms, enc_key):
 
 def test_sm2pke_tampered_ciphertext(kms, enc_key):
     md, _ = enc_key("SM2")
-    blob = bytearray(kms.encrypt(KeyId=md["KeyId"], Plaintext=b"sm2 secret", EncryptionAlgorithm="SM2PKE")["CiphertextBlob"])
+    blob = bytearray(kms.encrypt(KeyId=md["KeyId"], Plaintext=b"sm2 secret",
+                                 EncryptionAlgorithm="SM2PKE")["CiphertextBlob"])
     blob[-3] ^= 0x01
     with expect_error("InvalidCiphertextException"):
         kms.decrypt(CiphertextBlob=bytes(blob), KeyId=md["KeyId"], EncryptionAlgorithm="SM2PKE")

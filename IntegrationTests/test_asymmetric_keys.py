@@ -22,9 +22,11 @@ Sources:
          all KMS keys except for symmetric encryption keys.").
 """
 
+import os
+
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from kms_harness import DEFAULT_REGION, alias_arn, expect_error, unique_alias
@@ -170,14 +172,22 @@ def test_create_key_usage_not_valid_for_spec(kms, spec, usage):
         kms.create_key(KeySpec=spec, KeyUsage=usage)
 
 
-@pytest.mark.parametrize("spec", ["HMAC_256", "RSA_2048", "ECC_NIST_P256", "ML_DSA_44", "ECC_NIST_EDWARDS25519"])
+@pytest.mark.parametrize("spec", ["HMAC_256", "RSA_2048", "ECC_NIST_P256", "ECC_SECG_P256K1",
+                                  "ML_DSA_44", "ECC_NIST_EDWARDS25519", "SM2"])
 def test_create_key_without_key_usage(kms, spec):
-    # [API] KeyUsage is required for everything but symmetric encryption keys;
-    # [LS] recorded the message for an HMAC key
+    # [API CreateKey] KeyUsage "is optional when you are creating a symmetric encryption KMS
+    # key; otherwise, it is required" -- no default for RSA/SM2 (which have two or three usages)
+    with expect_error("ValidationException"):
+        md = kms.create_key(KeySpec=spec)["KeyMetadata"]
+        pytest.fail(f"CreateKey {spec} without KeyUsage created a {md['KeyUsage']} key")
+
+
+def test_create_key_without_key_usage_message(kms):
+    # [LS test_hmac_create_key_invalid_operations] recorded for HMAC_256
     with expect_error("ValidationException",
                       message="You must specify a KeyUsage value for all KMS keys except for symmetric "
                               "encryption keys."):
-        kms.create_key(KeySpec=spec)
+        kms.create_key(KeySpec="HMAC_256")
 
 
 def test_create_key_with_deprecated_customer_master_key_spec(kms, account):
@@ -273,9 +283,6 @@ def test_get_public_key_key_states(kms, new_key):
 
 @pytest.mark.restart
 def test_asymmetric_and_hmac_keys_survive_restart(server_factory):
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     srv = server_factory()
     kms = srv.client()
     made = {
@@ -337,8 +344,6 @@ def test_asymmetric_and_hmac_keys_survive_restart(server_factory):
 
 @pytest.mark.restart
 def test_data_key_pair_private_key_never_on_disk(server_factory):
-    import os
-
     srv = server_factory()
     kms = srv.client()
     kid = kms.create_key()["KeyMetadata"]["KeyId"]

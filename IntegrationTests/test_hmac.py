@@ -121,9 +121,11 @@ def test_wrong_mac_algorithm_for_spec(kms, hmac_key, spec):
 
 def test_wrong_mac_algorithm_message(kms, hmac_key):
     md = hmac_key("HMAC_224")
-    with expect_error("InvalidKeyUsageException", message="Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224."):
+    with expect_error("InvalidKeyUsageException",
+                      message="Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224."):
         kms.generate_mac(KeyId=md["KeyId"], Message=MESSAGE, MacAlgorithm="HMAC_SHA_256")
-    with expect_error("InvalidKeyUsageException", message="Algorithm HMAC_SHA_512 is incompatible with key spec HMAC_224."):
+    with expect_error("InvalidKeyUsageException",
+                      message="Algorithm HMAC_SHA_512 is incompatible with key spec HMAC_224."):
         kms.verify_mac(KeyId=md["KeyId"], Message=MESSAGE, Mac=b"\x00" * 28, MacAlgorithm="HMAC_SHA_512")
 
 

@@ -573,7 +573,8 @@ def test_sign_with_key_that_cannot_sign(kms, shared_key, key, spec, usage):
     alg = {"RSA_2048": "RSASSA_PSS_SHA_256", "ECC_NIST_P256": "ECDSA_SHA_256", "SM2": "SM2DSA"}.get(
         spec, "RSASSA_PSS_SHA_256")
     # [LS] "<key-arn> key usage is <usage> which is not valid for Sign." / "... for Verify."
-    with expect_error("InvalidKeyUsageException", message=f"{md['Arn']} key usage is {usage} which is not valid for Sign."):
+    with expect_error("InvalidKeyUsageException",
+                      message=f"{md['Arn']} key usage is {usage} which is not valid for Sign."):
         kms.sign(KeyId=md["KeyId"], Message=b"m", SigningAlgorithm=alg)
     with expect_error("InvalidKeyUsageException",
                       message=f"{md['Arn']} key usage is {usage} which is not valid for Verify."):

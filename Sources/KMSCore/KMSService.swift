@@ -18,51 +18,51 @@ public final class KMSService: Sendable {
     /// An operation's entry: whether it blocks (writes to disk or generates key pairs; the
     /// server runs those off the event loop) and its implementation.
     public struct Operation: Sendable {
-        public let mutates: Bool
+        public let blocking: Bool
         public let run: Handler
     }
 
     public static let operations: [String: Operation] = {
         var table: [String: Operation] = [:]
-        func add(_ name: String, mutates: Bool, _ run: @escaping Handler) { table[name] = Operation(mutates: mutates, run: run) }
-        add("CreateKey", mutates: true) { try $0.createKey($1, $2) }
-        add("DescribeKey", mutates: false) { try $0.describeKey($1, $2) }
-        add("ListKeys", mutates: false) { try $0.listKeys($1, $2) }
-        add("EnableKey", mutates: true) { try $0.setEnabled(true, $1, $2) }
-        add("DisableKey", mutates: true) { try $0.setEnabled(false, $1, $2) }
-        add("UpdateKeyDescription", mutates: true) { try $0.updateKeyDescription($1, $2) }
-        add("ScheduleKeyDeletion", mutates: true) { try $0.scheduleKeyDeletion($1, $2) }
-        add("CancelKeyDeletion", mutates: true) { try $0.cancelKeyDeletion($1, $2) }
-        add("CreateAlias", mutates: true) { try $0.createAlias($1, $2) }
-        add("UpdateAlias", mutates: true) { try $0.updateAlias($1, $2) }
-        add("DeleteAlias", mutates: true) { try $0.deleteAlias($1, $2) }
-        add("ListAliases", mutates: false) { try $0.listAliases($1, $2) }
-        add("TagResource", mutates: true) { try $0.tagResource($1, $2) }
-        add("UntagResource", mutates: true) { try $0.untagResource($1, $2) }
-        add("ListResourceTags", mutates: false) { try $0.listResourceTags($1, $2) }
-        add("GetKeyPolicy", mutates: false) { try $0.getKeyPolicy($1, $2) }
-        add("PutKeyPolicy", mutates: true) { try $0.putKeyPolicy($1, $2) }
-        add("ListKeyPolicies", mutates: false) { try $0.listKeyPolicies($1, $2) }
-        add("Encrypt", mutates: false) { try $0.encrypt($1, $2) }
-        add("Decrypt", mutates: false) { try $0.decrypt($1, $2) }
-        add("ReEncrypt", mutates: false) { try $0.reEncrypt($1, $2) }
-        add("GenerateDataKey", mutates: false) { try $0.generateDataKey($1, $2, withPlaintext: true) }
-        add("GenerateDataKeyWithoutPlaintext", mutates: false) { try $0.generateDataKey($1, $2, withPlaintext: false) }
-        add("GenerateRandom", mutates: false) { try $0.generateRandom($1, $2) }
+        func add(_ name: String, blocking: Bool, _ run: @escaping Handler) { table[name] = Operation(blocking: blocking, run: run) }
+        add("CreateKey", blocking: true) { try $0.createKey($1, $2) }
+        add("DescribeKey", blocking: false) { try $0.describeKey($1, $2) }
+        add("ListKeys", blocking: false) { try $0.listKeys($1, $2) }
+        add("EnableKey", blocking: true) { try $0.setEnabled(true, $1, $2) }
+        add("DisableKey", blocking: true) { try $0.setEnabled(false, $1, $2) }
+        add("UpdateKeyDescription", blocking: true) { try $0.updateKeyDescription($1, $2) }
+        add("ScheduleKeyDeletion", blocking: true) { try $0.scheduleKeyDeletion($1, $2) }
+        add("CancelKeyDeletion", blocking: true) { try $0.cancelKeyDeletion($1, $2) }
+        add("CreateAlias", blocking: true) { try $0.createAlias($1, $2) }
+        add("UpdateAlias", blocking: true) { try $0.updateAlias($1, $2) }
+        add("DeleteAlias", blocking: true) { try $0.deleteAlias($1, $2) }
+        add("ListAliases", blocking: false) { try $0.listAliases($1, $2) }
+        add("TagResource", blocking: true) { try $0.tagResource($1, $2) }
+        add("UntagResource", blocking: true) { try $0.untagResource($1, $2) }
+        add("ListResourceTags", blocking: false) { try $0.listResourceTags($1, $2) }
+        add("GetKeyPolicy", blocking: false) { try $0.getKeyPolicy($1, $2) }
+        add("PutKeyPolicy", blocking: true) { try $0.putKeyPolicy($1, $2) }
+        add("ListKeyPolicies", blocking: false) { try $0.listKeyPolicies($1, $2) }
+        add("Encrypt", blocking: false) { try $0.encrypt($1, $2) }
+        add("Decrypt", blocking: false) { try $0.decrypt($1, $2) }
+        add("ReEncrypt", blocking: false) { try $0.reEncrypt($1, $2) }
+        add("GenerateDataKey", blocking: false) { try $0.generateDataKey($1, $2, withPlaintext: true) }
+        add("GenerateDataKeyWithoutPlaintext", blocking: false) { try $0.generateDataKey($1, $2, withPlaintext: false) }
+        add("GenerateRandom", blocking: false) { try $0.generateRandom($1, $2) }
         // Key pair generation takes up to seconds (RSA 4096): off the event loop like writes.
-        add("GenerateDataKeyPair", mutates: true) { try $0.generateDataKeyPair($1, $2, withPlaintext: true) }
-        add("GenerateDataKeyPairWithoutPlaintext", mutates: true) { try $0.generateDataKeyPair($1, $2, withPlaintext: false) }
-        add("Sign", mutates: false) { try $0.sign($1, $2) }
-        add("Verify", mutates: false) { try $0.verify($1, $2) }
-        add("GetPublicKey", mutates: false) { try $0.getPublicKey($1, $2) }
-        add("GenerateMac", mutates: false) { try $0.generateMac($1, $2) }
-        add("VerifyMac", mutates: false) { try $0.verifyMac($1, $2) }
-        add("DeriveSharedSecret", mutates: false) { try $0.deriveSharedSecret($1, $2) }
+        add("GenerateDataKeyPair", blocking: true) { try $0.generateDataKeyPair($1, $2, withPlaintext: true) }
+        add("GenerateDataKeyPairWithoutPlaintext", blocking: true) { try $0.generateDataKeyPair($1, $2, withPlaintext: false) }
+        add("Sign", blocking: false) { try $0.sign($1, $2) }
+        add("Verify", blocking: false) { try $0.verify($1, $2) }
+        add("GetPublicKey", blocking: false) { try $0.getPublicKey($1, $2) }
+        add("GenerateMac", blocking: false) { try $0.generateMac($1, $2) }
+        add("VerifyMac", blocking: false) { try $0.verifyMac($1, $2) }
+        add("DeriveSharedSecret", blocking: false) { try $0.deriveSharedSecret($1, $2) }
         return table
     }()
 
-    /// Whether an operation writes state (unknown operations do not).
-    public static func mutates(_ operation: String) -> Bool { operations[operation]?.mutates ?? false }
+    /// Whether an operation blocks (disk writes, key-pair generation); unknown ones do not.
+    public static func isBlocking(_ operation: String) -> Bool { operations[operation]?.blocking ?? false }
 
     /// Validates `body` against the model and runs the operation.
     public func handle(operation: String, body: JSONValue, caller: Caller) throws(KMSError) -> JSONObject {

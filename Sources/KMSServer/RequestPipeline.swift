@@ -13,7 +13,7 @@ struct RequestPipeline: Sendable {
         let body: [UInt8]
     }
 
-    /// What the handler must do: answer now, or run a state-changing operation off the event loop.
+    /// What the handler must do: answer now, or run a blocking operation off the event loop.
     enum Outcome: Sendable {
         case respond(Response)
         case offload(@Sendable () -> Response)
@@ -41,7 +41,7 @@ struct RequestPipeline: Sendable {
                 }
             }
             let service = self.service
-            if KMSService.mutates(operation) {
+            if KMSService.isBlocking(operation) {
                 return .offload { Self.run(service, operation, json, caller) }
             }
             return .respond(Self.run(service, operation, json, caller))
