@@ -25,6 +25,9 @@ extension KMSService {
             return (blob, material)
         }
         try Self.refuseAsymmetricContext(context)
+        if let maximum = algorithm.maxPlaintextLength(for: key.keySpec), plaintext.count > maximum {
+            throw KMSError(.validation, "Algorithm \(algorithm.rawValue) and key spec \(key.keySpec.rawValue) cannot encrypt data larger than \(maximum) bytes.")
+        }
         guard let privateKey = material.privateKey else { throw KMSError.internalError }
         do {
             return (try privateKey.encrypt(plaintext: plaintext, algorithm: algorithm), material)

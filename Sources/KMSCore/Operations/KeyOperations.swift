@@ -5,7 +5,10 @@ extension KMSService {
             throw KMSError(.validation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
         }
         let keySpec = KeySpec(rawValue: request.string("KeySpec") ?? request.string("CustomerMasterKeySpec") ?? "") ?? .symmetricDefault
-        // AWS's documented default usage; asymmetric and HMAC keys must name a usage their spec allows.
+        // KeyUsage defaults to ENCRYPT_DECRYPT only for symmetric encryption keys; AWS requires it otherwise.
+        guard request.has("KeyUsage") || keySpec == .symmetricDefault else {
+            throw KMSError(.validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+        }
         let keyUsage = KeyUsage(rawValue: request.string("KeyUsage") ?? "") ?? .encryptDecrypt
         let origin = request.string("Origin") ?? "AWS_KMS"
         guard origin == "AWS_KMS" else {

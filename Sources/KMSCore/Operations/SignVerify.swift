@@ -19,9 +19,13 @@ extension KMSService {
         return (algorithm, messageType, request.blob("Message") ?? [])
     }
 
-    func checkSigningAlgorithm(_ algorithm: SigningAlgorithm, key: KMSKey) throws(KMSError) {
+    func checkSigningAlgorithm(_ algorithm: SigningAlgorithm, key: KMSKey, messageType: MessageType, message: [UInt8]) throws(KMSError) {
         guard key.keySpec.signingAlgorithms(for: key.keyUsage).contains(algorithm) else {
             throw KMSError(.invalidKeyUsage, "Algorithm \(algorithm.rawValue) is incompatible with key spec \(key.keySpec.rawValue).")
+        }
+        // AWS's wording for a digest of the wrong size (checked here, where the algorithm is known).
+        if messageType == .digest, let length = algorithm.requiredMessageLength(for: .digest), message.count != length {
+            throw KMSError(.validation, "Digest is invalid length for algorithm \(algorithm.rawValue).")
         }
     }
 
@@ -33,7 +37,7 @@ extension KMSService {
     func sign(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let key = try usableKey(request, action: "kms:Sign", caller: caller, usage: .signVerify, operation: "Sign")
         let (algorithm, messageType, message) = try signingRequest(request)
-        try checkSigningAlgorithm(algorithm, key: key)
+        try checkSigningAlgorithm(algorithm, key: key, messageType: messageType, message: message)
         try dryRunCheck(request)
         let signature: [UInt8]
         do {
@@ -51,7 +55,7 @@ extension KMSService {
     func verify(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let key = try usableKey(request, action: "kms:Verify", caller: caller, usage: .signVerify, operation: "Verify")
         let (algorithm, messageType, message) = try signingRequest(request)
-        try checkSigningAlgorithm(algorithm, key: key)
+        try checkSigningAlgorithm(algorithm, key: key, messageType: messageType, message: message)
         try dryRunCheck(request)
         let valid: Bool
         do {
