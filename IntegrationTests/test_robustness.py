@@ -69,3 +69,39 @@ def test_hostile_requests_get_aws_shaped_errors(dev_server):
     key_id = created.json["KeyMetadata"]["KeyId"]
     enc = raw_call(dev_server, "Encrypt", {"KeyId": key_id, "Plaintext": base64.b64encode(b"ok").decode()})
     assert enc.status == 200
+
+
+def test_pipelined_requests_are_answered_in_order(dev_server):
+    """Two requests in one TCP write: a blocking one (CreateKey, run off the event loop)
+    and a fast one (ListKeys). HTTP/1.1 requires the answers in request order."""
+    import socket
+
+    def request(target: str, body: bytes) -> bytes:
+        return (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                f"X-Amz-Target: TrentService.{target}\r\n"
+                f"Authorization: AWS4-HMAC-SHA256 Credential=111122223333/20260101/us-east-1/kms/aws4_request, "
+                f"SignedHeaders=host, Signature=00\r\nX-Amz-Date: 20260101T000000Z\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    port = int(dev_server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(request("CreateKey", b'{"Description":"pipelined"}') + request("ListKeys", b"{}"))
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 2 or not data.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    first, second = data.split(b"HTTP/1.1 ")[1:3]
+    assert first.startswith(b"200") and b'"KeyMetadata"' in first, first[:300]
+    assert second.startswith(b"200") and b'"Keys"' in second, second[:300]
+
+
+def test_malformed_http_gets_400_and_close(dev_server):
+    import socket
+    port = int(dev_server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"NOT-HTTP \x00\x01\x02\r\n\r\n")
+        data = s.recv(65536)
+    assert data.startswith(b"HTTP/1.1 400"), data[:200]
+    assert b"__type" in data

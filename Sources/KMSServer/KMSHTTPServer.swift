@@ -40,10 +40,9 @@ public enum KMSHTTPServer {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Our response headers are fixed and valid; skipping NIO's per-response header
-                    // validation saves a handler pass on the hot path.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
+                    // Requests are decoded by NIO; responses are encoded by KMSHTTPHandler itself.
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try channel.pipeline.syncOperations.addHandler(
                         KMSHTTPHandler(pipeline: pipeline, threadPool: threadPool, maxBodyBytes: maxBody))
                 }

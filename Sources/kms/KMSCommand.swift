@@ -24,6 +24,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("dev-account"), help: "Account of the root credentials and of non-numeric dev access keys (default 000000000000).") var devAccount: String?
     @Option(name: .customLong("root-key-file"), help: "Root key file (default <data-dir>/root.key).") var rootKeyFile: String?
     @Option(help: "A JSON configuration file.") var config: String?
+    @Option(help: "Event loop threads (default: one per core).") var threads: Int?
     @Option(name: .customLong("lifecycle-clock-offset"), help: .hidden) var lifecycleClockOffset: Double?
     @Option(name: .customLong("deletion-sweep-interval"), help: .hidden) var deletionSweepInterval: Double?
 
@@ -41,6 +42,8 @@ struct Server: AsyncParsableCommand {
         c.dev = dev || reader.bool(forKey: "kms.dev", default: false)
         c.devAccount = devAccount ?? reader.string(forKey: "kms.devAccount", default: c.devAccount)
         c.rootKeyPath = rootKeyFile ?? reader.string(forKey: "kms.rootKeyFile")
+        c.eventLoopThreads = threads ?? reader.int(forKey: "kms.threads", default: c.eventLoopThreads)
+        guard c.eventLoopThreads > 0 else { throw ValidationError("--threads must be positive") }
         c.lifecycleClockOffset = lifecycleClockOffset ?? 0
         c.deletionSweepInterval = deletionSweepInterval ?? reader.double(forKey: "kms.deletionSweepInterval", default: 60)
         guard c.devAccount.count == 12, c.devAccount.allSatisfy(\.isNumber) else {

@@ -8,7 +8,7 @@ public enum SymmetricCipher {
         let aad = header + EncryptionContext.canonicalBytes(context)
         do {
             let sealed = try AES.GCM.seal(plaintext, using: material.symmetricKey,
-                                          nonce: AES.GCM.Nonce(), authenticating: aad)
+                                          nonce: NonceSource.shared.nonce(), authenticating: aad)
             var out = header
             out.reserveCapacity(header.count + 12 + plaintext.count + 16)
             out.append(contentsOf: sealed.nonce)

@@ -26,6 +26,7 @@ public struct KMSKey: Sendable {
         self.keyId = keyId
         self.account = account
         self.region = region
+        self.arn = ARN.key(keyId, region: region, account: account)
         self.creationDate = creationDate
         self.description = description
         self.keyUsage = keyUsage
@@ -40,7 +41,8 @@ public struct KMSKey: Sendable {
         self.materials = materials
     }
 
-    public var arn: String { ARN.key(keyId, region: region, account: account) }
+    /// Stored, not computed: every response names the key by ARN.
+    public let arn: String
     public var enabled: Bool { keyState == .enabled }
     public var currentMaterial: KeyMaterial? { materials.last }
 
