@@ -269,7 +269,8 @@ def test_sm2pke_round_trip(kms, enc_key, size):
     pt = os.urandom(size)
     enc = kms.encrypt(KeyId=md["KeyId"], Plaintext=pt, EncryptionAlgorithm="SM2PKE")
     assert enc["KeyId"] == md["Arn"] and enc["EncryptionAlgorithm"] == "SM2PKE"
-    assert pt not in enc["CiphertextBlob"]
+    if size >= 16:  # a 1-byte plaintext turns up by chance in ~100 random ciphertext bytes
+        assert pt not in enc["CiphertextBlob"]
     assert _decrypt(kms, md, enc["CiphertextBlob"], "SM2PKE") == pt
 
 
