@@ -63,6 +63,6 @@ let package = Package(
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto"], exclude: ["make_fixtures.py"], swiftSettings: strict),
         .testTarget(name: "PureCryptoTests", dependencies: ["PureCrypto"], resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "KMSStorageTests", dependencies: ["KMSStorage"], swiftSettings: strict),
-        .testTarget(name: "KMSServerTests", dependencies: ["KMSServer"], swiftSettings: strict),
+        .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
     ]
 )

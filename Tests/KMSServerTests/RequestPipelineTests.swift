@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Testing
 import KMSCore
@@ -71,5 +72,30 @@ import SigV4
         #expect(e3["__type"]?.stringValue == "ValidationException")
         let (_, e4) = try request("DescribeKey", #"{"KeyId":"alias/missing"}"#)
         #expect(e4["__type"]?.stringValue == "NotFoundException")
+    }
+}
+
+@Suite struct ResponseEncodingTests {
+    @Test func writesStatusLineHeadersAndBody() {
+        var buffer = ByteBufferAllocator().buffer(capacity: 256)
+        ResponseEncoding.write(status: .ok, body: Array(#"{"a":1}"#.utf8), keepAlive: true, into: &buffer)
+        let text = String(buffer: buffer)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 7\r\nx-amzn-RequestId: "))
+        #expect(text.hasSuffix("\r\n\r\n{\"a\":1}"))
+        #expect(!text.contains("Connection: close"))
+    }
+
+    @Test func errorsCloseWhenAsked() {
+        var buffer = ByteBufferAllocator().buffer(capacity: 256)
+        ResponseEncoding.write(status: .init(statusCode: 413), body: [], keepAlive: false, into: &buffer)
+        let text = String(buffer: buffer)
+        #expect(text.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"))
+        #expect(text.contains("\r\nConnection: close\r\n\r\n"))
+    }
+
+    @Test func requestIDsAreUUIDShapedAndUnique() {
+        let a = RequestID.next(), b = RequestID.next()
+        #expect(a != b)
+        #expect(a.count == 36 && a.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
     }
 }
