@@ -158,11 +158,7 @@ enum ResponseEncoding {
 /// Request IDs in AWS's UUID shape: a random per-process prefix and a counter, so the hot
 /// path pays no system call for randomness (IDs must be unique, not secret).
 enum RequestID {
-    static let prefix: [UInt8] = {
-        var g = SystemRandomNumberGenerator()
-        let hex = String(g.next(), radix: 16).leftPad(16)
-        return Array(hex.utf8)
-    }()
+    static let prefix: [UInt8] = Array(KeyIdentifier.newMaterialId().utf8.prefix(16))
     static let counter = Atomic<UInt64>(0)
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
@@ -176,8 +172,4 @@ enum RequestID {
         }
         return String(decoding: out, as: UTF8.self)
     }
-}
-
-extension String {
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

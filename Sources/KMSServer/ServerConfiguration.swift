@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Everything `kms server` is started with.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -14,16 +16,9 @@ public struct ServerConfiguration: Sendable {
     public var deletionSweepInterval: Double = 60
     /// Larger request bodies are refused; KMS's largest legal request is a 32 KiB policy.
     public var maxBodyBytes = 256 * 1024
-    public var eventLoopThreads = System.coreCountForServer
+    public var eventLoopThreads = max(1, System.coreCount)
 
     public init() {}
 
     public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }
-}
-
-import NIOCore
-import NIOPosix
-
-extension System {
-    static var coreCountForServer: Int { max(1, System.coreCount) }
 }

@@ -14,23 +14,27 @@ public enum RequestValidator {
         guard case .object(let object) = body else {
             throw KMSError(.serialization, "Start of structure or map found where not expected.")
         }
-        guard let inputName, let shape = KMSModel.shapes[inputName] else { return KMSRequest(operation: operation, object: object) }
+        guard let inputName, let shape = KMSModel.shapes[inputName] else { return KMSRequest(operation: operation, object: object, blobs: [:]) }
         var problems: [String] = []
-        try checkStructure(object, shape: shape, path: { "" }, problems: &problems)
+        var blobs: [String: [UInt8]] = [:]
+        try checkStructure(object, shape: shape, path: { "" }, problems: &problems, blobs: &blobs, recordBlobs: true)
         if !problems.isEmpty {
             let count = problems.count
             let shown = problems.prefix(maxReported).joined(separator: "; ")
             let noun = count == 1 ? "validation error" : "validation errors"
             throw KMSError(.validation, "\(count) \(noun) detected: \(shown)")
         }
-        return KMSRequest(operation: operation, object: object)
+        return KMSRequest(operation: operation, object: object, blobs: blobs)
     }
 
     static func label(_ path: String, _ name: String) -> String { path.isEmpty ? name : path + "." + name }
 
     /// `path` is built only when a problem is reported: member labels cost string work
     /// that valid requests, the common case, should not pay.
-    static func checkStructure(_ object: JSONObject, shape: ModelShape, path: () -> String, problems: inout [String]) throws(KMSError) {
+    /// With `recordBlobs`, top-level blob members are kept decoded in `blobs`, so the
+    /// operation does not decode its plaintext or ciphertext a second time.
+    static func checkStructure(_ object: JSONObject, shape: ModelShape, path: () -> String, problems: inout [String],
+                               blobs: inout [String: [UInt8]], recordBlobs: Bool) throws(KMSError) {
         for member in shape.members {
             let value = object[member.name]
             guard let value, value != .null else {
@@ -38,7 +42,8 @@ public enum RequestValidator {
                 continue
             }
             guard let memberShape = KMSModel.shapes[member.shape] else { continue }
-            try check(value, shape: memberShape, path: { label(path(), member.wireLabel) }, problems: &problems)
+            let decoded = try check(value, shape: memberShape, path: { label(path(), member.wireLabel) }, problems: &problems)
+            if recordBlobs, let decoded { blobs[member.name] = decoded }
         }
     }
 
@@ -46,7 +51,9 @@ public enum RequestValidator {
         shape.sensitive ? "Value" : "Value '\(value)'"
     }
 
-    static func check(_ value: JSONValue, shape: ModelShape, path: () -> String, problems: inout [String]) throws(KMSError) {
+    /// Returns the decoded bytes of a blob value, nil for other kinds.
+    @discardableResult
+    static func check(_ value: JSONValue, shape: ModelShape, path: () -> String, problems: inout [String]) throws(KMSError) -> [UInt8]? {
         switch shape.kind {
         case .string:
             guard case .string(let s) = value else { throw typeError(value, expected: "String") }
@@ -75,6 +82,7 @@ public enum RequestValidator {
             if let max = shape.max, bytes.count > max {
                 problems.append("\(label) at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
+            return bytes
         case .integer:
             guard case .number = value, let i = value.intValue else { throw typeError(value, expected: "Integer") }
             if let min = shape.min, i < min {
@@ -89,7 +97,8 @@ public enum RequestValidator {
             guard case .number = value else { throw typeError(value, expected: "Timestamp") }
         case .structure:
             guard case .object(let o) = value else { throw typeError(value, expected: "Structure") }
-            try checkStructure(o, shape: shape, path: path, problems: &problems)
+            var nested: [String: [UInt8]] = [:]
+            try checkStructure(o, shape: shape, path: path, problems: &problems, blobs: &nested, recordBlobs: false)
         case .list:
             guard case .array(let items) = value else { throw typeError(value, expected: "List") }
             if let min = shape.min, items.count < min {
@@ -98,7 +107,7 @@ public enum RequestValidator {
             if let max = shape.max, items.count > max {
                 problems.append("Value at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
-            guard let memberName = shape.member, let memberShape = KMSModel.shapes[memberName] else { return }
+            guard let memberName = shape.member, let memberShape = KMSModel.shapes[memberName] else { return nil }
             for (i, item) in items.enumerated() {
                 guard item != .null else { continue }
                 try check(item, shape: memberShape, path: { "\(path()).\(i + 1).member" }, problems: &problems)
@@ -106,13 +115,14 @@ public enum RequestValidator {
         case .map:
             guard case .object(let o) = value else { throw typeError(value, expected: "Map") }
             guard let keyName = shape.key, let keyShape = KMSModel.shapes[keyName],
-                  let valueName = shape.value, let valueShape = KMSModel.shapes[valueName] else { return }
+                  let valueName = shape.value, let valueShape = KMSModel.shapes[valueName] else { return nil }
             for e in o.entries {
                 try check(.string(e.key), shape: keyShape, path: { "\(path()).\(e.key).key" }, problems: &problems)
                 guard e.value != .null else { continue }
                 try check(e.value, shape: valueShape, path: { "\(path()).\(e.key).value" }, problems: &problems)
             }
         }
+        return nil
     }
 
     /// Jackson-style wording for a value of the wrong JSON type.
