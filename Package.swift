@@ -34,6 +34,7 @@ let package = Package(
         ], swiftSettings: strict),
         // AWS Signature Version 4 verification (and signing, for clients and tests).
         .target(name: "SigV4", dependencies: [
+            "COpenSSL",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSCore", dependencies: [

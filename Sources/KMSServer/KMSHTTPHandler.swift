@@ -119,12 +119,14 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !closing else { return }
         var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
         ResponseEncoding.write(status: response.status, body: response.body, keepAlive: keepAlive, into: &buffer)
-        let done = context.writeAndFlush(wrapOutboundOut(buffer))
-        if !keepAlive {
-            closing = true
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
+        guard !keepAlive else {
+            // No promise: allocating a future per response only to drop it cost ~2% of CPU.
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            return
         }
+        closing = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Malformed HTTP (the decoder's errors): answer 400 and close, as NIO's error handler would.

@@ -1,5 +1,3 @@
-import Crypto
-
 /// Builds the SigV4 canonical request into a byte buffer:
 ///
 ///     METHOD \n CanonicalURI \n CanonicalQuery \n CanonicalHeaders \n SignedHeaders \n PayloadHash
@@ -165,9 +163,7 @@ enum CanonicalRequest {
     // MARK: - Hashing and string to sign
 
     static func appendSHA256Hex(of bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        var hasher = SHA256()
-        hasher.update(bufferPointer: bytes)
-        hasher.finalize().withUnsafeBytes { ASCII.appendHex($0, to: &out) }
+        SHA256Hasher.hash(bytes).withUnsafeBytes { ASCII.appendHex($0, to: &out) }
     }
 
     /// `AWS4-HMAC-SHA256\n<timestamp>\n<date/region/service/terminator>\n<hex sha256(canonical request)>`.

@@ -7,10 +7,11 @@ struct BenchPipeline: ParsableCommand {
         commandName: "bench-pipeline", abstract: "Time the request pipeline alone for Encrypt, Decrypt or GenerateDataKey.")
 
     @Option(help: "Encrypt, Decrypt or GenerateDataKey.") var operation = "Encrypt"
-    @Option(help: "Requests to time.") var iterations = 200_000
+    @Option(help: "Requests to time (per thread).") var iterations = 200_000
+    @Option(help: "Threads running the pipeline at once over one shared service.") var threads = 1
 
     func run() throws {
-        let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations)
-        print("\(operation): \(Int(ns)) ns/request (HTTP status \(status)), \(Int(1e9 / ns)) requests/s on one core")
+        let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads)
+        print("\(operation): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
     }
 }

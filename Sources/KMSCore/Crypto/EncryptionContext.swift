@@ -3,10 +3,19 @@
 /// the same map always yields the same bytes and no two maps collide.
 public enum EncryptionContext {
     public static func canonicalBytes(_ context: [String: String]?) -> [UInt8] {
-        guard let context, !context.isEmpty else { return [0, 0] }
+        appendCanonicalBytes(context, to: [])
+    }
+
+    /// `prefix` followed by the canonical bytes: the AAD of a blob is its header then these.
+    public static func appendCanonicalBytes(_ context: [String: String]?, to prefix: [UInt8]) -> [UInt8] {
+        var out = prefix
+        guard let context, !context.isEmpty else {
+            out.append(0)
+            out.append(0)
+            return out
+        }
         let pairs = context.map { (Array($0.key.utf8), Array($0.value.utf8)) }
             .sorted { $0.0.lexicographicallyPrecedes($1.0) }
-        var out: [UInt8] = []
         appendLength(pairs.count, to: &out)
         for (k, v) in pairs {
             appendLength(k.count, to: &out)

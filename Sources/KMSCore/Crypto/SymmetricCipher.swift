@@ -1,41 +1,51 @@
-import Crypto
-
 /// AES-256-GCM under one version of a symmetric key, producing and opening `CiphertextBlob`s.
 public enum SymmetricCipher {
     public static func encrypt(plaintext: [UInt8], account: String, keyId: String, material: KeyMaterial,
                                context: [String: String]?) throws(KMSError) -> [UInt8] {
+        guard let aes = material.aesKey else { throw KMSError.internalError }
         let header = CiphertextBlob.header(account: account, keyId: keyId, materialVersion: material.version)
-        let aad = header + EncryptionContext.canonicalBytes(context)
+        let aad = EncryptionContext.appendCanonicalBytes(context, to: header)
+        var nonce = (UInt64(0), UInt32(0))  // 12 bytes, fresh from the CSPRNG for every blob
+        withUnsafeMutableBytes(of: &nonce) { SystemRandom.fill($0) }
+        var out = header
+        out.reserveCapacity(header.count + CiphertextBlob.nonceSize + plaintext.count + CiphertextBlob.tagSize)
         do {
-            let sealed = try AES.GCM.seal(plaintext, using: material.symmetricKey,
-                                          nonce: NonceSource.shared.nonce(), authenticating: aad)
-            var out = header
-            out.reserveCapacity(header.count + 12 + plaintext.count + 16)
-            out.append(contentsOf: sealed.nonce)
-            out.append(contentsOf: sealed.ciphertext)
-            out.append(contentsOf: sealed.tag)
-            return out
+            try withUnsafeBytes(of: &nonce) { nonceBytes in
+                out.append(contentsOf: nonceBytes)
+                try plaintext.withUnsafeBytes { plain in
+                    try aad.withUnsafeBytes { aadBytes in
+                        try aes.seal(plain, nonce: nonceBytes, authenticating: aadBytes, appendingTo: &out)
+                    }
+                }
+            }
         } catch {
             throw KMSError.internalError
         }
+        return out
     }
 
     /// Opens a parsed blob; any failure (wrong context, tampering) is InvalidCiphertextException.
     public static func decrypt(blob: CiphertextBlob, material: KeyMaterial,
                                context: [String: String]?) throws(KMSError) -> [UInt8] {
-        let aad = blob.header + EncryptionContext.canonicalBytes(context)
+        guard let aes = material.aesKey else { throw KMSError.invalidCiphertext }
+        let aad = EncryptionContext.appendCanonicalBytes(context, to: blob.header)
         do {
-            let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: blob.nonce), ciphertext: blob.ciphertext, tag: blob.tag)
-            let plain = try AES.GCM.open(box, using: material.symmetricKey, authenticating: aad)
-            return [UInt8](plain)
+            return try blob.ciphertext.withUnsafeBytes { ciphertext in
+                try blob.tag.withUnsafeBytes { tag in
+                    try blob.nonce.withUnsafeBytes { nonce in
+                        try aad.withUnsafeBytes { aadBytes in
+                            try aes.open(ciphertext, tag: tag, nonce: nonce, authenticating: aadBytes)
+                        }
+                    }
+                }
+            }
         } catch {
             throw KMSError.invalidCiphertext
         }
     }
 
-    /// CSPRNG bytes through swift-crypto (BoringSSL's RAND_bytes, seeded by the OS).
+    /// CSPRNG bytes (OpenSSL's DRBG, seeded by the OS).
     public static func randomBytes(_ count: Int) -> [UInt8] {
-        guard count > 0 else { return [] }
-        return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
+        SystemRandom.bytes(count)
     }
 }

@@ -130,6 +130,9 @@ public enum JSONParser {
                 if c == UInt8(ascii: "\"") {
                     let s = UnsafeBufferPointer(rebasing: buf[start..<pos])
                     pos += 1
+                    // ASCII needs no validation; the generic validating initializer runs
+                    // unspecialized and costs metadata lookups on every string.
+                    if !s.contains(where: { $0 >= 0x80 }) { return String(decoding: s, as: UTF8.self) }
                     guard let str = String(validating: s, as: UTF8.self) else { throw fail("Invalid UTF-8 in JSON string") }
                     return str
                 }

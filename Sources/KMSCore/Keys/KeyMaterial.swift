@@ -1,5 +1,3 @@
-import Crypto
-
 /// One version of a key's material. Rotation appends versions; ciphertexts name the
 /// version they were made with, so old versions stay for decryption (as Vault transit does).
 public struct KeyMaterial: Sendable {
@@ -13,8 +11,9 @@ public struct KeyMaterial: Sendable {
     /// For asymmetric keys, the private key parsed once: parsing RSA or ML-DSA keys costs
     /// milliseconds, far more than a signature.
     public let privateKey: AsymmetricPrivateKey?
-    /// The secret as a swift-crypto key, built once rather than per Encrypt/Decrypt.
-    public let symmetricKey: SymmetricKey
+    /// For 256-bit secrets, the AES-GCM key with its schedule built once rather than per
+    /// Encrypt/Decrypt (nil for asymmetric keys).
+    public let aesKey: AESGCMKey?
 
     public init(version: UInt32, secret: [UInt8], materialId: String, createdAt: Double,
                 privateKey: AsymmetricPrivateKey? = nil) {
@@ -23,7 +22,7 @@ public struct KeyMaterial: Sendable {
         self.materialId = materialId
         self.createdAt = createdAt
         self.privateKey = privateKey
-        self.symmetricKey = SymmetricKey(data: secret)
+        self.aesKey = privateKey == nil && secret.count == AESGCMKey.keySize ? try? AESGCMKey(key: secret) : nil
     }
 
     /// Material as loaded from storage: asymmetric private keys are parsed here.
