@@ -4,13 +4,17 @@
 public struct KMSRequest: Sendable {
     public let operation: String
     public let object: JSONObject
-    /// Top-level blob members, already decoded by the validator.
-    let blobs: [String: [UInt8]]
+    /// Top-level blob members, already decoded by the validator (a few at most: a list
+    /// searched by name beats hashing).
+    let blobs: [(name: String, bytes: [UInt8])]
 
     public func string(_ name: String) -> String? { object[name]?.stringValue }
     public func int(_ name: String) -> Int? { object[name]?.intValue }
     public func bool(_ name: String) -> Bool? { object[name]?.boolValue }
-    public func blob(_ name: String) -> [UInt8]? { blobs[name] ?? object[name]?.stringValue.flatMap(Base64.decode) }
+    public func blob(_ name: String) -> [UInt8]? {
+        if let decoded = blobs.first(where: { $0.name == name }) { return decoded.bytes }
+        return object[name]?.stringValue.flatMap(Base64.decode)
+    }
     public func stringList(_ name: String) -> [String]? { object[name]?.arrayValue?.compactMap(\.stringValue) }
     public func has(_ name: String) -> Bool { if let v = object[name], v != .null { return true } else { return false } }
 

@@ -61,14 +61,17 @@ public final class KMSService: Sendable {
         return table
     }()
 
-    /// Whether an operation blocks (disk writes, key-pair generation); unknown ones do not.
-    public static func isBlocking(_ operation: String) -> Bool { operations[operation]?.blocking ?? false }
-
     /// Validates `body` against the model and runs the operation.
     public func handle(operation: String, body: JSONValue, caller: Caller) throws(KMSError) -> JSONObject {
-        let request = try RequestValidator.validate(operation: operation, body: body)
-        guard let entry = Self.operations[operation] else {
-            throw KMSError(.unsupportedOperation, "\(operation) is not supported by this server yet.")
+        guard let spec = OperationSpec.named(operation) else { throw KMSError.unknownOperation }
+        return try handle(spec, body: body, caller: caller)
+    }
+
+    /// Same, for an operation the caller has already looked up (the server does, once).
+    public func handle(_ spec: OperationSpec, body: JSONValue, caller: Caller) throws(KMSError) -> JSONObject {
+        let request = try RequestValidator.validate(spec, body: body)
+        guard let entry = spec.entry else {
+            throw KMSError(.unsupportedOperation, "\(spec.name) is not supported by this server yet.")
         }
         do {
             return try entry.run(self, request, caller)

@@ -30,8 +30,9 @@ struct RequestPipeline: Sendable {
             guard let target = head.headers.first(name: "x-amz-target"), target.hasPrefix(Self.targetPrefix) else {
                 throw KMSError.unknownOperation
             }
-            let operation = String(target.dropFirst(Self.targetPrefix.count))
-            guard KMSModel.operationInputs[operation] != nil else { throw KMSError.unknownOperation }
+            guard let operation = OperationSpec.named(String(target.dropFirst(Self.targetPrefix.count))) else {
+                throw KMSError.unknownOperation
+            }
             let json: JSONValue
             if body.isEmpty {
                 json = .object(JSONObject())
@@ -41,7 +42,7 @@ struct RequestPipeline: Sendable {
                 }
             }
             let service = self.service
-            if KMSService.isBlocking(operation) {
+            if operation.blocking {
                 return .offload { Self.run(service, operation, json, caller) }
             }
             return .respond(Self.run(service, operation, json, caller))
@@ -50,9 +51,9 @@ struct RequestPipeline: Sendable {
         }
     }
 
-    static func run(_ service: KMSService, _ operation: String, _ json: JSONValue, _ caller: Caller) -> Response {
+    static func run(_ service: KMSService, _ operation: OperationSpec, _ json: JSONValue, _ caller: Caller) -> Response {
         do {
-            let result = try service.handle(operation: operation, body: json, caller: caller)
+            let result = try service.handle(operation, body: json, caller: caller)
             return Response(status: .ok, body: JSONWriter.bytes(.object(result)))
         } catch {
             return Self.error(error)

@@ -6,7 +6,7 @@ public enum SymmetricCipher {
         let header = CiphertextBlob.header(account: account, keyId: keyId, materialVersion: material.version)
         let aad = EncryptionContext.appendCanonicalBytes(context, to: header)
         var nonce = (UInt64(0), UInt32(0))  // 12 bytes, fresh from the CSPRNG for every blob
-        withUnsafeMutableBytes(of: &nonce) { SystemRandom.fill($0) }
+        withUnsafeMutableBytes(of: &nonce) { NonceSource.shared.fill($0) }
         var out = header
         out.reserveCapacity(header.count + CiphertextBlob.nonceSize + plaintext.count + CiphertextBlob.tagSize)
         do {

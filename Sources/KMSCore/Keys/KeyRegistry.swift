@@ -4,9 +4,17 @@ import Foundation
 /// Reads take a short lock; writes are serialized, persisted first, then published,
 /// so memory never shows a change the store does not hold.
 public final class KeyRegistry: @unchecked Sendable {
+    /// Where a key or alias lives: names are unique only within an account and region.
+    /// A struct, not a joined string, so a lookup hashes the parts without building one.
+    struct Ref: Hashable {
+        let account: String
+        let region: String
+        let name: String
+    }
+
     struct State {
-        var keys: [String: KMSKey] = [:]
-        var aliases: [String: Alias] = [:]
+        var keys: [Ref: KMSKey] = [:]
+        var aliases: [Ref: Alias] = [:]
     }
 
     private let stateLock = NSLock()
@@ -20,8 +28,8 @@ public final class KeyRegistry: @unchecked Sendable {
         for a in try store.loadAliases() { state.aliases[Self.aliasRef(a.account, a.region, a.aliasName)] = a }
     }
 
-    static func keyRef(_ account: String, _ region: String, _ keyId: String) -> String { account + "|" + region + "|" + keyId }
-    static func aliasRef(_ account: String, _ region: String, _ name: String) -> String { account + "|" + region + "|" + name }
+    static func keyRef(_ account: String, _ region: String, _ keyId: String) -> Ref { Ref(account: account, region: region, name: keyId) }
+    static func aliasRef(_ account: String, _ region: String, _ name: String) -> Ref { Ref(account: account, region: region, name: name) }
 
     public func key(account: String, region: String, keyId: String) -> KMSKey? {
         let ref = Self.keyRef(account, region, keyId)

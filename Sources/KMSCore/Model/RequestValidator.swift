@@ -8,15 +8,17 @@ public enum RequestValidator {
     static let maxReported = 10
 
     public static func validate(operation: String, body: JSONValue) throws(KMSError) -> KMSRequest {
-        guard let inputName = KMSModel.operationInputs[operation] else {
-            throw KMSError.unknownOperation
-        }
+        guard let spec = OperationSpec.named(operation) else { throw KMSError.unknownOperation }
+        return try validate(spec, body: body)
+    }
+
+    static func validate(_ spec: OperationSpec, body: JSONValue) throws(KMSError) -> KMSRequest {
         guard case .object(let object) = body else {
             throw KMSError(.serialization, "Start of structure or map found where not expected.")
         }
-        guard let inputName, let shape = KMSModel.shapes[inputName] else { return KMSRequest(operation: operation, object: object, blobs: [:]) }
+        guard let shape = spec.input else { return KMSRequest(operation: spec.name, object: object, blobs: []) }
         var problems: [String] = []
-        var blobs: [String: [UInt8]] = [:]
+        var blobs: [(name: String, bytes: [UInt8])] = []
         try checkStructure(object, shape: shape, path: { "" }, problems: &problems, blobs: &blobs, recordBlobs: true)
         if !problems.isEmpty {
             let count = problems.count
@@ -24,7 +26,7 @@ public enum RequestValidator {
             let noun = count == 1 ? "validation error" : "validation errors"
             throw KMSError(.validation, "\(count) \(noun) detected: \(shown)")
         }
-        return KMSRequest(operation: operation, object: object, blobs: blobs)
+        return KMSRequest(operation: spec.name, object: object, blobs: blobs)
     }
 
     static func label(_ path: String, _ name: String) -> String { path.isEmpty ? name : path + "." + name }
@@ -33,27 +35,27 @@ public enum RequestValidator {
     /// that valid requests, the common case, should not pay.
     /// With `recordBlobs`, top-level blob members are kept decoded in `blobs`, so the
     /// operation does not decode its plaintext or ciphertext a second time.
-    static func checkStructure(_ object: JSONObject, shape: ModelShape, path: () -> String, problems: inout [String],
-                               blobs: inout [String: [UInt8]], recordBlobs: Bool) throws(KMSError) {
+    static func checkStructure(_ object: JSONObject, shape: ResolvedShape, path: () -> String, problems: inout [String],
+                               blobs: inout [(name: String, bytes: [UInt8])], recordBlobs: Bool) throws(KMSError) {
         for member in shape.members {
             let value = object[member.name]
             guard let value, value != .null else {
                 if member.required { problems.append("Value null at '\(label(path(), member.wireLabel))' failed to satisfy constraint: Member must not be null") }
                 continue
             }
-            guard let memberShape = KMSModel.shapes[member.shape] else { continue }
+            guard let memberShape = member.shape else { continue }
             let decoded = try check(value, shape: memberShape, path: { label(path(), member.wireLabel) }, problems: &problems)
-            if recordBlobs, let decoded { blobs[member.name] = decoded }
+            if recordBlobs, let decoded { blobs.append((member.name, decoded)) }
         }
     }
 
-    static func describe(_ value: String, _ shape: ModelShape) -> String {
+    static func describe(_ value: String, _ shape: ResolvedShape) -> String {
         shape.sensitive ? "Value" : "Value '\(value)'"
     }
 
     /// Returns the decoded bytes of a blob value, nil for other kinds.
     @discardableResult
-    static func check(_ value: JSONValue, shape: ModelShape, path: () -> String, problems: inout [String]) throws(KMSError) -> [UInt8]? {
+    static func check(_ value: JSONValue, shape: ResolvedShape, path: () -> String, problems: inout [String]) throws(KMSError) -> [UInt8]? {
         switch shape.kind {
         case .string:
             guard case .string(let s) = value else { throw typeError(value, expected: "String") }
@@ -97,7 +99,7 @@ public enum RequestValidator {
             guard case .number = value else { throw typeError(value, expected: "Timestamp") }
         case .structure:
             guard case .object(let o) = value else { throw typeError(value, expected: "Structure") }
-            var nested: [String: [UInt8]] = [:]
+            var nested: [(name: String, bytes: [UInt8])] = []
             try checkStructure(o, shape: shape, path: path, problems: &problems, blobs: &nested, recordBlobs: false)
         case .list:
             guard case .array(let items) = value else { throw typeError(value, expected: "List") }
@@ -107,15 +109,14 @@ public enum RequestValidator {
             if let max = shape.max, items.count > max {
                 problems.append("Value at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
-            guard let memberName = shape.member, let memberShape = KMSModel.shapes[memberName] else { return nil }
+            guard let memberShape = shape.member else { return nil }
             for (i, item) in items.enumerated() {
                 guard item != .null else { continue }
                 try check(item, shape: memberShape, path: { "\(path()).\(i + 1).member" }, problems: &problems)
             }
         case .map:
             guard case .object(let o) = value else { throw typeError(value, expected: "Map") }
-            guard let keyName = shape.key, let keyShape = KMSModel.shapes[keyName],
-                  let valueName = shape.value, let valueShape = KMSModel.shapes[valueName] else { return nil }
+            guard let keyShape = shape.key, let valueShape = shape.value else { return nil }
             for e in o.entries {
                 try check(.string(e.key), shape: keyShape, path: { "\(path()).\(e.key).key" }, problems: &problems)
                 guard e.value != .null else { continue }

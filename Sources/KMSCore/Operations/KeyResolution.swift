@@ -69,15 +69,15 @@ extension KMSService {
 /// Key ID syntax: a UUID, or "mrk-" and 32 hex digits for multi-Region keys.
 public enum KeyIdentifier {
     public static func isKeyId(_ s: String) -> Bool {
-        let u = Array(s.utf8)
-        if s.hasPrefix("mrk-") { return u.count == 36 && u.dropFirst(4).allSatisfy(isHex) }
-        if u.count == 36 {
+        var s = s
+        return s.withUTF8 { u in  // contiguous bytes: no array per check
+            guard u.count == 36 else { return false }
+            if u.starts(with: "mrk-".utf8) { return u.dropFirst(4).allSatisfy(isHex) }
             for (i, c) in u.enumerated() {
                 if i == 8 || i == 13 || i == 18 || i == 23 { if c != UInt8(ascii: "-") { return false } } else if !isHex(c) { return false }
             }
             return true
         }
-        return false
     }
 
     static func isHex(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46) }
