@@ -47,27 +47,35 @@ public enum Base64 {
     }
 
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let input = Array(bytes)
-        var out = [UInt8]()
-        out.reserveCapacity((input.count + 2) / 3 * 4)
-        let a = alphabet
-        var i = 0
-        while i + 3 <= input.count {
-            let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-            out.append(a[Int(v >> 18 & 63)]); out.append(a[Int(v >> 12 & 63)])
-            out.append(a[Int(v >> 6 & 63)]); out.append(a[Int(v & 63)])
-            i += 3
+        if let encoded = bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0)) }) { return encoded }
+        return Array(bytes).withUnsafeBytes { encode($0) }
+    }
+
+    /// Writes the encoding straight into the new string's storage (no intermediate array).
+    static func encode(_ input: UnsafeRawBufferPointer) -> String {
+        let length = (input.count + 2) / 3 * 4
+        guard length > 0 else { return "" }
+        return String(unsafeUninitializedCapacity: length) { out in
+            alphabet.withUnsafeBufferPointer { a in
+                var i = 0, o = 0
+                while i + 3 <= input.count {
+                    let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                    out[o] = a[Int(v >> 18 & 63)]; out[o + 1] = a[Int(v >> 12 & 63)]
+                    out[o + 2] = a[Int(v >> 6 & 63)]; out[o + 3] = a[Int(v & 63)]
+                    i += 3; o += 4
+                }
+                let rest = input.count - i
+                if rest == 1 {
+                    let v = UInt32(input[i]) << 16
+                    out[o] = a[Int(v >> 18 & 63)]; out[o + 1] = a[Int(v >> 12 & 63)]
+                    out[o + 2] = UInt8(ascii: "="); out[o + 3] = UInt8(ascii: "=")
+                } else if rest == 2 {
+                    let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
+                    out[o] = a[Int(v >> 18 & 63)]; out[o + 1] = a[Int(v >> 12 & 63)]
+                    out[o + 2] = a[Int(v >> 6 & 63)]; out[o + 3] = UInt8(ascii: "=")
+                }
+            }
+            return length
         }
-        let rest = input.count - i
-        if rest == 1 {
-            let v = UInt32(input[i]) << 16
-            out.append(a[Int(v >> 18 & 63)]); out.append(a[Int(v >> 12 & 63)])
-            out.append(UInt8(ascii: "=")); out.append(UInt8(ascii: "="))
-        } else if rest == 2 {
-            let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
-            out.append(a[Int(v >> 18 & 63)]); out.append(a[Int(v >> 12 & 63)])
-            out.append(a[Int(v >> 6 & 63)]); out.append(UInt8(ascii: "="))
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -118,13 +118,17 @@ enum ASCII {
     /// Compares the lowercase hex of `digest` with `text` in time independent of where
     /// they differ, so a forger learns nothing from response timing. No allocation.
     static func constantTimeHexEquals(_ digest: some Sequence<UInt8>, _ text: String) -> Bool {
-        var given = text.utf8.makeIterator()
-        var diff: UInt8 = 0
-        for byte in digest {
-            guard let high = given.next(), let low = given.next() else { return false }
-            diff |= high ^ hexDigit(byte >> 4)
-            diff |= low ^ hexDigit(byte & 0x0F)
+        var text = text
+        return text.withUTF8 { given in  // contiguous bytes; iterating a UTF8View is slow
+            var diff: UInt8 = 0
+            var i = 0
+            for byte in digest {
+                guard i + 1 < given.count else { return false }
+                diff |= given[i] ^ hexDigit(byte >> 4)
+                diff |= given[i + 1] ^ hexDigit(byte & 0x0F)
+                i += 2
+            }
+            return i == given.count && diff == 0
         }
-        return given.next() == nil && diff == 0
     }
 }

@@ -40,13 +40,15 @@ public enum JSONWriter {
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Fast path: most strings (base64, ARNs, names) need no escaping; copy them whole.
+        // Fast path: most strings (base64, ARNs, names) need no escaping; copy them whole,
+        // from contiguous storage (appending a UTF8View goes byte by byte).
         var utf8 = s.utf8
-        let clean = utf8.withContiguousStorageIfAvailable { buf in
-            buf.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }
+        let copied = utf8.withContiguousStorageIfAvailable { buf -> Bool in
+            guard buf.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) else { return false }
+            out.append(contentsOf: buf)
+            return true
         }
-        if clean == true {
-            out.append(contentsOf: utf8)
+        if copied == true {
             out.append(UInt8(ascii: "\""))
             return
         }
