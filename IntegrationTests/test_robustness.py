@@ -10,6 +10,8 @@ import base64
 import json
 import random
 
+import pytest
+
 import botocore.session
 
 from kms_harness import raw_call
@@ -105,3 +107,78 @@ def test_malformed_http_gets_400_and_close(dev_server):
         data = s.recv(65536)
     assert data.startswith(b"HTTP/1.1 400"), data[:200]
     assert b"__type" in data
+
+
+def _raw_exchange(dev_server, payload: bytes, *, pieces: int = 0) -> bytes:
+    """Sends `payload` (in `pieces`-byte writes when given) and reads until the server
+    closes or one full JSON answer has arrived."""
+    import socket
+    import time
+    port = int(dev_server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if pieces:
+            for i in range(0, len(payload), pieces):
+                s.sendall(payload[i:i + pieces])
+                time.sleep(0.001)
+        else:
+            s.sendall(payload)
+        data = b""
+        while True:
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if sep:
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                if len(rest) >= length:
+                    return data
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def _dev_request(target: str, body: bytes, *, version: str = "HTTP/1.1", framing: str = "length") -> bytes:
+    head = (f"POST / {version}\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+            f"X-Amz-Target: TrentService.{target}\r\n"
+            f"Authorization: AWS4-HMAC-SHA256 Credential=111122223333/20260101/us-east-1/kms/aws4_request, "
+            f"SignedHeaders=host, Signature=00\r\nX-Amz-Date: 20260101T000000Z\r\n")
+    if framing == "chunked":
+        chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(body[i:i + 5]), body[i:i + 5]) for i in range(0, len(body), 5))
+        return (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + chunks + b"0\r\nX-Trailer: t\r\n\r\n"
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def test_chunked_and_byte_by_byte_requests_are_framed(dev_server):
+    """Clients may send chunked bodies, and TCP may deliver a request in any pieces."""
+    body = b'{"Description":"chunked body"}'
+    answer = _raw_exchange(dev_server, _dev_request("CreateKey", body, framing="chunked"))
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert b'"Description":"chunked body"' in answer
+    answer = _raw_exchange(dev_server, _dev_request("ListKeys", b'{"Limit":1}'), pieces=1)
+    assert answer.startswith(b"HTTP/1.1 200") and b'"Keys"' in answer, answer[:200]
+
+
+def test_http10_closes_and_keep_alive_rules(dev_server):
+    answer = _raw_exchange(dev_server, _dev_request("ListKeys", b"{}", version="HTTP/1.0"))
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert b"\r\nConnection: close\r\n" in answer.split(b"\r\n\r\n")[0] + b"\r\n"
+
+
+@pytest.mark.parametrize("payload", [
+    # Both framings at once is how requests are smuggled past proxies: refused.
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\n folded: x\r\n\r\n",
+    b"POST / HTTP/2.0\r\nHost: h\r\n\r\n",
+])
+def test_ambiguous_framing_gets_400_and_close(dev_server, payload):
+    answer = _raw_exchange(dev_server, payload)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"Connection: close" in answer and b"SerializationException" in answer
+
+
+def test_oversized_body_gets_413(dev_server):
+    payload = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 300000\r\n\r\n" + b"x" * 300000
+    answer = _raw_exchange(dev_server, payload)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]

@@ -1,6 +1,5 @@
 import Foundation
 import KMSCore
-import NIOHTTP1
 import SigV4
 
 /// The authentication stage: SigV4 for real, or the dev mode's trust-anything.
@@ -10,17 +9,15 @@ struct Authenticator: Sendable {
     let dev: Bool
     let devAccount: String
 
-    func authenticate(head: HTTPRequestHead, body: [UInt8], sourceIP: String) throws(KMSError) -> Caller {
-        // One array of the headers for both parsing and verifying (HTTPHeaders would be
-        // converted by each generic call otherwise).
-        let headers: [(name: String, value: String)] = head.headers.map { ($0.name, $0.value) }
+    func authenticate(_ request: HTTPRequestMessage, sourceIP: String) throws(KMSError) -> Caller {
+        let headers = request.headers
         let auth: SigV4Authorization
         do {
             auth = try verifier.parseAuthorization(headers: headers)
         } catch {
             throw Self.map(error)
         }
-        let userAgent = head.headers.first(name: "user-agent") ?? ""
+        let userAgent = request.header("user-agent") ?? ""
         if dev {
             let id = auth.accessKeyId
             let account = id.utf8.count == 12 && id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? id : devAccount
@@ -30,7 +27,7 @@ struct Authenticator: Sendable {
             throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
         }
         do {
-            try verifier.verify(method: head.method.rawValue, uri: head.uri, headers: headers, body: body,
+            try verifier.verify(method: request.method, uri: request.uri, headers: headers, body: request.body,
                                 authorization: auth, secretAccessKey: credential.secretAccessKey)
         } catch {
             throw Self.map(error)

@@ -4,7 +4,8 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// HTTP/1.1 handler: gathers a request, runs the pipeline, writes the AWS JSON response.
+/// HTTP/1.1 handler: takes whole requests from `HTTPRequestFramer`, runs the pipeline,
+/// writes the AWS JSON response.
 ///
 /// Responses are encoded here as one buffer and one write, instead of NIO's response
 /// encoder, pipelining and error handlers: the server has one route with fixed headers, and
@@ -12,14 +13,8 @@ import Synchronization
 /// requests is kept by queueing requests that arrive while a blocking one runs on the
 /// thread pool. Read-only operations run on the event loop (no disk I/O).
 final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = HTTPRequestMessage
     typealias OutboundOut = ByteBuffer
-
-    struct PendingRequest {
-        let head: HTTPRequestHead
-        let body: [UInt8]
-        let tooLarge: Bool
-    }
 
     /// A client that pipelines more than this while a blocking request runs is cut off.
     static let maxQueuedRequests = 128
@@ -28,14 +23,11 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     let threadPool: NIOThreadPool
     let maxBodyBytes: Int
 
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var tooLarge = false
     /// The peer's address, read once per connection (getpeername is a system call).
     private var sourceIP: String?
     /// True while a blocking request of this connection runs on the thread pool.
     private var busy = false
-    private var queued: [PendingRequest] = []
+    private var queued: [HTTPRequestMessage] = []
     private var closing = false
 
     init(pipeline: RequestPipeline, threadPool: NIOThreadPool, maxBodyBytes: Int) {
@@ -45,52 +37,25 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            head = h
-            body = nil
-            tooLarge = false
-            if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
-                tooLarge = true
-            }
-        case .body(var chunk):
-            guard !tooLarge else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > maxBodyBytes {
-                tooLarge = true
-                body = nil
-                return
-            }
-            if var existing = body {
-                body = nil  // keep the buffer uniquely referenced so the append does not copy
-                existing.writeBuffer(&chunk)
-                body = existing
-            } else {
-                body = chunk
-            }
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            let request = PendingRequest(head: head, body: body.map { Array($0.readableBytesView) } ?? [], tooLarge: tooLarge)
-            body = nil
-            if busy {
-                guard queued.count < Self.maxQueuedRequests else { context.close(promise: nil); return }
-                queued.append(request)
-            } else {
-                handle(request, context: context)
-            }
+        let request = unwrapInboundIn(data)
+        if busy {
+            guard queued.count < Self.maxQueuedRequests else { context.close(promise: nil); return }
+            queued.append(request)
+        } else {
+            handle(request, context: context)
         }
     }
 
-    private func handle(_ request: PendingRequest, context: ChannelHandlerContext) {
+    private func handle(_ request: HTTPRequestMessage, context: ChannelHandlerContext) {
         guard !closing else { return }
-        let keepAlive = request.head.isKeepAlive
+        let keepAlive = request.keepAlive
         if request.tooLarge {
             let error = KMSError(.requestEntityTooLarge, "Request body exceeds the maximum of \(maxBodyBytes) bytes.")
             respond(context: context, RequestPipeline.error(error), keepAlive: false)
             return
         }
         if sourceIP == nil { sourceIP = context.remoteAddress?.ipAddress ?? "" }
-        switch pipeline.process(head: request.head, body: request.body, sourceIP: sourceIP ?? "") {
+        switch pipeline.process(request, sourceIP: sourceIP ?? "") {
         case .respond(let response):
             respond(context: context, response, keepAlive: keepAlive)
         case .offload(let work):
@@ -129,9 +94,9 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// Malformed HTTP (the decoder's errors): answer 400 and close, as NIO's error handler would.
+    /// Malformed HTTP (the framer's errors): answer 400 and close.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is HTTPParserError, !closing {
+        if error is HTTPRequestFramingError, !closing {
             let response = RequestPipeline.error(KMSError(.serialization, "The request is not valid HTTP/1.1."))
             respond(context: context, response, keepAlive: false)
         } else {

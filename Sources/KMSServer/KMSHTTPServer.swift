@@ -40,9 +40,9 @@ public enum KMSHTTPServer {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Requests are decoded by NIO; responses are encoded by KMSHTTPHandler itself.
+                    // Requests are framed by HTTPRequestFramer; responses are encoded by KMSHTTPHandler.
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                        ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: maxBody)))
                     try channel.pipeline.syncOperations.addHandler(
                         KMSHTTPHandler(pipeline: pipeline, threadPool: threadPool, maxBodyBytes: maxBody))
                 }

@@ -22,12 +22,17 @@ struct RequestPipeline: Sendable {
     static let targetPrefix = "TrentService."
 
     func process(head: HTTPRequestHead, body: [UInt8], sourceIP: String) -> Outcome {
+        process(HTTPRequestMessage(head: head, body: body), sourceIP: sourceIP)
+    }
+
+    func process(_ request: HTTPRequestMessage, sourceIP: String) -> Outcome {
+        let body = request.body
         do throws(KMSError) {
-            guard head.method == .POST else {
+            guard request.method == "POST" else {
                 throw KMSError(.unknownOperation, nil)
             }
-            let caller = try authenticator.authenticate(head: head, body: body, sourceIP: sourceIP)
-            guard let target = head.headers.first(name: "x-amz-target"), target.hasPrefix(Self.targetPrefix) else {
+            let caller = try authenticator.authenticate(request, sourceIP: sourceIP)
+            guard let target = request.header("x-amz-target"), target.hasPrefix(Self.targetPrefix) else {
                 throw KMSError.unknownOperation
             }
             guard let operation = OperationSpec.named(String(target.dropFirst(Self.targetPrefix.count))) else {
