@@ -22,6 +22,8 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     let pipeline: RequestPipeline
     let threadPool: NIOThreadPool
     let maxBodyBytes: Int
+    /// This connection's event loop's batcher; nil flushes every response at once.
+    let flusher: FlushBatcher?
 
     /// The peer's address, read once per connection (getpeername is a system call).
     private var sourceIP: String?
@@ -30,10 +32,11 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var queued: [HTTPRequestMessage] = []
     private var closing = false
 
-    init(pipeline: RequestPipeline, threadPool: NIOThreadPool, maxBodyBytes: Int) {
+    init(pipeline: RequestPipeline, threadPool: NIOThreadPool, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
         self.pipeline = pipeline
         self.threadPool = threadPool
         self.maxBodyBytes = maxBodyBytes
+        self.flusher = flusher
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -86,7 +89,12 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         ResponseEncoding.write(status: response.status, body: response.body, keepAlive: keepAlive, into: &buffer)
         guard !keepAlive else {
             // No promise: allocating a future per response only to drop it cost ~2% of CPU.
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            guard let flusher else {
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+                return
+            }
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            flusher.add(context)
             return
         }
         closing = true

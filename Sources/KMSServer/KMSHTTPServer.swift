@@ -32,6 +32,7 @@ public enum KMSHTTPServer {
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let maxBody = config.maxBodyBytes
+        let flushers = FlushBatcher.perLoop(of: group)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -44,7 +45,8 @@ public enum KMSHTTPServer {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: maxBody)))
                     try channel.pipeline.syncOperations.addHandler(
-                        KMSHTTPHandler(pipeline: pipeline, threadPool: threadPool, maxBodyBytes: maxBody))
+                        KMSHTTPHandler(pipeline: pipeline, threadPool: threadPool, maxBodyBytes: maxBody,
+                                       flusher: flushers[ObjectIdentifier(channel.eventLoop)]))
                 }
             }
         let channel = try await bootstrap.bind(host: config.host, port: config.port).get()

@@ -124,35 +124,27 @@ enum CanonicalRequest {
 
     /// Appends one `name:value\n` line per signed header (lowercase names, in the given
     /// order). Values are trimmed with inner whitespace collapsed; repeated headers are
-    /// joined with ',' in arrival order. One pass over `headers`; also returns the
-    /// first x-amz-content-sha256 value, which decides the payload line.
+    /// joined with ',' in arrival order. Also returns the first x-amz-content-sha256
+    /// value, which decides the payload line. Names are compared by length first, so the
+    /// nested scan costs a few integer compares per pair (and no allocation).
     static func appendHeaders(
         _ headers: [(name: String, value: String)], signed: [String], to out: inout [UInt8]
     ) -> String? {
         var contentSHA256: String?
-        var matches: [(slot: Int, value: String)] = []
-        matches.reserveCapacity(signed.count + 2)
-        // Bit n set when some signed name is n bytes long: most headers are skipped on length.
-        var lengths: UInt64 = 1 << 20  // x-amz-content-sha256
-        for name in signed { lengths |= name.utf8.count < 63 ? 1 << UInt64(name.utf8.count) : 1 << 63 }
-        for (name, value) in headers {
-            let length = name.utf8.count
-            guard lengths & (length < 63 ? 1 << UInt64(length) : 1 << 63) != 0 else { continue }
-            if length == 20, contentSHA256 == nil, ASCII.equalsIgnoringCase(name, lowercased: "x-amz-content-sha256") {
+        for (name, value) in headers where name.utf8.count == 20 {
+            if ASCII.equalsIgnoringCase(name, lowercased: "x-amz-content-sha256") {
                 contentSHA256 = value
-            }
-            for slot in signed.indices where ASCII.equalsIgnoringCase(name, lowercased: signed[slot]) {
-                matches.append((slot, value))
                 break
             }
         }
-        for slot in signed.indices {
-            ASCII.append(signed[slot], to: &out)
+        for slot in signed {
+            ASCII.append(slot, to: &out)
             out.append(0x3A)
+            let length = slot.utf8.count
             var first = true
-            for match in matches where match.slot == slot {
+            for (name, value) in headers where name.utf8.count == length && ASCII.equalsIgnoringCase(name, lowercased: slot) {
                 if !first { out.append(0x2C) }
-                ASCII.appendTrimmed(match.value, to: &out)
+                ASCII.appendTrimmed(value, to: &out)
                 first = false
             }
             out.append(0x0A)

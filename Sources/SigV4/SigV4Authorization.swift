@@ -158,16 +158,28 @@ private struct AuthorizationFields {
             return .failure(.incomplete(message + "Authorization=" + header))
         }
 
-        // keyid/date/region/service/terminator
-        var cuts = [credential.lowerBound]
-        cuts.reserveCapacity(6)
-        for j in credential where b[j] == 0x2F { cuts.append(j + 1) }
-        guard cuts.count == 5 else {
+        // keyid/date/region/service/terminator: the four slashes, found without an array.
+        var slashes = (0, 0, 0, 0)
+        var found = 0
+        for j in credential where b[j] == 0x2F {
+            switch found {
+            case 0: slashes.0 = j
+            case 1: slashes.1 = j
+            case 2: slashes.2 = j
+            case 3: slashes.3 = j
+            default: break
+            }
+            found += 1
+        }
+        guard found == 4 else {
             return .failure(.incomplete(
                 "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '\(string(b, credential))'"))
         }
-        cuts.append(credential.upperBound + 1)
-        func part(_ k: Int) -> String { string(b, cuts[k]..<(cuts[k + 1] - 1)) }
+        let accessKeyId = string(b, credential.lowerBound..<slashes.0)
+        let date = string(b, (slashes.0 + 1)..<slashes.1)
+        let region = string(b, (slashes.1 + 1)..<slashes.2)
+        let service = string(b, (slashes.2 + 1)..<slashes.3)
+        let terminator = string(b, (slashes.3 + 1)..<credential.upperBound)
 
         var names: [String] = []
         names.reserveCapacity(8)
@@ -181,7 +193,7 @@ private struct AuthorizationFields {
             ? rawLine : names.joined(separator: ";")
 
         return .success(AuthorizationFields(
-            accessKeyId: part(0), date: part(1), region: part(2), service: part(3), terminator: part(4),
+            accessKeyId: accessKeyId, date: date, region: region, service: service, terminator: terminator,
             signedHeaders: names, signedHeadersLine: line, signature: lowercasedString(b, signature)))
     }
 

@@ -24,6 +24,7 @@ public final class SigningKeyCache: Sendable {
 
     public let limit: Int
     private let entries = Mutex<[Scope: Entry]>([:])
+    private let last = Mutex<(scope: Scope, entry: Entry)?>(nil)
 
     /// A process-wide cache, for verifiers and signers that are not given one.
     public static let shared = SigningKeyCache()
@@ -41,12 +42,18 @@ public final class SigningKeyCache: Sendable {
     public var count: Int { entries.withLock { $0.count } }
 
     public func removeAll() {
+        last.withLock { $0 = nil }
         entries.withLock { $0.removeAll() }
     }
 
     func entry(secretAccessKey: String, date: String, region: String, service: String) -> Entry {
         let scope = Scope(secret: secretAccessKey, date: date, region: region, service: service)
-        if let hit = entries.withLock({ $0[scope] }) { return hit }
+        // Most requests repeat the previous scope: four string compares instead of hashing.
+        if let hit = last.withLock({ $0?.scope == scope ? $0?.entry : nil }) { return hit }
+        if let hit = entries.withLock({ $0[scope] }) {
+            last.withLock { $0 = (scope, hit) }
+            return hit
+        }
         let keyBytes = Self.derive(secretAccessKey: secretAccessKey, date: date, region: region, service: service)
         let entry = Entry(key: SymmetricKey(data: keyBytes), mac: HMACSHA256(key: keyBytes))
         let limit = self.limit
