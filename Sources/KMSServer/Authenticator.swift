@@ -17,7 +17,7 @@ struct Authenticator: Sendable {
         } catch {
             throw Self.map(error)
         }
-        let userAgent = request.header("user-agent") ?? ""
+        let userAgent = request.userAgent ?? ""
         if dev {
             let id = auth.accessKeyId
             let account = id.utf8.count == 12 && id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? id : devAccount

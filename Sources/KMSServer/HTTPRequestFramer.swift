@@ -205,6 +205,8 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
         var sawTransferEncoding = false
         var close = false
         var keepAlive = false
+        var amzTarget: String?
+        var userAgent: String?
         while let line = lines.next() {
             guard headers.count < maxHeaders else { throw .malformed("too many header fields") }
             let (name, value) = try parseHeaderLine(line)
@@ -228,11 +230,19 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
                     if equalsIgnoringCase(trimmed, "keep-alive") { keepAlive = true }
                 }
             }
-            headers.append((String(decoding: nameBytes, as: UTF8.self), String(decoding: valueBytes, as: UTF8.self)))
+            let valueString = String(decoding: valueBytes, as: UTF8.self)
+            if amzTarget == nil, equalsIgnoringCase(nameBytes, "x-amz-target") {
+                amzTarget = valueString
+            } else if userAgent == nil, equalsIgnoringCase(nameBytes, "user-agent") {
+                userAgent = valueString
+            }
+            headers.append((String(decoding: nameBytes, as: UTF8.self), valueString))
         }
         if chunked && contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
-        let message = HTTPRequestMessage(method: method, uri: uri, headers: headers, body: [],
+        var message = HTTPRequestMessage(method: method, uri: uri, headers: headers, body: [],
                                          keepAlive: !close && (!http10 || keepAlive))
+        message.amzTarget = amzTarget
+        message.userAgent = userAgent
         let framing: Framing = chunked ? .chunked : (contentLength ?? 0) > 0 ? .contentLength(contentLength!) : .none
         return ParsedHead(message: message, framing: framing)
     }

@@ -12,6 +12,10 @@ struct HTTPRequestMessage: Sendable {
     var keepAlive: Bool
     /// The body was over the limit and was not kept: answer 413 and close.
     var tooLarge: Bool = false
+    /// X-Amz-Target and User-Agent, picked out while the head is parsed (every request
+    /// needs them; scanning the header list again for each cost more than the parse).
+    var amzTarget: String?
+    var userAgent: String?
 
     /// The first value of a header; `lowercasedName` must be lower-case.
     func header(_ lowercasedName: String) -> String? {
@@ -29,5 +33,7 @@ extension HTTPRequestMessage {
     init(head: HTTPRequestHead, body: [UInt8]) {
         self.init(method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) },
                   body: body, keepAlive: head.isKeepAlive)
+        amzTarget = header("x-amz-target")
+        userAgent = header("user-agent")
     }
 }

@@ -35,7 +35,7 @@ public enum PipelineBenchmark {
         for (n, v) in try signer.sign(method: "POST", headers: headers.map { ($0.name, $0.value) }, body: bytes) {
             headers.add(name: n, value: v)
         }
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: headers)
+        let request = HTTPRequestMessage(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: headers), body: bytes)
         let status = Mutex<UInt>(0)
         let start = DispatchTime.now().uptimeNanoseconds
         // Several threads share one service, as the event loops do: shared reference counts
@@ -43,7 +43,7 @@ public enum PipelineBenchmark {
         DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
             var last: UInt = 0
             for _ in 0..<iterations {
-                if case .respond(let r) = pipeline.process(head: head, body: bytes, sourceIP: "127.0.0.1") { last = r.status.code }
+                if case .respond(let r) = pipeline.process(request, sourceIP: "127.0.0.1") { last = r.status.code }
             }
             status.withLock { $0 = last }
         }

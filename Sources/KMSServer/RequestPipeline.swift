@@ -21,6 +21,17 @@ struct RequestPipeline: Sendable {
 
     static let targetPrefix = "TrentService."
 
+    /// `TrentService.<Operation>` to the operation, by bytes (String prefix and index
+    /// arithmetic are Unicode-aware and slow); nil for any other target.
+    static func operation(target: String) -> OperationSpec? {
+        var target = target
+        return target.withUTF8 { bytes -> OperationSpec? in
+            let prefix = targetPrefix.utf8
+            guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return nil }
+            return OperationSpec.named(String(decoding: UnsafeBufferPointer(rebasing: bytes[prefix.count...]), as: UTF8.self))
+        }
+    }
+
     func process(head: HTTPRequestHead, body: [UInt8], sourceIP: String) -> Outcome {
         process(HTTPRequestMessage(head: head, body: body), sourceIP: sourceIP)
     }
@@ -32,10 +43,7 @@ struct RequestPipeline: Sendable {
                 throw KMSError(.unknownOperation, nil)
             }
             let caller = try authenticator.authenticate(request, sourceIP: sourceIP)
-            guard let target = request.header("x-amz-target"), target.hasPrefix(Self.targetPrefix) else {
-                throw KMSError.unknownOperation
-            }
-            guard let operation = OperationSpec.named(String(target.dropFirst(Self.targetPrefix.count))) else {
+            guard let target = request.amzTarget, let operation = Self.operation(target: target) else {
                 throw KMSError.unknownOperation
             }
             let json: JSONValue

@@ -36,6 +36,7 @@ import Testing
             #expect(m.method == "POST" && m.uri == "/" && m.keepAlive && !m.tooLarge)
             #expect(m.headers.map(\.name) == ["Host", "X-Amz-Target", "Content-Type", "Content-Length"])
             #expect(m.header("x-amz-target") == "TrentService.Encrypt")
+            #expect(m.amzTarget == "TrentService.Encrypt" && m.userAgent == nil)
             #expect(m.header("host") == "127.0.0.1:8080")
             #expect(String(decoding: m.body, as: UTF8.self) == "{\"KeyId\":\"k\"}")
         }

@@ -5,7 +5,14 @@ extension KMSService {
     /// names and alias ARNs (DescribeKey and the cryptographic operations); the others take
     /// only a key ID or key ARN, and AWS refuses aliases there.
     public func resolveKey(_ identifier: String, caller: Caller, allowAlias: Bool) throws(KMSError) -> KMSKey {
-        if identifier.hasPrefix("arn:") {
+        // The common case first, by bytes: a bare key ID (String.hasPrefix is Unicode-aware and slow).
+        if KeyIdentifier.isKeyId(identifier) {
+            guard let key = registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
+                throw KMSError(.notFound, "Key '\(ARN.key(identifier, region: caller.region, account: caller.account))' does not exist")
+            }
+            return key
+        }
+        if identifier.utf8.starts(with: "arn:".utf8) {
             guard let arn = ARN.parse(identifier) else { throw KMSError(.notFound, "Invalid arn \(identifier)") }
             // Keys never leave their region: an ARN of another region names nothing here.
             guard arn.region == caller.region else { throw KMSError(.notFound, "Invalid arn \(arn.region)") }
@@ -19,14 +26,10 @@ extension KMSService {
             }
             return key
         }
-        if identifier.hasPrefix("alias/"), allowAlias {
+        if identifier.utf8.starts(with: "alias/".utf8), allowAlias {
             return try keyForAlias(identifier, account: caller.account, region: caller.region, caller: caller)
         }
-        guard KeyIdentifier.isKeyId(identifier) else { throw KMSError(.notFound, "Invalid keyId '\(identifier)'") }
-        guard let key = registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
-            throw KMSError(.notFound, "Key '\(ARN.key(identifier, region: caller.region, account: caller.account))' does not exist")
-        }
-        return key
+        throw KMSError(.notFound, "Invalid keyId '\(identifier)'")
     }
 
     func keyForAlias(_ name: String, account: String, region: String, caller: Caller) throws(KMSError) -> KMSKey {
