@@ -27,12 +27,14 @@ public struct CiphertextBlob: Sendable, Equatable {
         self.tag = tag
     }
 
-    public static func header(account: String, keyId: String, materialVersion: UInt32) -> [UInt8] {
-        let id = Array(keyId.utf8)
-        var out: [UInt8] = [formatVersion]
-        out.append(contentsOf: account.utf8)
-        out.append(UInt8(truncatingIfNeeded: id.count))
-        out.append(contentsOf: id)
+    public static func header(account: String, keyId: String, materialVersion: UInt32, reservingExtra extra: Int = 0) -> [UInt8] {
+        var out: [UInt8] = []
+        // One allocation for the header and, when the caller says how much, what follows it.
+        out.reserveCapacity(1 + account.utf8.count + 1 + keyId.utf8.count + 4 + extra)
+        out.append(formatVersion)
+        append(account, to: &out)
+        out.append(UInt8(truncatingIfNeeded: keyId.utf8.count))
+        append(keyId, to: &out)
         out.append(UInt8(truncatingIfNeeded: materialVersion >> 24))
         out.append(UInt8(truncatingIfNeeded: materialVersion >> 16))
         out.append(UInt8(truncatingIfNeeded: materialVersion >> 8))
@@ -41,6 +43,12 @@ public struct CiphertextBlob: Sendable, Equatable {
     }
 
     public var header: [UInt8] { Self.header(account: account, keyId: keyId, materialVersion: materialVersion) }
+
+    /// A string's UTF-8 bytes in one copy (appending a UTF8View goes byte by byte).
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
 
     public var bytes: [UInt8] {
         var out = header

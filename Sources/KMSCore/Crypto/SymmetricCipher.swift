@@ -3,12 +3,11 @@ public enum SymmetricCipher {
     public static func encrypt(plaintext: [UInt8], account: String, keyId: String, material: KeyMaterial,
                                context: [String: String]?) throws(KMSError) -> [UInt8] {
         guard let aes = material.aesKey else { throw KMSError.internalError }
-        let header = CiphertextBlob.header(account: account, keyId: keyId, materialVersion: material.version)
-        let aad = EncryptionContext.appendCanonicalBytes(context, to: header)
+        var out = CiphertextBlob.header(account: account, keyId: keyId, materialVersion: material.version,
+                                        reservingExtra: CiphertextBlob.nonceSize + plaintext.count + CiphertextBlob.tagSize)
+        let aad = EncryptionContext.appendCanonicalBytes(context, to: out)
         var nonce = (UInt64(0), UInt32(0))  // 12 bytes, fresh from the CSPRNG for every blob
         withUnsafeMutableBytes(of: &nonce) { NonceSource.shared.fill($0) }
-        var out = header
-        out.reserveCapacity(header.count + CiphertextBlob.nonceSize + plaintext.count + CiphertextBlob.tagSize)
         do {
             try withUnsafeBytes(of: &nonce) { nonceBytes in
                 out.append(contentsOf: nonceBytes)

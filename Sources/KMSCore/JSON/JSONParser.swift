@@ -63,6 +63,7 @@ public enum JSONParser {
         mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
             pos += 1
             var obj = JSONObject()
+            obj.reserveCapacity(4)
             skipSpace()
             if pos < buf.count, buf[pos] == UInt8(ascii: "}") { pos += 1; return .object(obj) }
             while true {

@@ -43,7 +43,13 @@ public struct JSONObject: Sendable, Equatable {
 
     public init() {}
     public init(_ entries: [(String, JSONValue)]) {
+        self.entries.reserveCapacity(entries.count)  // one allocation, not one per doubling
         for (k, v) in entries { self[k] = v }
+    }
+
+    /// Room for `capacity` members without reallocating (the parser's objects are small).
+    mutating func reserveCapacity(_ capacity: Int) {
+        entries.reserveCapacity(capacity)
     }
 
     public subscript(key: String) -> JSONValue? {

@@ -2,7 +2,7 @@
 public enum JSONWriter {
     public static func bytes(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        out.reserveCapacity(512)  // an Encrypt answer is ~350 bytes: no regrowth
         write(value, into: &out)
         return out
     }
