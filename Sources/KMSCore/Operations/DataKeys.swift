@@ -17,7 +17,8 @@ extension KMSService {
     func generateDataKey(_ request: KMSRequest, _ caller: Caller, withPlaintext: Bool) throws(KMSError) -> JSONObject {
         try refuseRecipient(request)
         let operation = withPlaintext ? "GenerateDataKey" : "GenerateDataKeyWithoutPlaintext"
-        let key = try authorizedKey(request, action: "kms:\(operation)", caller: caller, allowAlias: true)
+        let action = withPlaintext ? "kms:GenerateDataKey" : "kms:GenerateDataKeyWithoutPlaintext"  // no interpolation per request
+        let key = try authorizedKey(request, action: action, caller: caller, allowAlias: true)
         let byteCount: Int
         switch (request.string("KeySpec"), request.int("NumberOfBytes")) {
         case (let spec?, nil): byteCount = spec == "AES_128" ? 16 : 32
@@ -30,7 +31,9 @@ extension KMSService {
         let dataKey = SymmetricCipher.randomBytes(byteCount)
         let (blob, material) = try encryptWithKey(dataKey, key: key, algorithm: .symmetricDefault,
                                                   context: request.stringMap("EncryptionContext"))
-        var out = JSONObject([("CiphertextBlob", .string(Base64.encode(blob)))])
+        var out = JSONObject()
+        out.reserveCapacity(4)
+        out["CiphertextBlob"] = .string(Base64.encode(blob))
         if withPlaintext { out["Plaintext"] = .string(Base64.encode(dataKey)) }
         out["KeyId"] = .string(key.arn)
         out["KeyMaterialId"] = .string(material.materialId)

@@ -104,11 +104,11 @@ extension KMSService {
         let (key, plaintext, material) = try decryptWithKey(
             ciphertext, keyIdParameter: request.string("KeyId"), context: request.stringMap("EncryptionContext"),
             algorithm: algorithm, action: "kms:Decrypt", operation: "Decrypt", caller: caller, dryRun: request.dryRun)
-        var out = JSONObject([
-            ("KeyId", .string(key.arn)),
-            ("Plaintext", .string(Base64.encode(plaintext))),
-            ("EncryptionAlgorithm", .string(algorithm.rawValue)),
-        ])
+        var out = JSONObject()
+        out.reserveCapacity(4)
+        out["KeyId"] = .string(key.arn)
+        out["Plaintext"] = .string(Base64.encode(plaintext))
+        out["EncryptionAlgorithm"] = .string(algorithm.rawValue)
         if key.keySpec == .symmetricDefault { out["KeyMaterialId"] = .string(material.materialId) }
         return out
     }
