@@ -117,4 +117,21 @@ import Testing
         let many = "POST / HTTP/1.1\r\n" + String(repeating: "X: y\r\n", count: HTTPRequestFramer.maxHeaders + 1) + "\r\n"
         #expect(throws: HTTPRequestFramingError.self) { try Self.frame(many) }
     }
+
+    /// The word-at-a-time control check agrees with the plain definition for every byte
+    /// value at every offset of a value longer than one word.
+    @Test func controlCharacterCheckMatchesDefinition() {
+        for value in 0...255 {
+            for position in [0, 5, 7, 8, 15, 20] {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 21)
+                bytes[position] = UInt8(value)
+                let expected = (value < 0x20 && value != 0x09) || value == 0x7F
+                let found = bytes.withUnsafeBytes { HTTPRequestFramer.containsControlCharacter($0) }
+                #expect(found == expected, "byte \(value) at \(position)")
+            }
+        }
+        // A tab early must not hide a control byte later in the value.
+        let mixed: [UInt8] = Array("a\tbcdefghijkl".utf8) + [0x01]
+        #expect(mixed.withUnsafeBytes { HTTPRequestFramer.containsControlCharacter($0) })
+    }
 }
