@@ -14,17 +14,36 @@ public struct CiphertextBlob: Sendable, Equatable {
     public let account: String
     public let keyId: String
     public let materialVersion: UInt32
-    public let nonce: [UInt8]
-    public let ciphertext: [UInt8]
-    public let tag: [UInt8]
+    /// The whole blob; the fields below are views into it, so opening a blob copies nothing.
+    public let bytes: [UInt8]
+    let headerLength: Int
+
+    public var header: [UInt8] { Array(bytes[..<headerLength]) }
+    public var nonce: [UInt8] { Array(nonceBytes) }
+    public var ciphertext: [UInt8] { Array(ciphertextBytes) }
+    public var tag: [UInt8] { Array(tagBytes) }
+
+    var headerBytes: ArraySlice<UInt8> { bytes[..<headerLength] }
+    var nonceBytes: ArraySlice<UInt8> { bytes[headerLength..<(headerLength + Self.nonceSize)] }
+    var ciphertextBytes: ArraySlice<UInt8> { bytes[(headerLength + Self.nonceSize)..<(bytes.count - Self.tagSize)] }
+    var tagBytes: ArraySlice<UInt8> { bytes[(bytes.count - Self.tagSize)...] }
 
     public init(account: String, keyId: String, materialVersion: UInt32, nonce: [UInt8], ciphertext: [UInt8], tag: [UInt8]) {
+        var out = Self.header(account: account, keyId: keyId, materialVersion: materialVersion,
+                              reservingExtra: nonce.count + ciphertext.count + tag.count)
+        let headerLength = out.count
+        out.append(contentsOf: nonce)
+        out.append(contentsOf: ciphertext)
+        out.append(contentsOf: tag)
+        self.init(account: account, keyId: keyId, materialVersion: materialVersion, bytes: out, headerLength: headerLength)
+    }
+
+    private init(account: String, keyId: String, materialVersion: UInt32, bytes: [UInt8], headerLength: Int) {
         self.account = account
         self.keyId = keyId
         self.materialVersion = materialVersion
-        self.nonce = nonce
-        self.ciphertext = ciphertext
-        self.tag = tag
+        self.bytes = bytes
+        self.headerLength = headerLength
     }
 
     public static func header(account: String, keyId: String, materialVersion: UInt32, reservingExtra extra: Int = 0) -> [UInt8] {
@@ -42,41 +61,25 @@ public struct CiphertextBlob: Sendable, Equatable {
         return out
     }
 
-    public var header: [UInt8] { Self.header(account: account, keyId: keyId, materialVersion: materialVersion) }
-
     /// A string's UTF-8 bytes in one copy (appending a UTF8View goes byte by byte).
     private static func append(_ text: String, to out: inout [UInt8]) {
         var text = text
         text.withUTF8 { out.append(contentsOf: $0) }
     }
 
-    public var bytes: [UInt8] {
-        var out = header
-        out.reserveCapacity(out.count + nonce.count + ciphertext.count + tag.count)
-        out.append(contentsOf: nonce)
-        out.append(contentsOf: ciphertext)
-        out.append(contentsOf: tag)
-        return out
-    }
-
     /// Parses a blob; nil for anything that is not one of ours (the caller answers
     /// InvalidCiphertextException without saying why).
     public static func parse(_ bytes: [UInt8]) -> CiphertextBlob? {
         guard bytes.count >= 14, bytes[0] == formatVersion, bytes[1..<13].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        let account = String(decoding: bytes[1..<13], as: UTF8.self)
         let idLength = Int(bytes[13])
         let fixed = 14 + idLength + 4 + nonceSize + tagSize
-        guard idLength > 0, bytes.count >= fixed else { return nil }
-        guard let keyId = String(validating: bytes[14..<(14 + idLength)], as: UTF8.self),
-              keyId.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) })
+        guard idLength > 0, bytes.count >= fixed,
+              bytes[14..<(14 + idLength)].allSatisfy({ $0 == UInt8(ascii: "-") || ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) })
         else { return nil }
-        var p = 14 + idLength
+        let account = String(decoding: bytes[1..<13], as: UTF8.self)
+        let keyId = String(decoding: bytes[14..<(14 + idLength)], as: UTF8.self)  // ASCII, checked above
+        let p = 14 + idLength
         let version = UInt32(bytes[p]) << 24 | UInt32(bytes[p + 1]) << 16 | UInt32(bytes[p + 2]) << 8 | UInt32(bytes[p + 3])
-        p += 4
-        let nonce = Array(bytes[p..<(p + nonceSize)])
-        p += nonceSize
-        let ciphertext = Array(bytes[p..<(bytes.count - tagSize)])
-        let tag = Array(bytes[(bytes.count - tagSize)...])
-        return CiphertextBlob(account: account, keyId: keyId, materialVersion: version, nonce: nonce, ciphertext: ciphertext, tag: tag)
+        return CiphertextBlob(account: account, keyId: keyId, materialVersion: version, bytes: bytes, headerLength: p + 4)
     }
 }

@@ -7,7 +7,7 @@ public enum EncryptionContext {
     }
 
     /// `prefix` followed by the canonical bytes: the AAD of a blob is its header then these.
-    public static func appendCanonicalBytes(_ context: [String: String]?, to prefix: [UInt8]) -> [UInt8] {
+    public static func appendCanonicalBytes(_ context: [String: String]?, to prefix: some Collection<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(prefix.count + 64)
         out.append(contentsOf: prefix)

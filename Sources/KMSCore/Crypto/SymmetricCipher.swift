@@ -27,15 +27,15 @@ public enum SymmetricCipher {
     public static func decrypt(blob: CiphertextBlob, material: KeyMaterial,
                                context: [String: String]?) throws(KMSError) -> [UInt8] {
         guard let aes = material.aesKey else { throw KMSError.invalidCiphertext }
-        let aad = EncryptionContext.appendCanonicalBytes(context, to: blob.header)
+        // The header as it arrived is what was authenticated (parse checked its layout).
+        let aad = EncryptionContext.appendCanonicalBytes(context, to: blob.headerBytes)
         do {
-            return try blob.ciphertext.withUnsafeBytes { ciphertext in
-                try blob.tag.withUnsafeBytes { tag in
-                    try blob.nonce.withUnsafeBytes { nonce in
-                        try aad.withUnsafeBytes { aadBytes in
-                            try aes.open(ciphertext, tag: tag, nonce: nonce, authenticating: aadBytes)
-                        }
-                    }
+            return try blob.bytes.withUnsafeBytes { all in
+                let ciphertext = UnsafeRawBufferPointer(rebasing: all[blob.ciphertextBytes.indices])
+                let tag = UnsafeRawBufferPointer(rebasing: all[blob.tagBytes.indices])
+                let nonce = UnsafeRawBufferPointer(rebasing: all[blob.nonceBytes.indices])
+                return try aad.withUnsafeBytes { aadBytes in
+                    try aes.open(ciphertext, tag: tag, nonce: nonce, authenticating: aadBytes)
                 }
             }
         } catch {
