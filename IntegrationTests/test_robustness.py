@@ -182,3 +182,24 @@ def test_oversized_body_gets_413(dev_server):
     payload = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 300000\r\n\r\n" + b"x" * 300000
     answer = _raw_exchange(dev_server, payload)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_half_closed_connection_gets_every_answer(dev_server):
+    """A client may send its requests and shut down its sending side at once (as
+    `nc -N` does): it still gets each answer, in order, and then the server closes."""
+    import socket
+    port = int(dev_server.url.rsplit(":", 1)[1])
+    payload = (_dev_request("ListKeys", b"{}") + _dev_request("CreateKey", b'{"Description":"half-close"}')
+               + _dev_request("ListKeys", b'{"Limit":1}'))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answers = data.split(b"HTTP/1.1 ")[1:]
+    assert [a[:3] for a in answers] == [b"200", b"200", b"200"], data[:300]
+    assert b'"Keys"' in answers[0] and b'"Description":"half-close"' in answers[1] and b'"Keys"' in answers[2]

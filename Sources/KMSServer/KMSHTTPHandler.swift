@@ -31,6 +31,8 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var busy = false
     private var queued: [HTTPRequestMessage] = []
     private var closing = false
+    /// The client shut down its sending side: answer what it sent, then close.
+    private var inputClosed = false
 
     init(pipeline: RequestPipeline, threadPool: NIOThreadPool, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
         self.pipeline = pipeline
@@ -61,6 +63,7 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch pipeline.process(request, sourceIP: sourceIP ?? "") {
         case .respond(let response):
             respond(context: context, response, keepAlive: keepAlive)
+            closeIfFinished(context: context)
         case .offload(let work):
             busy = true
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -80,6 +83,29 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func drain(context: ChannelHandlerContext) {
         while !busy, !closing, !queued.isEmpty {
             handle(queued.removeFirst(), context: context)
+        }
+        closeIfFinished(context: context)
+    }
+
+    /// A client that half-closes (sends its requests, then shuts down writing) still gets
+    /// every answer: the channel allows remote half-closure, and closes here once the
+    /// last response is flushed (responses wait for the tick's batched flush otherwise).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            closeIfFinished(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func closeIfFinished(context: ChannelHandlerContext) {
+        guard inputClosed, !busy, queued.isEmpty, !closing else { return }
+        closing = true
+        let channel = context.channel
+        // An empty write with a promise completes once everything before it is flushed.
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 
