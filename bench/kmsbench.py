@@ -472,6 +472,9 @@ def cmd_record_run(args):
         entry["status"] = "errors" if problems else "ok"
         if problems:
             entry["reason"] = "; ".join(problems)
+        if args.server_cpu_seconds is not None and res["requests"]:
+            entry["server_cpu_s"] = args.server_cpu_seconds
+            entry["server_cpu_us_per_request"] = round(args.server_cpu_seconds * 1e6 / res["requests"], 1)
     _store(args.results, args.name, entry)
     if entry["status"] != "ok":
         print(f"!!! {args.name}: {entry['reason']}")
@@ -531,7 +534,8 @@ def cmd_report(args):
     print(f"  wrk: {meta.get('threads')} threads, {meta.get('connections')} connections, "
           f"{meta.get('duration')} (+{meta.get('warmup')} warm-up) per operation")
     print()
-    hdr = f"{'operation':<22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs nginx':>9}  notes"
+    hdr = (f"{'operation':<22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs nginx':>9} "
+           f"{'cpu us/req':>10}  notes")
     print(hdr)
     print("-" * len(hdr))
     bad = []
@@ -555,8 +559,9 @@ def cmd_report(args):
             bad.append((name, e.get("reason", "")))
         if status in ("skipped", "failed"):
             rps = p50 = p99 = ratio = None
+        cpu = e.get("server_cpu_us_per_request") if status == "ok" else None
         print(f"{label:<22} {_fmt(rps, '10.0f'):>10} {_fmt(p50, '8.2f'):>8} "
-              f"{_fmt(p99, '8.2f'):>8} {_fmt(ratio, '9.3f'):>9}  {note}")
+              f"{_fmt(p99, '8.2f'):>8} {_fmt(ratio, '9.3f'):>9} {_fmt(cpu, '10.1f'):>10}  {note}")
     if base:
         print(f"\nnginx baseline: {base:.0f} req/s, p99 {nginx['p99_us']/1000:.2f} ms "
               f"(static 'return 200' on the same wrk settings: the ceiling of this "
@@ -668,6 +673,8 @@ def main():
     s.add_argument("--wrk-output", required=True)
     s.add_argument("--wrk-exit", type=int, default=0)
     s.add_argument("--server-died", action="store_true")
+    s.add_argument("--server-cpu-seconds", type=float, default=None,
+                   help="server user+system CPU time over the measured run")
     s.set_defaults(fn=cmd_record_run)
 
     s = sub.add_parser("record-skip")

@@ -171,6 +171,10 @@ wait_port() {  # wait_port PORT PID LOGFILE PATTERN -> 0 when listening
   return 1
 }
 
+cpu_ticks() {  # cpu_ticks PID -> utime+stime in clock ticks ("" if the process is gone)
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || true
+}
+
 # run_wrk NAME KIND PORT SIGN_CMD...: sign -> warm-up -> sign -> measured run
 run_wrk() {
   local name="$1" kind="$2" port="$3"; shift 3
@@ -186,15 +190,25 @@ run_wrk() {
     CHILD_PID=$!; wait "$CHILD_PID" || true; CHILD_PID=""
   fi
   "$@" --out "$req" --no-preflight >/dev/null
+  # The server's CPU time (user + system, from /proc) over the measured run gives its CPU
+  # cost per request, which unlike req/s does not move with the load generator's luck.
+  local cpu_before="" cpu_after="" cpu=()
+  if [ "$kind" = op ]; then cpu_before="$(cpu_ticks "$KMS_PID")"; fi
   # wrk runs in the background and is waited for, so that a signal to this
   # script is handled at once (the trap stops wrk, nginx and the server).
   BENCH_REQUEST_FILE="$req" timeout -k 5 $(( DUR_S + 30 )) \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" -s "$LUA" "$url" \
     >"$out" 2>&1 &
   CHILD_PID=$!; wait "$CHILD_PID" || rc=$?; CHILD_PID=""
+  if [ "$kind" = op ]; then
+    cpu_after="$(cpu_ticks "$KMS_PID")"
+    if [ -n "$cpu_before" ] && [ -n "$cpu_after" ]; then
+      cpu=(--server-cpu-seconds "$(awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", (b - a) / hz }')")
+    fi
+  fi
   if [ "$kind" = op ] && ! kill -0 "$KMS_PID" 2>/dev/null; then died=(--server-died); fi
   "$PY" "$HELPER" record-run --results "$RESULTS" --name "$name" --kind "$kind" \
-    --wrk-output "$out" --wrk-exit "$rc" "${died[@]}"
+    --wrk-output "$out" --wrk-exit "$rc" "${died[@]}" "${cpu[@]}"
 }
 
 "$PY" "$HELPER" meta --out "$META" --timestamp "$TS" \
