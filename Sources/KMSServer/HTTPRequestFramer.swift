@@ -42,7 +42,7 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
         case chunkSize(HTTPRequestMessage)
         case chunkData(HTTPRequestMessage, remaining: Int)
         case chunkDataEnd(HTTPRequestMessage)
-        case trailers(HTTPRequestMessage)
+        case trailers(HTTPRequestMessage, count: Int)
         /// After a refused (too large) body: the connection is being closed; drop input.
         case discarding
     }
@@ -92,7 +92,7 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
             guard let line = try readLine(&buffer, limit: Self.maxChunkLineBytes) else { return .needMoreData }
             let size = try Self.chunkSize(line)
             guard message.body.count + size <= maxBodyBytes else { return refuseTooLarge(message) }
-            state = size == 0 ? .trailers(message) : .chunkData(message, remaining: size)
+            state = size == 0 ? .trailers(message, count: 0) : .chunkData(message, remaining: size)
             return .progressed
         case .chunkData(var message, let remaining):
             guard buffer.readableBytes > 0 else { return .needMoreData }
@@ -105,13 +105,15 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
             guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw .malformed("chunk data not followed by CRLF") }
             state = .chunkSize(message)
             return .progressed
-        case .trailers(let message):
+        case .trailers(let message, let count):
             // Trailer fields are read and ignored (KMS signs none); an empty line ends them.
             guard let line = try readLine(&buffer, limit: Self.maxHeadBytes) else { return .needMoreData }
             if line.isEmpty {
                 state = .head
                 return .message(message)
             }
+            guard count < Self.maxHeaders else { throw .malformed("too many trailer fields") }
+            state = .trailers(message, count: count + 1)
             return .progressed
         case .discarding:
             buffer.moveReaderIndex(to: buffer.writerIndex)

@@ -116,6 +116,9 @@ import Testing
         #expect(throws: HTTPRequestFramingError.headTooLarge) { try Self.frame(huge) }
         let many = "POST / HTTP/1.1\r\n" + String(repeating: "X: y\r\n", count: HTTPRequestFramer.maxHeaders + 1) + "\r\n"
         #expect(throws: HTTPRequestFramingError.self) { try Self.frame(many) }
+        let trailers = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+            + String(repeating: "X: y\r\n", count: HTTPRequestFramer.maxHeaders + 1) + "\r\n"
+        #expect(throws: HTTPRequestFramingError.self) { try Self.frame(trailers) }
     }
 
     /// The word-at-a-time control check agrees with the plain definition for every byte
