@@ -24,6 +24,7 @@ public final class AESGCMKey: @unchecked Sendable {  // contexts are only touche
         let pointer: OpaquePointer
     }
 
+    /// Kept to key contexts the pool adds under load (shares the caller's storage).
     private let key: [UInt8]
     private let pool = Mutex<[Context]>([])
 
@@ -37,9 +38,10 @@ public final class AESGCMKey: @unchecked Sendable {  // contexts are only touche
     }
 
     deinit {
+        // OpenSSL cleanses each context's key schedule when it is freed. The raw key is
+        // the caller's buffer, shared rather than copied (for KMS keys, the KeyMaterial's
+        // secret), so its lifetime and clearing stay with its owner.
         for ctx in pool.withLock({ $0 }) { EVP_CIPHER_CTX_free(ctx.pointer) }
-        var secret = key
-        secureZero(&secret)
     }
 
     /// The cipher, fetched once: EVP_CIPHER_fetch looks it up in the provider tables.
