@@ -203,3 +203,54 @@ def test_half_closed_connection_gets_every_answer(dev_server):
     answers = data.split(b"HTTP/1.1 ")[1:]
     assert [a[:3] for a in answers] == [b"200", b"200", b"200"], data[:300]
     assert b'"Keys"' in answers[0] and b'"Description":"half-close"' in answers[1] and b'"Keys"' in answers[2]
+
+
+def test_idle_connections_are_closed(server_factory):
+    """A connection that sends nothing for --idle-timeout seconds is closed, whether it
+    never sent a request, stopped in the middle of one, or finished its requests."""
+    import socket
+    import time
+    srv = server_factory(dev=True, extra_args=["--idle-timeout", "1"])
+    port = int(srv.url.rsplit(":", 1)[1])
+
+    def closed_within(sock, seconds: float) -> bool:
+        sock.settimeout(seconds)
+        data = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return True
+                data += chunk
+        except socket.timeout:
+            return False
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+        assert closed_within(silent, 5)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+        stalled.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n{")
+        assert closed_within(stalled, 5)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as active:
+        # Requests every half second keep a connection open past the timeout.
+        for _ in range(4):
+            active.sendall(_dev_request("ListKeys", b"{}"))
+            data = b""
+            while True:  # exactly one response: head, then Content-Length bytes of body
+                head, sep, rest = data.partition(b"\r\n\r\n")
+                if sep:
+                    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:"))
+                    if len(rest) >= length:
+                        break
+                data += active.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200") and len(rest) == length
+            time.sleep(0.5)
+        assert closed_within(active, 5)
+    # A request still being answered (RSA-4096 key pairs, generated off the event loop,
+    # often take longer than the timeout) is not idleness: its answer arrives.
+    created = _raw_exchange(srv, _dev_request("CreateKey", b"{}"))
+    key_id = json.loads(created.split(b"\r\n\r\n", 1)[1])["KeyMetadata"]["KeyId"]
+    body = json.dumps({"KeyId": key_id, "KeyPairSpec": "RSA_4096"}).encode()
+    for _ in range(3):
+        answer = _raw_exchange(srv, _dev_request("GenerateDataKeyPair", body))
+        assert answer.startswith(b"HTTP/1.1 200") and b'"PrivateKeyCiphertextBlob"' in answer, answer[:200]

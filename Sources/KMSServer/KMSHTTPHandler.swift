@@ -90,10 +90,15 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// A client that half-closes (sends its requests, then shuts down writing) still gets
     /// every answer: the channel allows remote half-closure, and closes here once the
     /// last response is flushed (responses wait for the tick's batched flush otherwise).
+    /// A connection idle for the configured timeout (IdleStateHandler) is closed here.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             closeIfFinished(context: context)
+        } else if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
+            // Idle: nothing arrived for the timeout. A request still being answered keeps
+            // the connection (slow key-pair generation is not the client's idleness).
+            if !busy, queued.isEmpty, !closing { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -33,6 +33,7 @@ public enum KMSHTTPServer {
         threadPool.start()
         let maxBody = config.maxBodyBytes
         let flushers = FlushBatcher.perLoop(of: group)
+        let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -43,6 +44,7 @@ public enum KMSHTTPServer {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     // Requests are framed by HTTPRequestFramer; responses are encoded by KMSHTTPHandler.
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: maxBody)))

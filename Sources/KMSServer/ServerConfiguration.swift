@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     /// Larger request bodies are refused; KMS's largest legal request is a 32 KiB policy.
     public var maxBodyBytes = 256 * 1024
     public var eventLoopThreads = max(1, System.coreCount)
+    /// A connection that sends nothing for this many seconds, with no request of its
+    /// being processed, is closed: idle or stalled clients cannot hold sockets forever.
+    public var idleTimeout: Double = 120
 
     public init() {}
 

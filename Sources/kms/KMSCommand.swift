@@ -25,6 +25,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("root-key-file"), help: "Root key file (default <data-dir>/root.key).") var rootKeyFile: String?
     @Option(help: "A JSON configuration file.") var config: String?
     @Option(help: "Event loop threads (default: one per core).") var threads: Int?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing before it is closed (default 120).") var idleTimeout: Double?
     @Option(name: .customLong("lifecycle-clock-offset"), help: .hidden) var lifecycleClockOffset: Double?
     @Option(name: .customLong("deletion-sweep-interval"), help: .hidden) var deletionSweepInterval: Double?
 
@@ -44,6 +45,8 @@ struct Server: AsyncParsableCommand {
         c.rootKeyPath = rootKeyFile ?? reader.string(forKey: "kms.rootKeyFile")
         c.eventLoopThreads = threads ?? reader.int(forKey: "kms.threads", default: c.eventLoopThreads)
         guard c.eventLoopThreads > 0 else { throw ValidationError("--threads must be positive") }
+        c.idleTimeout = idleTimeout ?? reader.double(forKey: "kms.idleTimeout", default: c.idleTimeout)
+        guard c.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
         c.lifecycleClockOffset = lifecycleClockOffset ?? 0
         c.deletionSweepInterval = deletionSweepInterval ?? reader.double(forKey: "kms.deletionSweepInterval", default: 60)
         guard c.devAccount.count == 12, c.devAccount.allSatisfy(\.isNumber) else {
