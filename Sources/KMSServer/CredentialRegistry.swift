@@ -36,11 +36,11 @@ final class CredentialRegistry: Sendable {
 
     static func newAccessKeyId() -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-        return "AKIA" + String(SymmetricCipher.randomBytes(16).map { alphabet[Int($0 & 31)] })
+        return "AKIA" + String(SystemRandom.bytes(16).map { alphabet[Int($0 & 31)] })
     }
 
     static func newSecret() -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-        return String(SymmetricCipher.randomBytes(40).map { alphabet[Int($0 & 63)] })
+        return String(SystemRandom.bytes(40).map { alphabet[Int($0 & 63)] })
     }
 }

@@ -2,7 +2,7 @@ import Testing
 @testable import KMSCore
 
 @Suite struct CiphertextTests {
-    let material = KeyMaterial(version: 3, secret: SymmetricCipher.randomBytes(32), materialId: "ab", createdAt: 0)
+    let material = KeyMaterial(version: 3, secret: SystemRandom.bytes(32), materialId: "ab", createdAt: 0)
     let keyId = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
     @Test func blobRoundTripsAndIsSelfDescribing() throws {

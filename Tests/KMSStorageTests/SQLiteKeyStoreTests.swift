@@ -20,7 +20,7 @@ import KMSCore
 
     @Test func materialIsSealedAndSurvivesReopen() throws {
         let root = try RootKey.loadOrCreate(path: dir + "/root.key")
-        let secret = SymmetricCipher.randomBytes(32)
+        let secret = SystemRandom.bytes(32)
         let k = key(secret: secret)
         do {
             let store = try SQLiteKeyStore(path: dir + "/kms.sqlite", rootKey: root)
@@ -46,7 +46,7 @@ import KMSCore
 
     @Test func wrongRootKeyCannotOpen() throws {
         let store = try SQLiteKeyStore(path: dir + "/kms.sqlite", rootKey: try RootKey(bytes: Array(repeating: 1, count: 32)))
-        try store.apply([.putKey(key(secret: SymmetricCipher.randomBytes(32)))])
+        try store.apply([.putKey(key(secret: SystemRandom.bytes(32)))])
         let other = try SQLiteKeyStore(path: dir + "/kms.sqlite", rootKey: try RootKey(bytes: Array(repeating: 2, count: 32)))
         #expect(throws: StorageError.self) { try other.loadKeys() }
     }
@@ -59,7 +59,7 @@ import KMSCore
 
     @Test func removalDeletesMaterial() throws {
         let store = try SQLiteKeyStore(path: dir + "/kms.sqlite", rootKey: try RootKey(bytes: Array(repeating: 1, count: 32)))
-        let k = key(secret: SymmetricCipher.randomBytes(32))
+        let k = key(secret: SystemRandom.bytes(32))
         try store.apply([.putKey(k)])
         try store.apply([.removeKey(account: k.account, region: k.region, keyId: k.keyId)])
         #expect(try store.loadKeys().isEmpty)

@@ -18,7 +18,6 @@ public struct CiphertextBlob: Sendable, Equatable {
     public let bytes: [UInt8]
     let headerLength: Int
 
-    public var header: [UInt8] { Array(bytes[..<headerLength]) }
     public var nonce: [UInt8] { Array(nonceBytes) }
     public var ciphertext: [UInt8] { Array(ciphertextBytes) }
     public var tag: [UInt8] { Array(tagBytes) }

@@ -42,9 +42,4 @@ public enum SymmetricCipher {
             throw KMSError.invalidCiphertext
         }
     }
-
-    /// CSPRNG bytes (OpenSSL's DRBG, seeded by the OS).
-    public static func randomBytes(_ count: Int) -> [UInt8] {
-        SystemRandom.bytes(count)
-    }
 }

@@ -50,26 +50,26 @@ public enum RequestValidator {
     }
 
     static func describe(_ value: String, _ shape: ResolvedShape) -> String {
-        shape.sensitive ? "Value" : "Value '\(value)'"
+        shape.model.sensitive ? "Value" : "Value '\(value)'"
     }
 
     /// Returns the decoded bytes of a blob value, nil for other kinds.
     @discardableResult
     static func check(_ value: JSONValue, shape: ResolvedShape, path: () -> String, problems: inout [String]) throws(KMSError) -> [UInt8]? {
-        switch shape.kind {
+        switch shape.model.kind {
         case .string:
             guard case .string(let s) = value else { throw typeError(value, expected: "String") }
             let length = s.utf16.count  // Java String length, as AWS counts
-            if let min = shape.min, length < min {
+            if let min = shape.model.min, length < min {
                 problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
             }
-            if let max = shape.max, length > max {
+            if let max = shape.model.max, length > max {
                 problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
-            if let values = shape.enumValues, !values.contains(s) {
+            if let values = shape.model.enumValues, !values.contains(s) {
                 problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must satisfy enum value set: [\(values.joined(separator: ", "))]")
             }
-            if let pattern = shape.pattern, !ModelPatterns.shared.matches(s, pattern: pattern) {
+            if let pattern = shape.model.pattern, !ModelPatterns.shared.matches(s, pattern: pattern) {
                 problems.append("\(describe(s, shape)) at '\(path())' failed to satisfy constraint: Member must satisfy regular expression pattern: \(pattern)")
             }
         case .blob:
@@ -78,19 +78,19 @@ public enum RequestValidator {
                 throw KMSError(.serialization, "Base64 encoded value at '\(path())' is not valid.")
             }
             let label = "Value"  // Blob values are never echoed: they may be plaintext or key material.
-            if let min = shape.min, bytes.count < min {
+            if let min = shape.model.min, bytes.count < min {
                 problems.append("\(label) at '\(path())' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
             }
-            if let max = shape.max, bytes.count > max {
+            if let max = shape.model.max, bytes.count > max {
                 problems.append("\(label) at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
             return bytes
         case .integer:
             guard case .number = value, let i = value.intValue else { throw typeError(value, expected: "Integer") }
-            if let min = shape.min, i < min {
+            if let min = shape.model.min, i < min {
                 problems.append("Value '\(i)' at '\(path())' failed to satisfy constraint: Member must have value greater than or equal to \(min)")
             }
-            if let max = shape.max, i > max {
+            if let max = shape.model.max, i > max {
                 problems.append("Value '\(i)' at '\(path())' failed to satisfy constraint: Member must have value less than or equal to \(max)")
             }
         case .boolean:
@@ -103,10 +103,10 @@ public enum RequestValidator {
             try checkStructure(o, shape: shape, path: path, problems: &problems, blobs: &nested, recordBlobs: false)
         case .list:
             guard case .array(let items) = value else { throw typeError(value, expected: "List") }
-            if let min = shape.min, items.count < min {
+            if let min = shape.model.min, items.count < min {
                 problems.append("Value at '\(path())' failed to satisfy constraint: Member must have length greater than or equal to \(min)")
             }
-            if let max = shape.max, items.count > max {
+            if let max = shape.model.max, items.count > max {
                 problems.append("Value at '\(path())' failed to satisfy constraint: Member must have length less than or equal to \(max)")
             }
             guard let memberShape = shape.member else { return nil }

@@ -11,24 +11,15 @@ final class ResolvedShape: Sendable {
         let shape: ResolvedShape?
     }
 
-    let kind: ModelShape.Kind
-    let min: Int?
-    let max: Int?
-    let enumValues: [String]?
-    let pattern: String?
-    let sensitive: Bool
+    /// The model's own description: kind and constraints.
+    let model: ModelShape
     let members: [Member]
     let member: ResolvedShape?
     let key: ResolvedShape?
     let value: ResolvedShape?
 
     private init(_ shape: ModelShape, resolve: (String) -> ResolvedShape?) {
-        kind = shape.kind
-        min = shape.min
-        max = shape.max
-        enumValues = shape.enumValues
-        pattern = shape.pattern
-        sensitive = shape.sensitive
+        model = shape
         members = shape.members.map { Member(name: $0.name, wireLabel: $0.wireLabel, required: $0.required, shape: resolve($0.shape)) }
         member = shape.member.flatMap(resolve)
         key = shape.key.flatMap(resolve)

@@ -28,7 +28,7 @@ extension KMSService {
         try requireUsable(key)
         try requireSymmetricEncryptionKey(key, operation: operation)
         try dryRunCheck(request)
-        let dataKey = SymmetricCipher.randomBytes(byteCount)
+        let dataKey = SystemRandom.bytes(byteCount)
         let (blob, material) = try encryptWithKey(dataKey, key: key, algorithm: .symmetricDefault,
                                                   context: request.stringMap("EncryptionContext"))
         var out = JSONObject()
@@ -70,6 +70,6 @@ extension KMSService {
         try refuseRecipient(request)
         guard let n = request.int("NumberOfBytes") else { throw KMSError(.validation, "NumberOfBytes is required.") }
         try authorizer.authorize(action: "kms:GenerateRandom", caller: caller, key: nil)
-        return JSONObject([("Plaintext", .string(Base64.encode(SymmetricCipher.randomBytes(n))))])
+        return JSONObject([("Plaintext", .string(Base64.encode(SystemRandom.bytes(n))))])
     }
 }

@@ -5,7 +5,7 @@ enum KeyGeneration {
         let id = KeyIdentifier.newMaterialId()
         do {
             if spec == .symmetricDefault {
-                return KeyMaterial(version: version, secret: SymmetricCipher.randomBytes(32), materialId: id, createdAt: createdAt)
+                return KeyMaterial(version: version, secret: SystemRandom.bytes(32), materialId: id, createdAt: createdAt)
             }
             if spec.isHMAC {
                 return KeyMaterial(version: version, secret: try HMACKey.generate(spec), materialId: id, createdAt: createdAt)

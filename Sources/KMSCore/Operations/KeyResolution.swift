@@ -87,7 +87,7 @@ public enum KeyIdentifier {
 
     /// A new random key ID in AWS's UUID form (lower-case).
     public static func newKeyId() -> String {
-        let b = SymmetricCipher.randomBytes(16)
+        let b = SystemRandom.bytes(16)
         var bytes = b
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
@@ -97,7 +97,7 @@ public enum KeyIdentifier {
     }
 
     public static func newMaterialId() -> String {
-        SymmetricCipher.randomBytes(32).map { String($0, radix: 16).leftPadded(2) }.joined()
+        SystemRandom.bytes(32).map { String($0, radix: 16).leftPadded(2) }.joined()
     }
 }
 
