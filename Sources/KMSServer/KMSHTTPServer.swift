@@ -5,25 +5,41 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// `kms server`: opens the data directory (root key, SQLite store, credentials), starts
 /// the background deletion job and serves the AWS KMS JSON protocol until SIGINT/SIGTERM.
 public enum KMSHTTPServer {
     public static func run(_ config: ServerConfiguration, logger: Logger = Logger(label: "kms")) async throws {
-        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try ProcessHardening.apply(allowCoreDumps: config.allowCoreDumps)
+        let tls = try ServerTLS.configured(certificatePath: config.tlsCertificatePath,
+                                              privateKeyPath: config.tlsPrivateKeyPath)
+        try ListenAddress.requireSafe(host: config.host, tls: tls != nil, insecureHTTP: config.insecureHTTP)
+        // Checked before anything in the data dir is opened: its mode, and who may read it.
+        if let adopted = try DataDirectory.prepare(path: config.dataDirectory, mode: config.dev ? .dev : .production) {
+            Console.line(adopted)
+        }
         let rootKey = try RootKey.loadOrCreate(path: config.resolvedRootKeyPath)
         let store = try SQLiteKeyStore(path: config.dataDirectory + "/kms.sqlite", rootKey: rootKey)
         let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset))
         let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
-                                                                       dataDirectory: config.dataDirectory)
-        if let created {
-            // Printed once, on the start that created them; afterwards only the file has them.
+                                                                       dataDirectory: config.dataDirectory,
+                                                                       seed: config.rootCredentialSeed)
+        let credentialsFile = config.dataDirectory + "/credentials"
+        switch created {
+        case .created(let credential, let seeded):
+            // The secret is never printed (logs outlive it); only the 0600 file holds it.
             Console.line("""
-                kms: created root credentials for account \(created.account) (also in \(config.dataDirectory)/credentials):
-                kms:   aws_access_key_id = \(created.accessKeyId)
-                kms:   aws_secret_access_key = \(created.secretAccessKey)
+                kms: created root credentials for account \(credential.account)\(seeded ? " from KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY" : ""): \
+                access key id \(credential.accessKeyId); the secret access key is in \(credentialsFile) (mode 0600)
                 """)
+        case .seedIgnored(let existingId):
+            Console.error("""
+                kms: warning: KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY are ignored: \(config.dataDirectory) \
+                already has root credentials (access key id \(existingId)), set at its first start; they are in \(credentialsFile)
+                """)
+        case .existing:
+            break
         }
         let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
         let pipeline = RequestPipeline(service: service, authenticator: authenticator)
@@ -44,6 +60,9 @@ public enum KMSHTTPServer {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS first: everything after it sees plaintext. The context is read per
+                    // connection, so a SIGHUP reload applies to the next connection accepted.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     // Requests are framed by HTTPRequestFramer; responses are encoded by KMSHTTPHandler.
                     try channel.pipeline.syncOperations.addHandler(
@@ -55,7 +74,20 @@ public enum KMSHTTPServer {
             }
         let channel = try await bootstrap.bind(host: config.host, port: config.port).get()
         let port = channel.localAddress?.port ?? config.port
-        Console.line("kms: listening on http://\(config.host):\(port)\(config.dev ? " (dev mode: signatures not checked)" : "")")
+        let address = "\(tls == nil ? "http" : "https")://\(config.host):\(port)"
+        if config.dev {
+            Console.error("""
+                kms: WARNING: dev mode: signatures are not checked. Anyone who can reach \(address) can use and \
+                manage every key in \(config.dataDirectory), under any account. Never expose it; never give it real keys.
+                """)
+        }
+        if tls == nil, !ListenAddress.isLoopback(config.host) {
+            Console.error("""
+                kms: WARNING: --insecure-http: serving plain HTTP on \(address), reachable from the network. \
+                Requests, plaintexts and data keys cross it unencrypted; only do this behind a TLS-terminating proxy.
+                """)
+        }
+        Console.line("kms: listening on \(address)\(config.dev ? " (dev mode: signatures not checked)" : "")")
 
         let sweeper = Task.detached {
             while !Task.isCancelled {
@@ -72,8 +104,19 @@ public enum KMSHTTPServer {
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
             channel.close(promise: nil)
         }
+        // SIGHUP re-reads the TLS certificate and key; a bad pair keeps the old context.
+        let reloads = tls.map { tls in
+            SignalWatcher(signals: [SIGHUP]) {
+                if let error = tls.reload() {
+                    Console.error("kms: SIGHUP: TLS certificate not reloaded, still serving the previous one: \(error)")
+                } else {
+                    Console.line("kms: SIGHUP: reloaded the TLS certificate \(tls.certificatePath) and key \(tls.privateKeyPath)")
+                }
+            }
+        }
         try await channel.closeFuture.get()
         signals.cancel()
+        reloads?.cancel()
         sweeper.cancel()
         try await threadPool.shutdownGracefully()
         try await group.shutdownGracefully()
@@ -103,5 +146,10 @@ final class SignalWatcher: @unchecked Sendable {  // the sources are only cancel
 enum Console {
     static func line(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    /// Warnings and refusals go to standard error.
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 }

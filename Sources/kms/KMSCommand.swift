@@ -12,7 +12,8 @@ struct KMSCommand: AsyncParsableCommand {
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
-/// KMS_DATA_DIR, KMS_DEV, KMS_DEV_ACCOUNT, KMS_ROOT_KEY_FILE) or a JSON file named by
+/// KMS_DATA_DIR, KMS_DEV, KMS_DEV_ACCOUNT, KMS_ROOT_KEY_FILE, KMS_TLS_CERT, KMS_TLS_KEY,
+/// KMS_INSECURE_HTTP, KMS_ALLOW_CORE_DUMPS) or a JSON file named by
 /// --config / KMS_CONFIG ({"kms": {"port": 8080, ...}}); a flag wins over both.
 struct Server: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the KMS server (embedded SQLite storage).")
@@ -28,6 +29,10 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing before it is closed (default 120).") var idleTimeout: Double?
     @Option(name: .customLong("lifecycle-clock-offset"), help: .hidden) var lifecycleClockOffset: Double?
     @Option(name: .customLong("deletion-sweep-interval"), help: .hidden) var deletionSweepInterval: Double?
+    @Option(name: .customLong("tls-cert"), help: "TLS certificate chain, PEM (with --tls-key; both re-read on SIGHUP).") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "TLS private key, PEM.") var tlsKey: String?
+    @Flag(name: .customLong("insecure-http"), help: "Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).") var insecureHttp = false
+    @Flag(name: .customLong("allow-core-dumps"), help: "Leave core dumps on (off by default: they would hold unsealed keys).") var allowCoreDumps = false
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -53,6 +58,21 @@ struct Server: AsyncParsableCommand {
             throw ValidationError("--dev-account must be 12 digits")
         }
         guard c.deletionSweepInterval > 0 else { throw ValidationError("--deletion-sweep-interval must be positive") }
+        c.tlsCertificatePath = tlsCert ?? reader.string(forKey: "kms.tlsCert")
+        c.tlsPrivateKeyPath = tlsKey ?? reader.string(forKey: "kms.tlsKey")
+        c.insecureHTTP = insecureHttp || reader.bool(forKey: "kms.insecureHttp", default: false)
+        c.allowCoreDumps = allowCoreDumps || reader.bool(forKey: "kms.allowCoreDumps", default: false)
+        // KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY: root credentials for a data dir's first start.
+        let rootId = reader.string(forKey: "kms.rootAccessKeyId")
+        let rootSecret = reader.string(forKey: "kms.rootSecretAccessKey", isSecret: true)
+        switch (rootId, rootSecret) {
+        case (nil, nil): break
+        case (let id?, let secret?):
+            do { c.rootCredentialSeed = try RootCredentialSeed(accessKeyId: id, secretAccessKey: secret) }
+            catch { throw ValidationError(String(describing: error)) }
+        default:
+            throw ValidationError("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY go together: set both, or neither.")
+        }
         try await KMSHTTPServer.run(c)
     }
 }
