@@ -22,6 +22,7 @@ DO_BUILD=0
 DO_RAW_SIGN=0
 DO_NGINX=1
 DO_SERVER=1
+DO_TLS=1
 OPS="all"
 
 usage() {
@@ -36,6 +37,7 @@ $("$PY" "$HELPER" ops | sed 's/^/                   /')
                  'Sign' selects every Sign variant.
   --nginx-only   only measure the nginx baseline (no KMS binary needed)
   --no-nginx     skip the nginx baseline (no ratio column)
+  --no-tls       skip the TLS run (Encrypt over https on a second start of the server)
 
 environment:
   KMS_BINARY=$KMS_BINARY
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
     --ops=*) OPS="${1#--ops=}" ;;
     --nginx-only) DO_SERVER=0 ;;
     --no-nginx) DO_NGINX=0 ;;
+    --no-tls) DO_TLS=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
   esac
@@ -180,7 +183,7 @@ run_wrk() {
   local name="$1" kind="$2" port="$3"; shift 3
   local safe="${name//[^A-Za-z0-9_-]/_}"
   local req="$WORK/runs/$safe.req" out="$WORK/runs/$safe.wrk.txt"
-  local url="http://127.0.0.1:$port/" rc=0 died=()
+  local url="${WRK_SCHEME:-http}://127.0.0.1:$port/" rc=0 died=()
 
   if [ "$WARM_S" -gt 0 ]; then
     "$@" --out "$req" --no-preflight >/dev/null
@@ -313,6 +316,41 @@ if [ "$DO_SERVER" = 1 ]; then
   stop_pid "$KMS_PID" kms; KMS_PID=""
   if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$KMS_LOG"; then
     echo "bench: WARNING: server log mentions a crash; see $KMS_LOG" >&2
+    BENCH_KEEP=1
+  fi
+fi
+
+# ------------------------------------------------------------------ TLS ----
+# Encrypt again, over TLS (keep-alive, as wrk does), on a second start of the same server
+# (same data dir and keys) with a certificate made for this run; the report sets the rate
+# next to plain-HTTP Encrypt from the same run.
+if [ "$DO_TLS" = 1 ] && [ "$DO_SERVER" = 1 ] && [[ ",$OPS," == *",Encrypt,"* ]]; then
+  TLS_DIR="$WORK/tls"
+  "$PY" "$REPO/IntegrationTests/tls_certs.py" "$TLS_DIR" >/dev/null || die "cannot make the TLS certificate"
+  TLS_PORT="$("$PY" "$HELPER" freeport)"
+  TLS_LOG="$WORK/kms-tls.log"
+  TLS_ENDPOINT="https://127.0.0.1:$TLS_PORT"
+  log "starting $KMS_BINARY server with TLS on 127.0.0.1:$TLS_PORT"
+  "$KMS_BINARY" server --host 127.0.0.1 --port "$TLS_PORT" --data-dir "$DATA_DIR" \
+    --tls-cert "$TLS_DIR/server.pem" --tls-key "$TLS_DIR/server.key" >"$TLS_LOG" 2>&1 &
+  KMS_PID=$!
+  if ! wait_port "$TLS_PORT" "$KMS_PID" "$TLS_LOG" "kms: listening on https://"; then
+    echo "---- server output ----" >&2; tail -n 40 "$TLS_LOG" >&2 || true
+    die "the TLS server did not start on port $TLS_PORT within ${STARTUP_TIMEOUT}s"
+  fi
+  TLS_SIGN=("$PY" "$HELPER" sign --state "$STATE" --op Encrypt --endpoint "$TLS_ENDPOINT" --cafile "$TLS_DIR/ca.pem")
+  rc=0
+  msg="$(timeout 60 "${TLS_SIGN[@]}" --out "$WORK/runs/preflight-tls.req" 2>&1)" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "!!! Encrypt/TLS: $msg"
+    "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt/TLS" --status failed --reason "$msg"
+  else
+    log "Encrypt/TLS"
+    WRK_SCHEME=https run_wrk "Encrypt/TLS" op "$TLS_PORT" "${TLS_SIGN[@]}"
+  fi
+  stop_pid "$KMS_PID" kms; KMS_PID=""
+  if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$TLS_LOG"; then
+    echo "bench: WARNING: TLS server log mentions a crash; see $TLS_LOG" >&2
     BENCH_KEEP=1
   fi
 fi
