@@ -74,7 +74,7 @@ public enum KMSHTTPServer {
             }
         let channel = try await bootstrap.bind(host: config.host, port: config.port).get()
         let port = channel.localAddress?.port ?? config.port
-        let address = "\(tls == nil ? "http" : "https")://\(config.host):\(port)"
+        let address = "\(tls == nil ? "http" : "https")://\(ListenAddress.urlHost(config.host)):\(port)"
         if config.dev {
             Console.error("""
                 kms: WARNING: dev mode: signatures are not checked. Anyone who can reach \(address) can use and \

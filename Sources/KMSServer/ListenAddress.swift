@@ -15,6 +15,11 @@ public enum ListenAddress {
             """)
     }
 
+    /// The host as it appears in a URL: IPv6 literals in brackets.
+    static func urlHost(_ host: String) -> String {
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    }
+
     /// 127.0.0.0/8, ::1 (also bracketed, and IPv4-mapped ::ffff:127.x) and the name
     /// `localhost`. Any other name counts as non-loopback: it may resolve anywhere.
     public static func isLoopback(_ host: String) -> Bool {

@@ -14,6 +14,12 @@ import KMSStorage
         }
     }
 
+    @Test func urlHosts() {
+        #expect(ListenAddress.urlHost("127.0.0.1") == "127.0.0.1")
+        #expect(ListenAddress.urlHost("::1") == "[::1]")
+        #expect(ListenAddress.urlHost("[::1]") == "[::1]")
+    }
+
     @Test func plainHTTPOffLoopbackNeedsTheFlag() throws {
         #expect(throws: StartupRefusal.self) { try ListenAddress.requireSafe(host: "0.0.0.0", tls: false, insecureHTTP: false) }
         try ListenAddress.requireSafe(host: "0.0.0.0", tls: true, insecureHTTP: false)
