@@ -21,6 +21,10 @@ public struct ServerConfiguration: Sendable {
     /// being processed, is closed: idle or stalled clients cannot hold sockets forever.
     public var idleTimeout: Double = 120
 
+    /// Symmetric ciphertext format written (2; 1 only for benchmarks comparing the two,
+    /// hidden flag `--ciphertext-format`). Both formats always decrypt.
+    public var ciphertextFormat: UInt8 = 2
+
     public init() {}
 
     public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }

@@ -28,6 +28,8 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing before it is closed (default 120).") var idleTimeout: Double?
     @Option(name: .customLong("lifecycle-clock-offset"), help: .hidden) var lifecycleClockOffset: Double?
     @Option(name: .customLong("deletion-sweep-interval"), help: .hidden) var deletionSweepInterval: Double?
+    /// Benchmark only: write ciphertext format 1 (random nonce under the material) to compare with v2.
+    @Option(name: .customLong("ciphertext-format"), help: .hidden) var ciphertextFormat: UInt8?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -53,6 +55,10 @@ struct Server: AsyncParsableCommand {
             throw ValidationError("--dev-account must be 12 digits")
         }
         guard c.deletionSweepInterval > 0 else { throw ValidationError("--deletion-sweep-interval must be positive") }
+        if let ciphertextFormat {
+            guard ciphertextFormat == 1 || ciphertextFormat == 2 else { throw ValidationError("--ciphertext-format must be 1 or 2") }
+            c.ciphertextFormat = ciphertextFormat
+        }
         try await KMSHTTPServer.run(c)
     }
 }
