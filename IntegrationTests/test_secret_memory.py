@@ -47,11 +47,14 @@ def test_key_material_pages_are_locked_and_not_dumped(server_factory):
     assert kms.decrypt(CiphertextBlob=kms.encrypt(KeyId=kid, Plaintext=b"m")["CiphertextBlob"])["Plaintext"] == b"m"
     pid = srv.proc.pid
     assert mappings_with_flags(pid, "dd"), "no mapping of the server is excluded from core dumps"
-    assert mappings_with_flags(pid, "dd", "lo"), "no locked, dump-excluded mapping in the server"
-    assert vm_lck_kb(pid) >= 64  # at least one 64 KiB chunk of secret slots
+    with open(srv.stderr_path) as fh:
+        lock_allowed = WARNING not in fh.read()  # e.g. a container with a tiny RLIMIT_MEMLOCK
+    if lock_allowed:
+        assert mappings_with_flags(pid, "dd", "lo"), "no locked, dump-excluded mapping in the server"
+        assert vm_lck_kb(pid) >= 64  # at least one 64 KiB chunk of secret slots
     # Loaded from disk on restart: the same.
     srv.restart()
-    assert mappings_with_flags(srv.proc.pid, "dd", "lo")
+    assert mappings_with_flags(srv.proc.pid, *(("dd", "lo") if lock_allowed else ("dd",)))
 
 
 @pytest.mark.restart
