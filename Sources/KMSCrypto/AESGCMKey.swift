@@ -18,10 +18,13 @@ public final class AESGCMKey: Sendable {
 
     private let pool: AESGCMContextPool
 
-    /// - Parameter key: 32 bytes; anything else throws `backendFailure`.
-    public init(key: UnsafeRawBufferPointer) throws(KMSCryptoError) {
+    /// - Parameters:
+    ///   - key: 32 bytes; anything else throws `backendFailure`.
+    ///   - prewarm: schedule one context now (false: on first use, for keys that may never
+    ///     be used, such as a material's format v1 key, which only old blobs need).
+    public init(key: UnsafeRawBufferPointer, prewarm: Bool = true) throws(KMSCryptoError) {
         guard key.count == Self.keySize else { throw .backendFailure("AES-256-GCM key") }
-        pool = try AESGCMContextPool(key: key)
+        pool = try AESGCMContextPool(key: key, prewarm: prewarm)
     }
 
     public init(key: [UInt8]) throws(KMSCryptoError) {
@@ -75,10 +78,11 @@ final class AESGCMContextPool: @unchecked Sendable {  // contexts are only touch
     /// The cipher, fetched once: EVP_CIPHER_fetch looks it up in the provider tables.
     nonisolated(unsafe) static let cipher: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)
 
-    init(key: UnsafeRawBufferPointer?) throws(KMSCryptoError) {
+    init(key: UnsafeRawBufferPointer?, prewarm: Bool = true) throws(KMSCryptoError) {
         guard Self.cipher != nil else { throw .backendFailure("AES-256-GCM cipher") }
         self.key = key.map { SecretBytes(copying: $0) }
         // One context up front: a key that cannot be scheduled fails here, not on first use.
+        guard prewarm else { return }
         let first = Context(pointer: try makeContext())
         pool.withLock { $0.append(first) }
     }

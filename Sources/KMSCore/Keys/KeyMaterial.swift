@@ -34,7 +34,8 @@ public struct KeyMaterial: Sendable {
         self.createdAt = createdAt
         self.privateKey = privateKey
         let symmetric = privateKey == nil && secretBytes.count == AESGCMKey.keySize
-        self.aesKey = symmetric ? secretBytes.withUnsafeBytes { try? AESGCMKey(key: $0) } : nil
+        // The v1 key gets its EVP context only if an old blob is ever opened (memory per key).
+        self.aesKey = symmetric ? secretBytes.withUnsafeBytes { try? AESGCMKey(key: $0, prewarm: false) } : nil
         self.messageKeyCipher = symmetric ? secretBytes.withUnsafeBytes { try? MessageKeyAESGCM(material: $0) } : nil
     }
 
