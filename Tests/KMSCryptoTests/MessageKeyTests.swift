@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import KMSCrypto
+import Synchronization
 import Testing
 
 /// Ciphertext format v2's per-message keys: NIST SP 800-108r1 counter-mode KDF with
@@ -107,6 +108,37 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Pooled contexts are re-keyed per call: concurrent calls must never see each
+    /// other's key. Each result is checked against swift-crypto under the expected K_msg.
+    @Test func oneMaterialUsedFromManyThreads() throws {
+        let cipher = try SystemRandom.bytes(32).withUnsafeBytes { try MessageKeyAESGCM(material: $0) }
+        let failures = Atomic(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            for j in 0..<200 {
+                let salt = SystemRandom.bytes(32), plaintext = Array("message \(i) \(j)".utf8), aad = [UInt8(i)]
+                var sealed: [UInt8] = []
+                let ok = (try? plaintext.withUnsafeBytes { p in
+                    try salt.withUnsafeBytes { s in
+                        try aad.withUnsafeBytes { a in try cipher.seal(p, salt: s, authenticating: a, appendingTo: &sealed) }
+                    }
+                }) != nil
+                let box = try? AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)),
+                                                 ciphertext: sealed.dropLast(16), tag: sealed.suffix(16))
+                let outside = box.flatMap { try? AES.GCM.open($0, using: SymmetricKey(data: cipher.messageKey(salt: salt)), authenticating: aad) }
+                let opened = try? sealed.withUnsafeBytes { all in
+                    try salt.withUnsafeBytes { s in
+                        try aad.withUnsafeBytes { a in
+                            try cipher.open(UnsafeRawBufferPointer(rebasing: all[..<(all.count - 16)]),
+                                            tag: UnsafeRawBufferPointer(rebasing: all[(all.count - 16)...]), salt: s, authenticating: a)
+                        }
+                    }
+                }
+                if !ok || outside.map(Array.init) != plaintext || opened != plaintext { failures.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
     }
 
     @Test func secretBytesAreHeldAndCopied() {
