@@ -21,7 +21,11 @@ public enum KMSHTTPServer {
         }
         let rootKey = try RootKey.loadOrCreate(path: config.resolvedRootKeyPath)
         let store = try SQLiteKeyStore(path: config.dataDirectory + "/kms.sqlite", rootKey: rootKey)
-        let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset))
+        let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
+                                     ciphertextFormat: config.ciphertextFormat)
+        if config.ciphertextFormat == 1 {
+            FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
+        }
         let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                        dataDirectory: config.dataDirectory,
                                                                        seed: config.rootCredentialSeed)

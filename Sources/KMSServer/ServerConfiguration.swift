@@ -31,6 +31,10 @@ public struct ServerConfiguration: Sendable {
     /// Root credentials for a data dir's first start, instead of random ones.
     public var rootCredentialSeed: RootCredentialSeed?
 
+    /// Symmetric ciphertext format written (2; 1 only for benchmarks comparing the two,
+    /// hidden flag `--ciphertext-format`). Both formats always decrypt.
+    public var ciphertextFormat: UInt8 = 2
+
     public init() {}
 
     public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }

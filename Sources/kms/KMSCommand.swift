@@ -33,6 +33,8 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "TLS private key, PEM.") var tlsKey: String?
     @Flag(name: .customLong("insecure-http"), help: "Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).") var insecureHttp = false
     @Flag(name: .customLong("allow-core-dumps"), help: "Leave core dumps on (off by default: they would hold unsealed keys).") var allowCoreDumps = false
+    /// Benchmark only: write ciphertext format 1 (random nonce under the material) to compare with v2.
+    @Option(name: .customLong("ciphertext-format"), help: .hidden) var ciphertextFormat: UInt8?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -72,6 +74,10 @@ struct Server: AsyncParsableCommand {
             catch { throw ValidationError(String(describing: error)) }
         default:
             throw ValidationError("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY go together: set both, or neither.")
+        }
+        if let ciphertextFormat {
+            guard ciphertextFormat == 1 || ciphertextFormat == 2 else { throw ValidationError("--ciphertext-format must be 1 or 2") }
+            c.ciphertextFormat = ciphertextFormat
         }
         try await KMSHTTPServer.run(c)
     }
