@@ -44,12 +44,48 @@ public struct JSONObject: Sendable, Equatable {
     public init() {}
     public init(_ entries: [(String, JSONValue)]) {
         self.entries.reserveCapacity(entries.count)  // one allocation, not one per doubling
-        for (k, v) in entries { self[k] = v }
+        var index: [String: Int]?
+        for (k, v) in entries { _ = insertParsed(k, v, index: &index, limit: .max) }
     }
 
     /// Room for `capacity` members without reallocating (the parser's objects are small).
     mutating func reserveCapacity(_ capacity: Int) {
         entries.reserveCapacity(capacity)
+    }
+
+    /// Objects up to this size find a repeated name by scanning; larger ones index names.
+    static let indexThreshold = 8
+
+    /// The parser's insert, in linear total time per object: a repeated name replaces the
+    /// earlier value (the last one wins, as with Jackson, AWS's parser). Small objects, every
+    /// KMS request, scan their few entries and allocate nothing more; once an object passes
+    /// `indexThreshold` members its names go into `index` (SipHash with a per-process seed,
+    /// so chosen names cannot make it degrade). Returns false for a new member that would
+    /// make the object larger than `limit`.
+    mutating func insertParsed(_ key: String, _ value: JSONValue, index: inout [String: Int]?, limit: Int) -> Bool {
+        if index == nil {
+            if let i = entries.firstIndex(where: { $0.key == key }) {
+                entries[i].value = value
+                return true
+            }
+            guard entries.count < limit else { return false }
+            entries.append((key, value))
+            if entries.count > Self.indexThreshold {
+                var built: [String: Int] = [:]
+                built.reserveCapacity(entries.count * 2)
+                for (i, e) in entries.enumerated() { built[e.key] = i }
+                index = built
+            }
+            return true
+        }
+        if let i = index![key] {
+            entries[i].value = value
+            return true
+        }
+        guard entries.count < limit else { return false }
+        index![key] = entries.count
+        entries.append((key, value))
+        return true
     }
 
     public subscript(key: String) -> JSONValue? {
