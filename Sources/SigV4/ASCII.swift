@@ -74,6 +74,11 @@ enum ASCII {
         let n = prefix.utf8CodeUnitCount
         guard name.utf8.count >= n else { return false }
         let p = prefix.utf8Start
+        let fast = name.utf8.withContiguousStorageIfAvailable { b in
+            for i in 0..<n where lower(b[i]) != p[i] { return false }
+            return true
+        }
+        if let fast { return fast }
         var i = 0
         for byte in name.utf8 {
             if i == n { break }

@@ -15,29 +15,44 @@ public enum RegionName {
     /// Longest accepted name: real ones are at most 16 bytes; the bound keeps echoing it cheap.
     public static let maxLength = 32
 
-    static let prefixes: [[UInt8]] = [
-        "us-gov", "us-isob", "us-isof", "us-iso", "eu-isoe", "eusc-de",
-        "us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn",
-    ].map { Array($0.utf8) }
-
+    /// Checks the bytes right to left: `<digits>`, then `<word>`, then the partition prefix
+    /// before them. No allocation (it runs on every request).
     public static func isValid(_ name: String) -> Bool {
-        let utf8 = name.utf8
-        guard utf8.count >= 6, utf8.count <= maxLength else { return false }
+        let count = name.utf8.count
+        guard count >= 6, count <= maxLength else { return false }
         var name = name
-        return name.withUTF8 { bytes in
-            prefixes.contains { prefix in
-                bytes.starts(with: prefix) && isWordDashDigits(UnsafeBufferPointer(rebasing: bytes[prefix.count...]))
-            }
+        return name.withUTF8 { b in
+            guard let lastDash = b.lastIndex(of: 0x2D), lastDash + 1 < b.count, lastDash > 0,
+                  let wordDash = UnsafeBufferPointer(rebasing: b[..<lastDash]).lastIndex(of: 0x2D),
+                  wordDash + 1 < lastDash
+            else { return false }
+            for i in (lastDash + 1)..<b.count where !isDigit(b[i]) { return false }
+            for i in (wordDash + 1)..<lastDash where !isDigit(b[i]) && !(b[i] >= 0x61 && b[i] <= 0x7A) { return false }
+            return isPartition(UnsafeBufferPointer(rebasing: b[..<wordDash]))
         }
     }
 
-    /// `-<[a-z0-9]+>-<[0-9]+>`, the part after the partition prefix.
-    static func isWordDashDigits(_ rest: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard rest.count >= 4, rest[0] == 0x2D, let lastDash = rest.lastIndex(of: 0x2D), lastDash > 1 else { return false }
-        let word = rest[1..<lastDash]
-        let digits = rest[(lastDash + 1)...]
-        return !digits.isEmpty
-            && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-            && word.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) }
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// us eu ap sa ca me af il mx (aws), cn (aws-cn), and the longer partition prefixes.
+    static func isPartition(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch p.count {
+        case 2:
+            switch UInt16(p[0]) << 8 | UInt16(p[1]) {
+            case 0x7573, 0x6575, 0x6170, 0x7361, 0x6361, 0x6D65, 0x6166, 0x696C, 0x6D78, 0x636E: return true
+            default: return false
+            }
+        case 6: return equal(p, "us-gov") || equal(p, "us-iso")
+        case 7: return equal(p, "us-isob") || equal(p, "us-isof") || equal(p, "eu-isoe") || equal(p, "eusc-de")
+        default: return false
+        }
+    }
+
+    static func equal(_ p: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        guard p.count == literal.utf8CodeUnitCount else { return false }
+        let l = literal.utf8Start
+        for i in 0..<p.count where p[i] != l[i] { return false }
+        return true
     }
 }

@@ -221,11 +221,20 @@ public struct SigV4Verifier: Sendable {
         return size > Self.maxCanonicalRequestBytes ? .canonicalRequestTooLarge : nil
     }
 
-    /// The index of `name` (any case) in the sorted lower-case `signed`, or -1.
+    /// The index of `name` (any case) in the sorted lower-case `signed`, or -1. Short lists
+    /// (every SDK request) are scanned comparing lengths first, a few integer compares per
+    /// name; long ones are binary-searched, so 100 headers against 128 names stay cheap.
     static func slot(of name: String, in signed: [String]) -> Int {
+        let length = name.utf8.count
+        if signed.count <= 16 {
+            for (k, candidate) in signed.enumerated()
+            where candidate.utf8.count == length && ASCII.equalsIgnoringCase(name, lowercased: candidate) {
+                return k
+            }
+            return -1
+        }
         var low = 0
         var high = signed.count - 1
-        let length = name.utf8.count
         while low <= high {
             let mid = (low + high) / 2
             let order = ASCII.compareIgnoringCase(name, lowercased: signed[mid])

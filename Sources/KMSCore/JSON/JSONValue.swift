@@ -44,8 +44,7 @@ public struct JSONObject: Sendable, Equatable {
     public init() {}
     public init(_ entries: [(String, JSONValue)]) {
         self.entries.reserveCapacity(entries.count)  // one allocation, not one per doubling
-        var index: [String: Int]?
-        for (k, v) in entries { _ = insertParsed(k, v, index: &index, limit: .max) }
+        for (k, v) in entries { self[k] = v }
     }
 
     /// Room for `capacity` members without reallocating (the parser's objects are small).
@@ -62,7 +61,8 @@ public struct JSONObject: Sendable, Equatable {
     /// `indexThreshold` members its names go into `index` (SipHash with a per-process seed,
     /// so chosen names cannot make it degrade). Returns false for a new member that would
     /// make the object larger than `limit`.
-    mutating func insertParsed(_ key: String, _ value: JSONValue, index: inout [String: Int]?, limit: Int) -> Bool {
+    mutating func insertParsed(_ key: __owned String, _ value: __owned JSONValue, index: inout [String: Int]?,
+                               limit: Int) -> Bool {
         if index == nil {
             if let i = entries.firstIndex(where: { $0.key == key }) {
                 entries[i].value = value
