@@ -147,6 +147,21 @@ import Testing
         #expect(throws: SigV4Error.repeatedHeader("host")) { try verify(twoHosts) }
     }
 
+    /// Past 16 signed names the verifier binary-searches SignedHeaders: the same answers.
+    @Test func longSignedHeaderListsUseTheSameRules() throws {
+        let extra = (0..<40).map { (name: "X-Custom-\(100 + $0)", value: "value \($0)") }
+        let headers = try Self.request(signed: Self.baseHeaders + extra)
+        #expect(try verifier.parseAuthorization(headers: headers).signedHeaders.count > 16)
+        try verify(headers)
+        #expect(throws: SigV4Error.repeatedHeader("x-custom-120")) {
+            try verify(headers + [("x-CUSTOM-120", "again")])
+        }
+        #expect(throws: SigV4Error.headerNotSigned("x-amz-extra")) { try verify(headers + [("X-Amz-Extra", "1")]) }
+        #expect(throws: SigV4Error.signatureMismatch) {
+            try verify(headers.changing("x-custom-139") { $0 + "!" })
+        }
+    }
+
     @Test func repeatedAuthorizationRefused() throws {
         let headers = try Self.request()
         let again = headers + [("authorization", headers.first { $0.name == "Authorization" }!.value)]
