@@ -179,7 +179,7 @@ public struct SigV4Verifier: Sendable {
     /// name to the single header carrying it (a signed header or Authorization sent twice is
     /// refused), refuses an unsigned host, content-type or x-amz-* header, refuses
     /// UNSIGNED-PAYLOAD unless allowed, and bounds the canonical request's size.
-    /// Each lookup is a binary search: SignedHeaders is sorted (the parser insists).
+    /// Lookups rely on SignedHeaders being sorted and unique (the parser insists).
     func locateSignedHeaders(
         _ headers: [(name: String, value: String)], authorization auth: SigV4Authorization, fixedBytes: Int,
         slots: UnsafeMutableBufferPointer<Int>, contentSHA256: inout String?, repeated: inout Bool
