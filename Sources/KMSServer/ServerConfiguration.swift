@@ -20,6 +20,13 @@ public struct ServerConfiguration: Sendable {
     /// A connection that sends nothing for this many seconds, with no request of its
     /// being processed, is closed: idle or stalled clients cannot hold sockets forever.
     public var idleTimeout: Double = 120
+    /// Seconds a request may take to arrive, from its first byte to its last (slowloris
+    /// defence); separate from the idle timeout, which waits between requests.
+    public var requestTimeout: Double = 20
+    /// Open connections beyond this are closed as they are accepted.
+    public var maxConnections = 4096
+    /// Request quotas per account and region (requests per second); unlimited by default.
+    public var quotas = RequestQuotaRates()
 
     public init() {}
 
