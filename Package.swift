@@ -51,6 +51,7 @@ let package = Package(
         .target(name: "CProcessControl"),
         .target(name: "KMSServer", dependencies: [
             "KMSCore", "KMSStorage", "SigV4",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

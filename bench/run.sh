@@ -24,6 +24,7 @@ DO_NGINX=1
 DO_SERVER=1
 DO_TLS=1
 DO_V1=1
+DO_AUDIT=1
 OPS="all"
 
 usage() {
@@ -41,6 +42,8 @@ $("$PY" "$HELPER" ops | sed 's/^/                   /')
   --no-tls       skip the TLS run (Encrypt over https on a second start of the server)
   --no-v1        skip the ciphertext format v1 comparison (Encrypt/Decrypt/GenerateDataKey
                  again on a server started with the benchmark-only --ciphertext-format 1)
+  --no-audit     skip the audit comparison (Encrypt again with the benchmark-only
+                 --audit off, and with --audit-fsync always)
 
 environment:
   KMS_BINARY=$KMS_BINARY
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
     --no-nginx) DO_NGINX=0 ;;
     --no-tls) DO_TLS=0 ;;
     --no-v1) DO_V1=0 ;;
+    --no-audit) DO_AUDIT=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
   esac
@@ -394,6 +398,29 @@ if [ ${#V1_OPS[@]} -gt 0 ]; then
     run_wrk "$op:v1" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_V1" --op "$op"
   done
   stop_pid "$KMS_PID" kms; KMS_PID=""
+fi
+
+# ------------------------------------------------------------- audit ----
+# Encrypt on a server without its audit trail (hidden, benchmark-only --audit off) and on
+# one that fsyncs every group of events (--audit-fsync always), next to the default run.
+if [ "$DO_SERVER" = 1 ] && [ "$DO_AUDIT" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; then
+  for variant in "audit-off:--audit off" "fsync-always:--audit-fsync always"; do
+    name="${variant%%:*}"; read -r -a flags <<<"${variant#*:}"
+    DATA_DIR_A="$WORK/kms-data-$name"; mkdir -p "$DATA_DIR_A"
+    KMS_PORT="$("$PY" "$HELPER" freeport)"
+    KMS_LOG="$WORK/kms-$name.log"
+    log "starting $KMS_BINARY server ${flags[*]} on 127.0.0.1:$KMS_PORT"
+    "$KMS_BINARY" server --host 127.0.0.1 --port "$KMS_PORT" --data-dir "$DATA_DIR_A" "${flags[@]}" >"$KMS_LOG" 2>&1 &
+    KMS_PID=$!
+    wait_port "$KMS_PORT" "$KMS_PID" "$KMS_LOG" "" || { tail -n 40 "$KMS_LOG" >&2; die "$name server did not start"; }
+    for _ in $(seq 1 50); do [ -s "$DATA_DIR_A/credentials" ] && break; sleep 0.1; done
+    STATE_A="$WORK/state-$name.json"
+    timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$KMS_PORT" --credentials "$DATA_DIR_A/credentials" \
+      --ops Encrypt --state "$STATE_A" || die "prepare ($name) failed (server log: $KMS_LOG)"
+    log "Encrypt:$name"
+    run_wrk "Encrypt:$name" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_A" --op Encrypt
+    stop_pid "$KMS_PID" kms; KMS_PID=""
+  done
 fi
 
 if [ "$DO_NGINX" = 1 ] && [ "$DO_SERVER" = 1 ]; then

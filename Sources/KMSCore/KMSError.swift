@@ -51,6 +51,11 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
         case missingAuthenticationToken = "MissingAuthenticationTokenException"
         case requestEntityTooLarge = "RequestEntityTooLargeException"
         case throttling = "ThrottlingException"
+        // CloudTrail's LookupEvents (served on the same endpoint).
+        case invalidLookupAttributes = "InvalidLookupAttributesException"
+        case invalidTimeRange = "InvalidTimeRangeException"
+        case invalidMaxResults = "InvalidMaxResultsException"
+        case invalidNextToken = "InvalidNextTokenException"
 
         public var httpStatus: Int {
             switch self {

@@ -6,11 +6,14 @@ import SigV4
 struct Authenticator: Sendable {
     /// UNSIGNED-PAYLOAD refused (the verifier's default): a KMS body is always signed.
     let verifier = SigV4Verifier(allowedClockSkew: 300, service: "kms", allowUnsignedPayload: false)
+    /// CloudTrail's LookupEvents is served on the same endpoint, signed for `cloudtrail`.
+    let cloudTrailVerifier = SigV4Verifier(allowedClockSkew: 300, service: "cloudtrail", allowUnsignedPayload: false)
     let credentials: CredentialRegistry
     let dev: Bool
     let devAccount: String
 
-    func authenticate(_ request: HTTPRequestMessage, sourceIP: String) throws(KMSError) -> Caller {
+    func authenticate(_ request: HTTPRequestMessage, sourceIP: String, cloudTrail: Bool = false) throws(KMSError) -> Caller {
+        let verifier = cloudTrail ? cloudTrailVerifier : self.verifier
         let headers = request.headers
         let auth: SigV4Authorization
         do {

@@ -102,13 +102,15 @@ final class BlockingWorkQueue: Sendable {
     /// Queues `work` for `account` in `lane`; the future completes on `eventLoop` with its
     /// response, or at once with ThrottlingException when the queue is full.
     func submit(_ lane: Lane, account: String, on eventLoop: any EventLoop,
-                _ work: @escaping @Sendable () -> RequestPipeline.Response) -> EventLoopFuture<RequestPipeline.Response> {
+                _ work: @escaping @Sendable () -> RequestPipeline.Response,
+                refuse: @escaping @Sendable (KMSError) -> RequestPipeline.Response = { RequestPipeline.error($0) })
+        -> EventLoopFuture<RequestPipeline.Response> {
         let laneQueue = lanes[lane.rawValue]
         let promise = eventLoop.makePromise(of: RequestPipeline.Response.self)
         let accepted = laneQueue.queue.withLock { $0.push(Job(run: work, promise: promise), account: account, limits: laneQueue.limits) }
         guard accepted else {
             rejected.add(1, ordering: .relaxed)
-            promise.succeed(RequestPipeline.error(.throttled))
+            promise.succeed(refuse(.throttled))  // with its audit event, as every answer
             return promise.futureResult
         }
         // One pool item per queued job; each item runs whichever job's turn it is, so the
@@ -116,7 +118,7 @@ final class BlockingWorkQueue: Sendable {
         laneQueue.pool.submit { state in
             guard let job = laneQueue.queue.withLock({ $0.pop() }) else { return }
             guard state == .active else {
-                job.promise.succeed(RequestPipeline.error(.internalError))
+                job.promise.succeed(refuse(.internalError))
                 return
             }
             job.promise.succeed(job.run())

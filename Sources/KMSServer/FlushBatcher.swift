@@ -14,9 +14,56 @@ final class FlushBatcher: @unchecked Sendable {
     private let eventLoop: any EventLoop
     private var pending: [ChannelHandlerContext] = []
     private var scheduled = false
+    /// With auditing, responses are held here until their tick's events are written.
+    let audit: AuditLog?
 
-    init(eventLoop: any EventLoop) {
+    /// A held answer: a response (with or without an event), or a close after the others.
+    private enum Held {
+        case response(ChannelHandlerContext, RequestPipeline.Response, keepAlive: Bool, audited: Bool)
+        case close(ChannelHandlerContext)
+    }
+    private var held: [Held] = []
+    /// This tick's events, back to back, with their ends and index entries: one buffer per
+    /// loop, reused every tick.
+    private var events: [UInt8] = []
+    private var ends: [Int] = []
+    private var entries: [AuditIndexEntry] = []
+
+    init(eventLoop: any EventLoop, audit: AuditLog? = nil) {
         self.eventLoop = eventLoop
+        self.audit = audit
+        events.reserveCapacity(64 * 1024)
+    }
+
+    /// Holds `response` (and its event) until the end of the tick: the tick's events are
+    /// chained and written with one write(2) first, then the responses go out. If the
+    /// write fails, each audited response is replaced by KMSInternalException.
+    func hold(_ context: ChannelHandlerContext, _ response: RequestPipeline.Response, keepAlive: Bool) {
+        eventLoop.assertInEventLoop()
+        var response = response
+        let audited = !response.event.isEmpty
+        if audited {
+            events.append(contentsOf: response.event)
+            ends.append(events.count)
+            if let entry = response.entry { entries.append(entry) }
+            response.event = []
+            response.entry = nil
+        }
+        held.append(.response(context, response, keepAlive: keepAlive, audited: audited))
+        schedule()
+    }
+
+    /// Closes the connection once what was held for it before has gone out.
+    func holdClose(_ context: ChannelHandlerContext) {
+        eventLoop.assertInEventLoop()
+        held.append(.close(context))
+        schedule()
+    }
+
+    private func schedule() {
+        guard !scheduled else { return }
+        scheduled = true
+        eventLoop.execute { self.flushAll() }
     }
 
     /// Flushes `context` at the end of this tick. A connection that answered several
@@ -32,15 +79,51 @@ final class FlushBatcher: @unchecked Sendable {
 
     private func flushAll() {
         scheduled = false
+        if !held.isEmpty { releaseHeld() }
         let contexts = pending
         pending.removeAll(keepingCapacity: true)
         for context in contexts { context.flush() }
     }
 
+    private func releaseHeld() {
+        var written = true
+        if !ends.isEmpty, let audit {
+            written = audit.append(events, ends: ends, entries: &entries)
+            events.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
+            entries.removeAll(keepingCapacity: true)
+        }
+        let items = held
+        held.removeAll(keepingCapacity: true)
+        for item in items {
+            switch item {
+            case .response(let context, var response, let keepAlive, let audited):
+                if audited, !written {
+                    response = RequestPipeline.error(.internalError, requestID: response.requestID)
+                }
+                var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
+                ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
+                                       keepAlive: keepAlive, into: &buffer)
+                if keepAlive {
+                    context.write(NIOAny(buffer), promise: nil)
+                    pending.append(context)
+                } else {
+                    let channel = context.channel
+                    context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in channel.close(promise: nil) }
+                }
+            case .close(let context):
+                let channel = context.channel
+                context.writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                    channel.close(promise: nil)
+                }
+            }
+        }
+    }
+
     /// One batcher per event loop of `group`, looked up by the loop's identity.
-    static func perLoop(of group: any EventLoopGroup) -> [ObjectIdentifier: FlushBatcher] {
+    static func perLoop(of group: any EventLoopGroup, audit: AuditLog? = nil) -> [ObjectIdentifier: FlushBatcher] {
         var table: [ObjectIdentifier: FlushBatcher] = [:]
-        for loop in group.makeIterator() { table[ObjectIdentifier(loop)] = FlushBatcher(eventLoop: loop) }
+        for loop in group.makeIterator() { table[ObjectIdentifier(loop)] = FlushBatcher(eventLoop: loop, audit: audit) }
         return table
     }
 }

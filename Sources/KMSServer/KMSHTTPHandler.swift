@@ -2,6 +2,7 @@ import KMSCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// HTTP/1.1 handler: takes whole requests from `HTTPRequestFramer`, runs the pipeline,
@@ -42,6 +43,9 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The channel's writability as last reported; a `read` asked for while unwritable waits.
     private var writable = true
     private var readPending = false
+    /// The negotiated TLS version for the audit's tlsDetails, read once per connection;
+    /// "" over plain HTTP.
+    private var tlsVersion: String?
 
     init(pipeline: RequestPipeline, blockingQueue: BlockingWorkQueue, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
         self.pipeline = pipeline
@@ -84,24 +88,26 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ request: HTTPRequestMessage, context: ChannelHandlerContext) {
         guard !closing else { return }
         let keepAlive = request.keepAlive
+        if sourceIP == nil { sourceIP = context.remoteAddress?.ipAddress ?? "" }
+        let tls = auditTLS(request, context: context)
         if request.tooLarge {
             let error = KMSError(.requestEntityTooLarge, "Request body exceeds the maximum of \(maxBodyBytes) bytes.")
-            respond(context: context, RequestPipeline.error(error), keepAlive: false)
+            respond(context: context, pipeline.rejected(request, sourceIP: sourceIP ?? "", tls: tls, error), keepAlive: false)
             return
         }
-        if sourceIP == nil { sourceIP = context.remoteAddress?.ipAddress ?? "" }
-        switch pipeline.process(request, sourceIP: sourceIP ?? "") {
+        switch pipeline.process(request, sourceIP: sourceIP ?? "", tls: tls) {
         case .respond(let response):
             respond(context: context, response, keepAlive: keepAlive)
             closeIfFinished(context: context)
         case .offload(let work):
             busy = true
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            blockingQueue.submit(work.lane, account: work.account, on: context.eventLoop, work.run).whenComplete { result in
+            blockingQueue.submit(work.lane, account: work.account, on: context.eventLoop, work.run, refuse: work.refuse)
+                .whenComplete { result in
                 let (handler, context) = loopBound.value
                 switch result {
                 case .success(let response): handler.respond(context: context, response, keepAlive: keepAlive)
-                case .failure: handler.respond(context: context, RequestPipeline.error(.internalError), keepAlive: false)
+                case .failure: handler.respond(context: context, work.refuse(.internalError), keepAlive: false)
                 }
                 handler.busy = false
                 handler.drain(context: context)
@@ -137,6 +143,10 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func closeIfFinished(context: ChannelHandlerContext) {
         guard inputClosed, !busy, queued.isEmpty, !closing else { return }
         closing = true
+        if let flusher, flusher.audit != nil {
+            flusher.holdClose(context)  // after the held responses
+            return
+        }
         let channel = context.channel
         // An empty write with a promise completes once everything before it is flushed.
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
@@ -146,8 +156,23 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func respond(context: ChannelHandlerContext, _ response: RequestPipeline.Response, keepAlive: Bool) {
         guard !closing else { return }
+        if let flusher, flusher.audit != nil {
+            // The audit stage's durability point: the response waits for its event's write.
+            if !keepAlive { closing = true }
+            flusher.hold(context, response, keepAlive: keepAlive)
+            return
+        }
+        var response = response
+        if !response.event.isEmpty, let audit = pipeline.audit {
+            // No batcher (tests): write the event alone, still before the response.
+            var entries = response.entry.map { [$0] } ?? []
+            if !audit.append(response.event, ends: [response.event.count], entries: &entries) {
+                response = RequestPipeline.error(.internalError, requestID: response.requestID)
+            }
+        }
         var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
-        ResponseEncoding.write(status: response.status, body: response.body, keepAlive: keepAlive, into: &buffer)
+        ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
+                               keepAlive: keepAlive, into: &buffer)
         guard !keepAlive else {
             // No promise: allocating a future per response only to drop it cost ~2% of CPU.
             guard let flusher else {
@@ -163,6 +188,28 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// tlsDetails for the audit: the version NIOSSL negotiated (read once per connection)
+    /// and the Host header the client sent; nil over plain HTTP.
+    private func auditTLS(_ request: HTTPRequestMessage, context: ChannelHandlerContext) -> AuditTLS? {
+        guard pipeline.audit != nil else { return nil }
+        if tlsVersion == nil {
+            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+            tlsVersion = handler.map { Self.name($0.tlsVersion) } ?? ""
+        }
+        guard let version = tlsVersion, !version.isEmpty else { return nil }
+        return AuditTLS(version: version, host: request.header("host") ?? "")
+    }
+
+    static func name(_ version: TLSVersion?) -> String {
+        switch version {
+        case .tlsv13: return "TLSv1.3"
+        case .tlsv12: return "TLSv1.2"
+        case .tlsv11: return "TLSv1.1"
+        case .tlsv1: return "TLSv1"
+        default: return "TLS"
+        }
+    }
+
     /// Malformed HTTP (the framer's errors): answer 400 and close.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is HTTPRequestFramingError, !closing {
@@ -176,7 +223,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 /// The HTTP/1.1 response bytes: status line, the fixed headers AWS JSON clients read, body.
 enum ResponseEncoding {
-    static func write(status: HTTPResponseStatus, body: [UInt8], keepAlive: Bool, into buffer: inout ByteBuffer) {
+    static func write(status: HTTPResponseStatus, body: [UInt8], requestID: String, keepAlive: Bool, into buffer: inout ByteBuffer) {
         if status == .ok {
             buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
         } else {
@@ -185,7 +232,7 @@ enum ResponseEncoding {
         buffer.writeStaticString("Content-Type: application/x-amz-json-1.1\r\nContent-Length: ")
         buffer.writeString(String(body.count))
         buffer.writeStaticString("\r\nx-amzn-RequestId: ")
-        buffer.writeString(RequestID.next())
+        buffer.writeString(requestID.isEmpty ? RequestID.next() : requestID)
         if keepAlive { buffer.writeStaticString("\r\n\r\n") } else { buffer.writeStaticString("\r\nConnection: close\r\n\r\n") }
         buffer.writeBytes(body)
     }

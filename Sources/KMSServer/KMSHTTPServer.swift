@@ -46,13 +46,20 @@ public enum KMSHTTPServer {
             break
         }
         let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
-        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas)
+        // The audit trail: one event per request, written before its response leaves.
+        let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
+                                                             fallbackAccount: config.devAccount) : nil
+        if audit == nil {
+            Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
+                + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
+        }
+        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopThreads)
         let blockingQueue = BlockingWorkQueue()
         blockingQueue.start()
         let maxBody = config.maxBodyBytes
-        let flushers = FlushBatcher.perLoop(of: group)
+        let flushers = FlushBatcher.perLoop(of: group, audit: audit)
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
         let limiter = ConnectionLimiter(maxConnections: config.maxConnections)
@@ -112,10 +119,28 @@ public enum KMSHTTPServer {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(config.deletionSweepInterval * 1_000_000_000))
                 do {
-                    let deleted = try service.sweepDeletions()
+                    // AwsServiceEvent records first: a key whose event cannot be written is
+                    // not deleted (the next sweep tries again).
+                    var recorded: Set<String>?
+                    if let audit {
+                        recorded = Set(service.dueDeletions().filter {
+                            audit.appendServiceEvent(eventName: "DeleteKey", account: $0.account, region: $0.region, keyArn: $0.arn)
+                        }.map(\.arn))
+                    }
+                    let deleted = try recorded?.isEmpty == true ? 0 : service.sweepDeletions(only: recorded)
                     if deleted > 0 { logger.info("deleted \(deleted) key(s) whose deletion window ended") }
                 } catch {
                     logger.error("deletion sweep failed: \(error)")
+                }
+            }
+        }
+
+        // fsync of the audit trail on a timer (with --audit-fsync always, every group is fsynced).
+        let auditSync = audit.map { audit in
+            Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: UInt64(config.auditFsyncInterval * 1_000_000_000))
+                    audit.sync()
                 }
             }
         }
@@ -137,12 +162,17 @@ public enum KMSHTTPServer {
         signals.cancel()
         reloads?.cancel()
         sweeper.cancel()
+        auditSync?.cancel()
         try await blockingQueue.shutdownGracefully()
         try await group.shutdownGracefully()
         // What the limits refused while the server ran (tests and operators read these).
         Console.line("kms: throttled \(pipeline.quotas?.throttled.load(ordering: .relaxed) ?? 0) request(s) over quota, "
             + "\(blockingQueue.rejected.load(ordering: .relaxed)) with a full blocking queue; "
             + "refused \(limiter.refused.load(ordering: .relaxed)) connection(s) over --max-connections")
+        if let audit {
+            audit.sync()
+            Console.line("kms: audit: \(audit.writeFailures) event(s) could not be written")
+        }
         Console.line("kms: stopped")
     }
 }

@@ -11,12 +11,14 @@ import Synchronization
 public enum PipelineBenchmark {
     public static func run(operation: String, iterations: Int, threads: Int = 1,
                            ciphertextFormat: UInt8 = 2,
-                           quotas: RequestQuotaRates = RequestQuotaRates()) throws -> (nanosecondsPerRequest: Double, status: UInt) {
+                           quotas: RequestQuotaRates = RequestQuotaRates(),
+                           auditDirectory: String? = nil) throws -> (nanosecondsPerRequest: Double, status: UInt) {
         let credential = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
                                           account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
         let service = try KMSService(store: InMemoryKeyStore(), ciphertextFormat: ciphertextFormat)
+        let audit = try auditDirectory.map { try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000") }
         let pipeline = RequestPipeline(service: service, authenticator: Authenticator(
-            credentials: CredentialRegistry([credential]), dev: false, devAccount: "000000000000"), quotas: quotas)
+            credentials: CredentialRegistry([credential]), dev: false, devAccount: "000000000000"), quotas: quotas, audit: audit)
         let caller = Caller(account: credential.account, region: "us-east-1", accessKeyId: credential.accessKeyId)
         let keyId = try service.handle(operation: "CreateKey", body: .object(JSONObject()), caller: caller)["KeyMetadata"]?
             .objectValue?["KeyId"]?.stringValue ?? ""
@@ -44,8 +46,22 @@ public enum PipelineBenchmark {
         // and locks cost more than on one thread.
         DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
             var last: UInt = 0
+            // With auditing, events are grouped 32 at a time and written as a loop's tick would.
+            var events: [UInt8] = [], ends: [Int] = [], entries: [AuditIndexEntry] = []
             for _ in 0..<iterations {
-                if case .respond(let r) = pipeline.process(request, sourceIP: "127.0.0.1") { last = r.status.code }
+                if case .respond(let r) = pipeline.process(request, sourceIP: "127.0.0.1") {
+                    last = r.status.code
+                    if let audit, let entry = r.entry {
+                        events.append(contentsOf: r.event)
+                        ends.append(events.count)
+                        entries.append(entry)
+                        if ends.count == 32 {
+                            if !audit.append(events, ends: ends, entries: &entries) { last = 500 }
+                            events.removeAll(keepingCapacity: true); ends.removeAll(keepingCapacity: true)
+                            entries.removeAll(keepingCapacity: true)
+                        }
+                    }
+                }
             }
             status.withLock { $0 = last }
         }

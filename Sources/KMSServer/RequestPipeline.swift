@@ -11,15 +11,27 @@ struct RequestPipeline: Sendable {
     /// default), so the hot path pays one nil check.
     let quotas: RequestQuotas?
 
-    init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates()) {
+    /// The audit stage's trail; nil only with the benchmark switch `--audit off`.
+    let audit: AuditLog?
+
+    init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
+         audit: AuditLog? = nil) {
         self.service = service
         self.authenticator = authenticator
         self.quotas = quotas.isUnlimited ? nil : RequestQuotas(rates: quotas)
+        self.audit = audit
     }
 
     struct Response: Sendable {
         let status: HTTPResponseStatus
         let body: [UInt8]
+        /// The `x-amzn-RequestId` the client sees, the same as in the audit event.
+        var requestID: String = ""
+        /// The request's audit record without its chain link (see AuditRecord); empty when
+        /// auditing is off. The handler hands it to the loop's FlushBatcher, which writes
+        /// it before the response may leave.
+        var event: [UInt8] = []
+        var entry: AuditIndexEntry?
     }
 
     /// What the handler must do: answer now, or run a blocking operation off the event loop.
@@ -33,6 +45,8 @@ struct RequestPipeline: Sendable {
     struct BlockingWork: Sendable {
         let lane: BlockingWorkQueue.Lane
         let account: String
+        /// The answer when the work cannot run (queue full, shutting down), with its event.
+        let refuse: @Sendable (KMSError) -> Response
         let run: @Sendable () -> Response
 
         func callAsFunction() -> Response { run() }
@@ -55,14 +69,29 @@ struct RequestPipeline: Sendable {
         process(HTTPRequestMessage(head: head, body: body), sourceIP: sourceIP)
     }
 
-    func process(_ request: HTTPRequestMessage, sourceIP: String) -> Outcome {
+    /// The one audit stage: every request that reaches here leaves exactly one event, in
+    /// the Response (or in the blocking work's Response), whatever its outcome.
+    func process(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS? = nil) -> Outcome {
+        var stage = auditStage(request, sourceIP: sourceIP, tls: tls)
         let body = request.body
         do throws(KMSError) {
             guard request.method == "POST" else {
                 throw KMSError(.unknownOperation, nil)
             }
-            let caller = try authenticator.authenticate(request, sourceIP: sourceIP)
-            guard let target = request.amzTarget, let operation = Self.operation(target: target) else {
+            let isLookup = request.amzTarget == CloudTrailLookup.target
+            let operation = isLookup ? nil : request.amzTarget.flatMap(Self.operation(target:))
+            if isLookup {
+                stage.source = .cloudtrail
+                stage.eventName = "LookupEvents"
+            } else if let operation {
+                stage.eventName = operation.name
+            } else if let target = request.amzTarget {
+                stage.eventName = Self.eventName(target: target)
+            }
+            let caller = try authenticator.authenticate(request, sourceIP: sourceIP, cloudTrail: isLookup)
+            stage.caller = caller
+            stage.region = caller.region
+            guard isLookup || operation != nil else {
                 throw KMSError.unknownOperation
             }
             let json: JSONValue
@@ -73,19 +102,57 @@ struct RequestPipeline: Sendable {
                     throw KMSError(.serialization, error.reason)
                 }
             }
+            stage.request = json.objectValue
+            // Fail closed: while the trail cannot be written, nothing that changes state runs.
+            if let audit, !AuditFields.isReadOnly(stage.eventName), !audit.admits(now: stage.context.time) {
+                throw KMSError.internalError
+            }
+            if isLookup {
+                let audit = self.audit, stage = stage
+                return .offload(BlockingWork(lane: .writes, account: caller.account, refuse: { stage.respond(nil, $0) }) {
+                    do throws(KMSError) {
+                        return stage.respond(try CloudTrailLookup.run(json, caller: caller, audit: audit), nil)
+                    } catch {
+                        return stage.respond(nil, error)
+                    }
+                })
+            }
+            guard let operation else { throw KMSError.unknownOperation }
             let service = self.service
             if let quotas, !quotas.admit(operation.name, body: json, caller: caller, service: service) {
                 throw KMSError.throttled
             }
             if operation.blocking {
-                return .offload(BlockingWork(lane: Self.lane(operation.name, json), account: caller.account) {
-                    Self.run(service, operation, json, caller)
+                let stage = stage
+                return .offload(BlockingWork(lane: Self.lane(operation.name, json), account: caller.account,
+                                             refuse: { stage.respond(nil, $0) }) {
+                    Self.run(service, operation, json, caller, stage)
                 })
             }
-            return .respond(Self.run(service, operation, json, caller))
+            return .respond(Self.run(service, operation, json, caller, stage))
         } catch {
-            return .respond(Self.error(error))
+            return .respond(stage.respond(nil, error))
         }
+    }
+
+    /// A request refused before the pipeline (a body over the size limit) still leaves its event.
+    func rejected(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS?, _ error: KMSError) -> Response {
+        var stage = auditStage(request, sourceIP: sourceIP, tls: tls)
+        if let target = request.amzTarget { stage.eventName = Self.eventName(target: target) }
+        return stage.respond(nil, error)
+    }
+
+    private func auditStage(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS?) -> AuditStage {
+        let requestID = RequestID.next()
+        return AuditStage(enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
+                          context: AuditRequestContext(requestID: requestID, time: audit == nil ? 0 : Date().timeIntervalSince1970,
+                                                       sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls))
+    }
+
+    /// The event name of a target that names no operation: its last part, bounded.
+    static func eventName(target: String) -> String {
+        let name = target.split(separator: ".").last.map(String.init) ?? target
+        return name.isEmpty ? "Unknown" : String(name.prefix(64))
     }
 
     /// Key-pair generation (up to seconds for RSA-4096) has a lane of its own, so it never
@@ -103,18 +170,50 @@ struct RequestPipeline: Sendable {
         }
     }
 
-    static func run(_ service: KMSService, _ operation: OperationSpec, _ json: JSONValue, _ caller: Caller) -> Response {
+    static func run(_ service: KMSService, _ operation: OperationSpec, _ json: JSONValue, _ caller: Caller,
+                    _ stage: AuditStage) -> Response {
         do {
-            let result = try service.handle(operation, body: json, caller: caller)
-            return Response(status: .ok, body: JSONWriter.bytes(.object(result)))
+            return stage.respond(try service.handle(operation, body: json, caller: caller), nil)
         } catch {
-            return Self.error(error)
+            return stage.respond(nil, error)
         }
     }
 
-    static func error(_ error: KMSError) -> Response {
+    static func error(_ error: KMSError, requestID: String = RequestID.next()) -> Response {
         var o = JSONObject([("__type", .string(error.code.rawValue))])
         if let message = error.message { o["message"] = .string(message) }
-        return Response(status: HTTPResponseStatus(statusCode: error.httpStatus), body: JSONWriter.bytes(.object(o)))
+        return Response(status: HTTPResponseStatus(statusCode: error.httpStatus), body: JSONWriter.bytes(.object(o)),
+                        requestID: requestID)
+    }
+}
+
+/// What the audit stage gathers about one request as the pipeline runs, and the response
+/// it turns into: the answer and its event, built from the same facts.
+struct AuditStage: Sendable {
+    let enabled: Bool
+    let fallbackAccount: String
+    let context: AuditRequestContext
+    var source = AuditEventSource.kms
+    var eventName = "Unknown"
+    var caller: Caller?
+    var region = "us-east-1"
+    var request: JSONObject?
+
+    func respond(_ result: JSONObject?, _ error: KMSError?) -> RequestPipeline.Response {
+        var response: RequestPipeline.Response
+        if let error {
+            response = RequestPipeline.error(error, requestID: context.requestID)
+        } else {
+            response = RequestPipeline.Response(status: .ok, body: JSONWriter.bytes(.object(result ?? JSONObject())),
+                                                requestID: context.requestID)
+        }
+        guard enabled else { return response }
+        var event: [UInt8] = []
+        event.reserveCapacity(1024)
+        response.entry = AuditRecord.apiCall(into: &event, context: context, source: source, eventName: eventName,
+                                             caller: caller, fallbackAccount: fallbackAccount, region: region,
+                                             request: request, response: result, error: error)
+        response.event = event
+        return response
     }
 }

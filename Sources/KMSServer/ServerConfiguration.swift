@@ -41,6 +41,12 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 4096
     /// Request quotas per account and region (requests per second); unlimited by default.
     public var quotas = RequestQuotaRates()
+    /// Audit trail under <data-dir>/audit: fsync every `auditFsyncInterval` seconds, or
+    /// before every group of responses (`.always`).
+    public var auditFsync: AuditLog.FsyncPolicy = .interval
+    public var auditFsyncInterval: Double = 1
+    /// Off only for benchmarks (hidden `--audit off`); the server warns loudly at start.
+    public var audit = true
 
     public init() {}
 

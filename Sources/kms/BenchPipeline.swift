@@ -12,10 +12,13 @@ struct BenchPipeline: ParsableCommand {
     @Option(name: .customLong("ciphertext-format"), help: "Symmetric ciphertext format written: 2, or 1 to compare.") var ciphertextFormat: UInt8 = 2
     @Option(name: .customLong("quota-symmetric"), help: "A symmetric request quota (requests/s) to time the quota check with (default: unlimited, no check).") var quotaSymmetric: Double?
 
+    @Option(help: "Audit directory: build each request's event and write it there (grouped every 32 requests, as a loop tick would), to time the audit stage (default: no audit).") var audit: String?
+
     func run() throws {
         let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads,
                                                      ciphertextFormat: ciphertextFormat,
-                                                     quotas: RequestQuotaRates(symmetric: quotaSymmetric))
-        print("\(operation) (format v\(ciphertextFormat)): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+                                                     quotas: RequestQuotaRates(symmetric: quotaSymmetric),
+                                                     auditDirectory: audit)
+        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
     }
 }

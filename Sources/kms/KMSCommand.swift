@@ -8,7 +8,7 @@ struct KMSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
-        subcommands: [Server.self, BenchSign.self, BenchPipeline.self])
+        subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
@@ -41,6 +41,10 @@ struct Server: AsyncParsableCommand {
     @Flag(name: .customLong("allow-core-dumps"), help: "Leave core dumps on (off by default: they would hold unsealed keys).") var allowCoreDumps = false
     /// Benchmark only: write ciphertext format 1 (random nonce under the material) to compare with v2.
     @Option(name: .customLong("ciphertext-format"), help: .hidden) var ciphertextFormat: UInt8?
+    @Option(name: .customLong("audit-fsync"), help: "When the audit trail is fsynced: interval (every --audit-fsync-interval seconds, default) or always (before every group of responses).") var auditFsync: String?
+    @Option(name: .customLong("audit-fsync-interval"), help: "Seconds between fsyncs of the audit trail with --audit-fsync interval (default 1).") var auditFsyncInterval: Double?
+    /// Benchmark only: `--audit off` turns the trail off, with a loud warning at start.
+    @Option(name: .customLong("audit"), help: .hidden) var audit: String?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -96,6 +100,16 @@ struct Server: AsyncParsableCommand {
         if let ciphertextFormat {
             guard ciphertextFormat == 1 || ciphertextFormat == 2 else { throw ValidationError("--ciphertext-format must be 1 or 2") }
             c.ciphertextFormat = ciphertextFormat
+        }
+        let fsync = auditFsync ?? reader.string(forKey: "kms.auditFsync", default: "interval")
+        guard let policy = AuditLog.FsyncPolicy(rawValue: fsync) else { throw ValidationError("--audit-fsync must be interval or always") }
+        c.auditFsync = policy
+        c.auditFsyncInterval = auditFsyncInterval ?? reader.double(forKey: "kms.auditFsyncInterval", default: 1)
+        guard c.auditFsyncInterval > 0, c.auditFsyncInterval.isFinite else { throw ValidationError("--audit-fsync-interval must be positive") }
+        switch audit ?? "on" {
+        case "on": c.audit = true
+        case "off": c.audit = false
+        default: throw ValidationError("--audit must be on or off")
         }
         try await KMSHTTPServer.run(c)
     }

@@ -78,7 +78,7 @@ import SigV4
 @Suite struct ResponseEncodingTests {
     @Test func writesStatusLineHeadersAndBody() {
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
-        ResponseEncoding.write(status: .ok, body: Array(#"{"a":1}"#.utf8), keepAlive: true, into: &buffer)
+        ResponseEncoding.write(status: .ok, body: Array(#"{"a":1}"#.utf8), requestID: "", keepAlive: true, into: &buffer)
         let text = String(buffer: buffer)
         #expect(text.hasPrefix("HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 7\r\nx-amzn-RequestId: "))
         #expect(text.hasSuffix("\r\n\r\n{\"a\":1}"))
@@ -87,7 +87,7 @@ import SigV4
 
     @Test func errorsCloseWhenAsked() {
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
-        ResponseEncoding.write(status: .init(statusCode: 413), body: [], keepAlive: false, into: &buffer)
+        ResponseEncoding.write(status: .init(statusCode: 413), body: [], requestID: "", keepAlive: false, into: &buffer)
         let text = String(buffer: buffer)
         #expect(text.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"))
         #expect(text.contains("\r\nConnection: close\r\n\r\n"))

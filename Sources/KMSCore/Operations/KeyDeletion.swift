@@ -40,12 +40,15 @@ extension KMSService {
     }
 
     /// Deletes every key whose deletion date has passed, with its aliases. Returns how many.
+    /// `only`: the key ARNs to delete (the audit stage records them first); nil deletes all due.
     @discardableResult
-    public func sweepDeletions() throws(KMSError) -> Int {
+    public func sweepDeletions(only: Set<String>? = nil) throws(KMSError) -> Int {
         let now = clock.now()
         return try registry.write { () throws(KMSError) in
             var changes: [StoreChange] = []
-            let due = registry.allKeys().filter { $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now }
+            let due = registry.allKeys().filter {
+                $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now && (only?.contains($0.arn) ?? true)
+            }
             for key in due {
                 changes.append(.removeKey(account: key.account, region: key.region, keyId: key.keyId))
                 for alias in registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
@@ -54,5 +57,12 @@ extension KMSService {
             }
             return (due.count, changes)
         }
+    }
+
+    /// The keys the next sweep would delete: account, region, key ID and ARN of each.
+    public func dueDeletions() -> [(account: String, region: String, keyId: String, arn: String)] {
+        let now = clock.now()
+        return registry.allKeys().filter { $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now }
+            .map { ($0.account, $0.region, $0.keyId, $0.arn) }
     }
 }

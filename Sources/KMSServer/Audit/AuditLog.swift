@@ -1,0 +1,275 @@
+import Crypto
+import Foundation
+import KMSCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The node's audit trail: append-only segment files `<data-dir>/audit/audit-NNNNNNNN.jsonl`
+/// (JSON lines, mode 0600), one hash chain across them, and the in-memory index that
+/// LookupEvents reads.
+///
+/// Each line is a CloudTrail record whose last member, `previousEventHash`, is the SHA-256
+/// (hex) of the previous line's bytes (without its newline); the first line of the trail
+/// chains to 64 zeros. Event loops hand over one tick's events at once (`append`): they
+/// are chained and written with one write(2) before that tick's responses are flushed.
+/// fsync runs every `fsyncInterval` (and writes the chain head, see `AuditChainHead`), or
+/// after every group with `.always`.
+public final class AuditLog: Sendable {
+    public enum FsyncPolicy: String, Sendable, CaseIterable {
+        case interval, always
+    }
+
+    public static let genesisHash = String(repeating: "0", count: 64)
+    /// A segment is closed and the next begun past this size.
+    static let segmentBytes = 64 * 1024 * 1024
+    /// LookupEvents sees at most this many of the newest events (the bound of the index).
+    public static let indexCapacity = 100_000
+    /// After a failed write, state-changing requests are refused for this long (they
+    /// cannot be recorded); then one is let through to find whether the disk recovered.
+    static let retryAfterFailure = 1.0
+
+    public let directory: String
+    public let policy: FsyncPolicy
+    let fallbackAccount: String
+
+    struct State {
+        var fd: Int32 = -1
+        var segment = 0
+        var size = 0
+        var previousHash = [UInt8](repeating: 0, count: 32)
+        var count = 0
+        var dirty = false
+        var index: [AuditIndexEntry] = []
+        var indexHead = 0  // next slot to overwrite once the ring is full
+        var line: [UInt8] = []
+        var failedAt: Double?
+        var writeFailures = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(dataDirectory: String, policy: FsyncPolicy, fallbackAccount: String) throws {
+        directory = dataDirectory + "/audit"
+        self.policy = policy
+        self.fallbackAccount = fallbackAccount
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw AuditError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        var s = State()
+        s.line.reserveCapacity(64 * 1024)
+        s.index.reserveCapacity(1024)
+        let segments = try AuditSegments.list(directory)
+        // Recover the chain's end (and the index) from the newest segments.
+        var recovered = AuditSegments.Recovery()
+        for segment in segments {
+            try AuditSegments.recover(directory: directory, segment: segment, into: &recovered,
+                                      index: segments.suffix(4).contains(segment))
+        }
+        for entry in recovered.entries.suffix(Self.indexCapacity) { s.index.append(entry) }
+        if s.index.count == Self.indexCapacity { s.indexHead = 0 }
+        s.previousHash = recovered.lastHash
+        s.count = recovered.count
+        s.segment = (segments.last ?? 0) + (recovered.lastSegmentSize >= Self.segmentBytes || segments.isEmpty ? 1 : 0)
+        s.fd = try AuditSegments.open(directory: directory, segment: s.segment)
+        s.size = segments.last == s.segment ? recovered.lastSegmentSize : 0
+        state = Mutex(s)
+    }
+
+    deinit {
+        state.withLock { if $0.fd >= 0 { fsync($0.fd); close($0.fd) } }
+    }
+
+    /// Events not written since start (the log and the shutdown line say so).
+    public var writeFailures: Int { state.withLock { $0.writeFailures } }
+
+    /// False while the trail cannot be written: state-changing requests are refused before
+    /// they run, since their events could not be kept.
+    func admits(now: Double) -> Bool {
+        state.withLock { s in
+            guard let failedAt = s.failedAt else { return true }
+            return now - failedAt >= Self.retryAfterFailure
+        }
+    }
+
+    /// Chains and writes one group of records (each without its closing brace, `events`
+    /// holds their end offsets in `bytes`), fsyncing first with `.always`. Returns false
+    /// when they could not be written: then none of them counts, the chain is as before,
+    /// and the caller must fail the requests.
+    func append(_ bytes: [UInt8], ends: [Int], entries: inout [AuditIndexEntry]) -> Bool {
+        state.withLock { s in
+            let savedHash = s.previousHash
+            s.line.removeAll(keepingCapacity: true)
+            var start = 0
+            var offsets: [(Int, Int)] = []
+            offsets.reserveCapacity(ends.count)
+            for end in ends {
+                let lineStart = s.line.count
+                s.line.append(contentsOf: bytes[start..<end])
+                s.line.append(contentsOf: #","previousEventHash":""#.utf8)
+                Self.appendHex(s.previousHash, into: &s.line)
+                s.line.append(contentsOf: "\"}".utf8)
+                s.previousHash = s.line.withUnsafeBufferPointer {
+                    Array(SHA256.hash(data: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[lineStart...]))))
+                }
+                offsets.append((s.size + lineStart, s.line.count - lineStart))
+                s.line.append(UInt8(ascii: "\n"))
+                start = end
+            }
+            guard Self.writeAll(s.fd, s.line), policy == .interval || fsync(s.fd) == 0 else {
+                let reason = String(cString: strerror(errno))
+                // Nothing of the group may stay: cut back what part of it reached the file.
+                _ = ftruncate(s.fd, off_t(s.size))
+                s.previousHash = savedHash
+                s.failedAt = Date().timeIntervalSince1970
+                s.writeFailures += ends.count
+                Console.error("kms: ERROR: audit write to \(directory) failed (\(reason)): "
+                    + "\(ends.count) request(s) answered with an internal error and not carried out")
+                return false
+            }
+            s.failedAt = nil
+            for i in entries.indices {
+                entries[i].segment = s.segment
+                entries[i].offset = offsets[i].0
+                entries[i].length = offsets[i].1
+                entries[i].sequence = s.count + i + 1
+                Self.insert(entries[i], into: &s)
+            }
+            s.count += ends.count
+            s.size += s.line.count
+            s.dirty = true  // the timer fsyncs (a no-op cost with .always) and records the chain head
+            if s.size >= Self.segmentBytes { rotate(&s) }
+            return true
+        }
+    }
+
+    /// Writes a record the service makes by itself (AwsServiceEvent), synchronously.
+    func appendServiceEvent(eventName: String, account: String, region: String, keyArn: String) -> Bool {
+        var bytes: [UInt8] = []
+        var entries = [AuditRecord.serviceEvent(into: &bytes, eventName: eventName, time: Date().timeIntervalSince1970,
+                                                account: account, region: region, keyArn: keyArn)]
+        return append(bytes, ends: [bytes.count], entries: &entries)
+    }
+
+    /// The timer's fsync; it also records the chain head (count and last hash), so that
+    /// `kms audit verify` notices records cut from the end of the trail.
+    func sync() {
+        state.withLock { s in
+            guard s.dirty else { return }
+            s.dirty = false
+            if fsync(s.fd) != 0 {
+                Console.error("kms: ERROR: audit fsync failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            AuditChainHead(count: s.count, hash: Self.hex(s.previousHash)).write(directory: directory)
+        }
+    }
+
+    private func rotate(_ s: inout State) {
+        _ = fsync(s.fd)
+        AuditChainHead(count: s.count, hash: Self.hex(s.previousHash)).write(directory: directory)
+        do {
+            let fd = try AuditSegments.open(directory: directory, segment: s.segment + 1)
+            close(s.fd)
+            s.fd = fd
+            s.segment += 1
+            s.size = 0
+        } catch {
+            Console.error("kms: ERROR: cannot open the next audit segment: \(error); continuing in the current one")
+        }
+    }
+
+    private static func insert(_ entry: AuditIndexEntry, into s: inout State) {
+        if s.index.count < indexCapacity {
+            s.index.append(entry)
+        } else {
+            s.index[s.indexHead] = entry
+            s.indexHead = (s.indexHead + 1) % indexCapacity
+        }
+    }
+
+    /// Index entries newest first, while `body` returns true.
+    func forEachNewestFirst(_ body: (AuditIndexEntry) -> Bool) {
+        state.withLock { s in
+            let n = s.index.count
+            guard n > 0 else { return }
+            let newest = s.index.count < Self.indexCapacity ? n - 1 : (s.indexHead + n - 1) % n
+            for i in 0..<n {
+                if !body(s.index[(newest - i + n) % n]) { return }
+            }
+        }
+    }
+
+    /// An event's line, read back from its segment.
+    func line(of entry: AuditIndexEntry) -> String? {
+        let fd = Glibc.open(AuditSegments.path(directory: directory, segment: entry.segment), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: entry.length)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, entry.length, off_t(entry.offset)) }
+        guard n == entry.length else { return nil }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                done += n
+            }
+            return true
+        }
+    }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func appendHex(_ bytes: [UInt8], into out: inout [UInt8]) {
+        for b in bytes {
+            out.append(hexDigits[Int(b >> 4)])
+            out.append(hexDigits[Int(b & 0xF)])
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        appendHex(bytes, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+public struct AuditError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The chain's head as of the last fsync: how many records the trail had and the hash of
+/// the last one. Records cut from the end of the trail leave it pointing past the end.
+struct AuditChainHead {
+    let count: Int
+    let hash: String
+
+    static let fileName = "chain-head"
+
+    func write(directory: String) {
+        let temporary = directory + "/" + Self.fileName + ".tmp"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let ok = AuditLog.writeAll(fd, Array("\(count) \(hash)\n".utf8)) && fsync(fd) == 0
+        close(fd)
+        if ok { rename(temporary, directory + "/" + Self.fileName) }
+    }
+
+    static func read(directory: String) -> AuditChainHead? {
+        guard let text = try? String(contentsOfFile: directory + "/" + fileName, encoding: .utf8) else { return nil }
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard parts.count == 2, let count = Int(parts[0]) else { return nil }
+        return AuditChainHead(count: count, hash: String(parts[1]))
+    }
+}

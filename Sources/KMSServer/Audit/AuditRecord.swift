@@ -1,0 +1,238 @@
+import Foundation
+import KMSCore
+import Synchronization
+
+/// What the audit stage knows of a request before it is authenticated: who connected,
+/// over what, and the request ID the client will see in `x-amzn-RequestId`.
+struct AuditRequestContext: Sendable {
+    let requestID: String
+    let time: Double
+    let sourceIP: String
+    let userAgent: String
+    /// nil over plain HTTP.
+    let tls: AuditTLS?
+}
+
+/// The `tlsDetails` of a call over TLS. NIOSSL exposes the negotiated version but not the
+/// cipher suite, so the suite is left out rather than guessed.
+struct AuditTLS: Sendable {
+    let version: String
+    let host: String
+}
+
+/// The AWS service an event belongs to.
+enum AuditEventSource: String, Sendable {
+    case kms = "kms.amazonaws.com"
+    case cloudtrail = "cloudtrail.amazonaws.com"
+}
+
+/// What LookupEvents filters on, kept for each event of the in-memory index (the line
+/// itself stays in its segment file and is read back by offset).
+struct AuditIndexEntry: Sendable {
+    var time: Double
+    var eventName: String
+    var source: AuditEventSource
+    /// recipientAccountId: the account whose trail the event is in.
+    var account: String
+    var username: String
+    var accessKeyId: String
+    var readOnly: Bool
+    var eventID: String
+    var resources: [String]
+    var isServiceEvent = false
+    // Where the line is: set by AuditLog when it is written.
+    var segment = 0
+    var offset = 0
+    var length = 0
+    var sequence = 0
+}
+
+/// Builds one CloudTrail record (eventVersion 1.08) as JSON bytes, without its closing
+/// brace: AuditLog appends the chain field `previousEventHash` and the brace when it
+/// orders the record in the chain.
+///
+/// requestParameters and responseElements come from allow-lists per operation
+/// (AuditFields), never from copying the request: plaintexts, ciphertexts, data keys,
+/// signatures, MACs, public keys of key agreement and grant tokens are never named there.
+enum AuditRecord {
+    static let version = "1.08"
+
+    /// A record for a call (eventType AwsApiCall). `caller` is nil when authentication
+    /// failed; the event then belongs to `fallbackAccount` (the service's root account).
+    static func apiCall(into out: inout [UInt8], context: AuditRequestContext, source: AuditEventSource,
+                        eventName: String, caller: Caller?, fallbackAccount: String, region: String,
+                        request: JSONObject?, response: JSONObject?, error: KMSError?) -> AuditIndexEntry {
+        let account = caller?.account ?? fallbackAccount
+        let readOnly = AuditFields.isReadOnly(eventName)
+        let eventID = EventID.next()
+        out.append(contentsOf: #"{"eventVersion":"1.08","userIdentity":"#.utf8)
+        let username = writeIdentity(caller, into: &out)
+        out.append(contentsOf: #","eventTime":"#.utf8)
+        writeTime(context.time, into: &out)
+        out.append(contentsOf: #","eventSource":"#.utf8)
+        JSONWriter.writeString(source.rawValue, into: &out)
+        out.append(contentsOf: #","eventName":"#.utf8)
+        JSONWriter.writeString(eventName, into: &out)
+        out.append(contentsOf: #","awsRegion":"#.utf8)
+        JSONWriter.writeString(region, into: &out)
+        out.append(contentsOf: #","sourceIPAddress":"#.utf8)
+        JSONWriter.writeString(context.sourceIP, into: &out)
+        out.append(contentsOf: #","userAgent":"#.utf8)
+        JSONWriter.writeString(context.userAgent, into: &out)
+        if let error {
+            out.append(contentsOf: #","errorCode":"#.utf8)
+            JSONWriter.writeString(error.code.rawValue, into: &out)
+            if let message = error.message {
+                out.append(contentsOf: #","errorMessage":"#.utf8)
+                JSONWriter.writeString(message, into: &out)
+            }
+        }
+        out.append(contentsOf: #","requestParameters":"#.utf8)
+        AuditFields.writeRequestParameters(eventName, request, into: &out)
+        out.append(contentsOf: #","responseElements":"#.utf8)
+        AuditFields.writeResponseElements(eventName, error == nil ? response : nil, into: &out)
+        out.append(contentsOf: #","requestID":"#.utf8)
+        JSONWriter.writeString(context.requestID, into: &out)
+        out.append(contentsOf: #","eventID":"#.utf8)
+        JSONWriter.writeString(eventID, into: &out)
+        out.append(contentsOf: (readOnly ? #","readOnly":true"# : #","readOnly":false"#).utf8)
+        let resources = AuditFields.resources(request: request, response: error == nil ? response : nil,
+                                              region: region, account: account)
+        if !resources.isEmpty { writeResources(resources, account: account, into: &out) }
+        out.append(contentsOf: #","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"#.utf8)
+        JSONWriter.writeString(account, into: &out)
+        out.append(contentsOf: #","eventCategory":"Management""#.utf8)
+        if let tls = context.tls {
+            out.append(contentsOf: #","tlsDetails":{"tlsVersion":"#.utf8)
+            JSONWriter.writeString(tls.version, into: &out)
+            out.append(contentsOf: #","clientProvidedHostHeader":"#.utf8)
+            JSONWriter.writeString(tls.host, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        return AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
+                               username: username, accessKeyId: caller?.accessKeyId ?? "", readOnly: readOnly,
+                               eventID: eventID, resources: resources)
+    }
+
+    /// What KMS does by itself (eventType AwsServiceEvent): today, deleting a key at the
+    /// end of its waiting period, recorded as CloudTrail records it (eventName DeleteKey).
+    static func serviceEvent(into out: inout [UInt8], eventName: String, time: Double, account: String,
+                             region: String, keyArn: String) -> AuditIndexEntry {
+        let eventID = EventID.next()
+        out.append(contentsOf: #"{"eventVersion":"1.08","userIdentity":{"accountId":"#.utf8)
+        JSONWriter.writeString(account, into: &out)
+        out.append(contentsOf: #","invokedBy":"kms.amazonaws.com"},"eventTime":"#.utf8)
+        writeTime(time, into: &out)
+        out.append(contentsOf: #","eventSource":"kms.amazonaws.com","eventName":"#.utf8)
+        JSONWriter.writeString(eventName, into: &out)
+        out.append(contentsOf: #","awsRegion":"#.utf8)
+        JSONWriter.writeString(region, into: &out)
+        out.append(contentsOf: #","sourceIPAddress":"kms.amazonaws.com","userAgent":"kms.amazonaws.com","requestParameters":null,"responseElements":null,"eventID":"#.utf8)
+        JSONWriter.writeString(eventID, into: &out)
+        out.append(contentsOf: #","readOnly":false"#.utf8)
+        writeResources([keyArn], account: account, into: &out)
+        out.append(contentsOf: #","eventType":"AwsServiceEvent","managementEvent":true,"recipientAccountId":"#.utf8)
+        JSONWriter.writeString(account, into: &out)
+        out.append(contentsOf: #","eventCategory":"Management""#.utf8)
+        return AuditIndexEntry(time: time, eventName: eventName, source: .kms, account: account, username: "",
+                               accessKeyId: "", readOnly: false, eventID: eventID, resources: [keyArn],
+                               isServiceEvent: true)
+    }
+
+    /// userIdentity; returns the user name LookupEvents filters on ("root" for the root).
+    private static func writeIdentity(_ caller: Caller?, into out: inout [UInt8]) -> String {
+        guard let caller else {
+            out.append(contentsOf: #"{"type":"Unknown"}"#.utf8)
+            return ""
+        }
+        let isRoot = caller.principalArn.hasSuffix(":root")
+        out.append(contentsOf: (isRoot ? #"{"type":"Root","principalId":"# : #"{"type":"IAMUser","principalId":"#).utf8)
+        // No IAM unique IDs exist here yet: the root's principalId is its account, as in
+        // AWS; a user's is its access key ID.
+        JSONWriter.writeString(isRoot ? caller.account : caller.accessKeyId, into: &out)
+        out.append(contentsOf: #","arn":"#.utf8)
+        JSONWriter.writeString(caller.principalArn, into: &out)
+        out.append(contentsOf: #","accountId":"#.utf8)
+        JSONWriter.writeString(caller.account, into: &out)
+        out.append(contentsOf: #","accessKeyId":"#.utf8)
+        JSONWriter.writeString(caller.accessKeyId, into: &out)
+        var username = "root"
+        if !isRoot {
+            username = caller.principalArn.split(separator: "/").last.map(String.init) ?? caller.principalArn
+            out.append(contentsOf: #","userName":"#.utf8)
+            JSONWriter.writeString(username, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return username
+    }
+
+    private static func writeResources(_ arns: [String], account: String, into out: inout [UInt8]) {
+        out.append(contentsOf: #","resources":["#.utf8)
+        for (i, arn) in arns.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"accountId":"#.utf8)
+            JSONWriter.writeString(ARN.parse(arn)?.account ?? account, into: &out)
+            out.append(contentsOf: #","type":"AWS::KMS::Key","ARN":"#.utf8)
+            JSONWriter.writeString(arn, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    static let digits: [UInt8] = Array("0123456789".utf8)
+
+    /// `"2026-11-29T12:00:00Z"`, CloudTrail's eventTime, without a formatter object.
+    static func writeTime(_ time: Double, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: iso8601(time).utf8)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Civil date from days since 1970 (Howard Hinnant's algorithm).
+    static func iso8601(_ time: Double) -> String {
+        let seconds = Int(time.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        var b = [UInt8]()
+        b.reserveCapacity(20)
+        func two(_ v: Int) { b.append(digits[v / 10]); b.append(digits[v % 10]) }
+        two(year / 100 % 100); two(year % 100)
+        b.append(UInt8(ascii: "-")); two(month); b.append(UInt8(ascii: "-")); two(day)
+        b.append(UInt8(ascii: "T")); two(secondOfDay / 3600); b.append(UInt8(ascii: ":"))
+        two(secondOfDay / 60 % 60); b.append(UInt8(ascii: ":")); two(secondOfDay % 60); b.append(UInt8(ascii: "Z"))
+        return String(decoding: b, as: UTF8.self)
+    }
+}
+
+/// eventIDs in the shape of a version-4 UUID: a random per-process prefix and a counter,
+/// unique without a system call for randomness per event.
+enum EventID {
+    static let prefix: [UInt8] = {
+        var g = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in digits[Int(g.next() % 16)] }
+    }()
+    static let counter = Atomic<UInt64>(0)
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func next() -> String {
+        let n = counter.add(1, ordering: .relaxed).newValue
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for i in 0..<32 {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+            if i == 12 { out.append(UInt8(ascii: "4")); continue }  // version 4
+            if i == 16 { out.append(UInt8(ascii: "8")); continue }  // RFC 4122 variant
+            out.append(i < 16 ? prefix[i] : digits[Int((n >> UInt64((31 - i) * 4)) & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,114 @@
+import Crypto
+import Foundation
+import KMSCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The segment files of an audit directory: naming, opening, and reading back at start.
+enum AuditSegments {
+    static func path(directory: String, segment: Int) -> String {
+        var digits = String(segment)
+        while digits.count < 8 { digits = "0" + digits }
+        return "\(directory)/audit-\(digits).jsonl"
+    }
+
+    /// Segment numbers present, ascending.
+    static func list(_ directory: String) throws -> [Int] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        return names.compactMap { name -> Int? in
+            guard name.hasPrefix("audit-"), name.hasSuffix(".jsonl") else { return nil }
+            return Int(name.dropFirst(6).dropLast(6))
+        }.sorted()
+    }
+
+    static func open(directory: String, segment: Int) throws -> Int32 {
+        let fd = Glibc.open(path(directory: directory, segment: segment), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AuditError("cannot open an audit segment in \(directory): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    struct Recovery {
+        var lastHash = [UInt8](repeating: 0, count: 32)
+        var count = 0
+        var lastSegmentSize = 0
+        var entries: [AuditIndexEntry] = []
+    }
+
+    /// Reads one segment at start: the chain's last hash and count and, for the newest
+    /// segments, the index. A record cut short by a crash mid-write (never acknowledged: its
+    /// response waits for the whole write) is removed, with a warning.
+    static func recover(directory: String, segment: Int, into r: inout Recovery, index: Bool) throws {
+        let file = path(directory: directory, segment: segment)
+        guard let data = FileManager.default.contents(atPath: file) else { throw AuditError("cannot read \(file)") }
+        let bytes = [UInt8](data)
+        var start = 0
+        var complete = 0
+        var lastLine: Range<Int>?
+        // Only the newest segments are parsed (for the index); older ones are only counted.
+        while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = bytes[start..<newline]
+            r.count += 1
+            if index, let entry = indexEntry(line, segment: segment, offset: start, sequence: r.count) {
+                r.entries.append(entry)
+                if r.entries.count > 2 * AuditLog.indexCapacity { r.entries.removeFirst(AuditLog.indexCapacity) }
+            }
+            lastLine = start..<newline
+            start = newline + 1
+            complete = start
+        }
+        if let lastLine { r.lastHash = Array(SHA256.hash(data: bytes[lastLine])) }
+        if complete < bytes.count {
+            Console.error("kms: warning: \(file) ends in a partial audit record (\(bytes.count - complete) bytes, "
+                + "cut by a crash before it was acknowledged); removing it")
+            guard truncate(file, off_t(complete)) == 0 else { throw AuditError("cannot truncate \(file)") }
+        }
+        r.lastSegmentSize = complete
+    }
+
+    /// The index fields of a written line.
+    static func indexEntry(_ line: ArraySlice<UInt8>, segment: Int, offset: Int, sequence: Int) -> AuditIndexEntry? {
+        guard let json = try? JSONParser.parse(Array(line)), let o = json.objectValue else { return nil }
+        let identity = o["userIdentity"]?.objectValue
+        let arn = identity?["arn"]?.stringValue ?? ""
+        let type = identity?["type"]?.stringValue
+        let username = type == "Root" ? "root" : (identity?["userName"]?.stringValue ?? (arn.split(separator: "/").last.map(String.init) ?? ""))
+        let resources = (o["resources"]?.arrayValue ?? []).compactMap { $0.objectValue?["ARN"]?.stringValue }
+        return AuditIndexEntry(
+            time: AuditTime.parse(o["eventTime"]?.stringValue ?? "") ?? 0,
+            eventName: o["eventName"]?.stringValue ?? "",
+            source: AuditEventSource(rawValue: o["eventSource"]?.stringValue ?? "") ?? .kms,
+            account: o["recipientAccountId"]?.stringValue ?? "",
+            username: username,
+            accessKeyId: identity?["accessKeyId"]?.stringValue ?? "",
+            readOnly: o["readOnly"]?.boolValue ?? false,
+            eventID: o["eventID"]?.stringValue ?? "",
+            resources: resources,
+            isServiceEvent: o["eventType"]?.stringValue == "AwsServiceEvent",
+            segment: segment, offset: offset, length: line.count, sequence: sequence)
+    }
+}
+
+/// eventTime text back to epoch seconds (`2026-11-29T12:00:00Z`; fractions ignored).
+enum AuditTime {
+    static func parse(_ text: String) -> Double? {
+        let b = Array(text.utf8)
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T") else { return nil }
+        func num(_ r: Range<Int>) -> Int? {
+            var v = 0
+            for i in r { guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }; v = v * 10 + Int(b[i] - 0x30) }
+            return v
+        }
+        guard let y = num(0..<4), let m = num(5..<7), let d = num(8..<10), let hh = num(11..<13),
+              let mm = num(14..<16), let ss = num(17..<19), (1...12).contains(m) else { return nil }
+        // Days from civil (Howard Hinnant).
+        let yy = m <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Double(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    }
+}
