@@ -500,3 +500,78 @@ def test_deletion_at_end_of_window_is_a_service_event(server_factory):
     assert e["resources"][0]["ARN"].endswith(kid) and e["readOnly"] is False
     with pytest.raises(ClientError):
         srv.client().describe_key(KeyId=kid)
+
+
+# -- tlsDetails ----------------------------------------------------------------------
+
+def test_tls_calls_carry_tls_details(tmp_path):
+    from test_tls import TlsServer, https_client
+    from tls_certs import write_bundle
+    bundle = write_bundle(str(tmp_path / "tls"))
+    srv = TlsServer(data_dir=str(tmp_path / "data"), log_dir=str(tmp_path / "logs"),
+                    extra_args=["--tls-cert", bundle["cert"], "--tls-key", bundle["key"]])
+    srv.start()
+    try:
+        kms = https_client(srv, bundle["ca"])
+        rid = request_id(kms.list_keys())
+        e = by_request_id(srv.data_dir)[rid][0]
+        assert e["tlsDetails"]["tlsVersion"] in ("TLSv1.2", "TLSv1.3")
+        assert e["tlsDetails"]["clientProvidedHostHeader"] == f"localhost:{srv.port}"
+    finally:
+        srv.stop()
+
+
+# -- an event that cannot be written fails its request -------------------------------
+
+def test_full_disk_fails_requests_and_refuses_changes(tmp_path):
+    """The audit directory on a 64 KiB tmpfs: once it is full, calls answer 500
+    KMSInternalException, state-changing ones are not carried out, and every call that
+    was answered 200 has its event."""
+    from kms_harness import KmsServer
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a tmpfs")
+    data = tmp_path / "data"
+    audit_dir = data / "audit"
+    os.makedirs(audit_dir)
+    os.chmod(data, 0o700)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(audit_dir)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    srv = KmsServer(data_dir=str(data), log_dir=str(tmp_path / "logs"))
+    try:
+        srv.start()
+        kms = srv.client()
+        kid = kms.create_key()["KeyMetadata"]["KeyId"]
+        ok, failed = [], None
+        for _ in range(400):
+            try:
+                ok.append(request_id(kms.encrypt(KeyId=kid, Plaintext=b"y" * 32)))
+            except ClientError as e:
+                failed = e.response
+                break
+        assert failed is not None, "the 64 KiB audit disk never filled"
+        assert failed["Error"]["Code"] == "KMSInternalException"
+        assert failed["ResponseMetadata"]["HTTPStatusCode"] == 500
+        # Within the second after a failed write, a state change is refused before it runs.
+        with pytest.raises(ClientError) as refused:
+            kms.create_key(Description="must not exist")
+        assert refused.value.response["Error"]["Code"] == "KMSInternalException"
+        srv.stop()
+        assert "audit write" in open(srv.stderr_path).read()
+        saved = tmp_path / "saved-audit"
+        shutil.copytree(audit_dir, saved)
+    finally:
+        srv.kill()
+        subprocess.run(["umount", str(audit_dir)])
+    shutil.rmtree(audit_dir)
+    shutil.copytree(saved, audit_dir)
+    recorded = by_request_id(str(data))
+    assert all(rid in recorded for rid in ok)
+    rc, out = verify(str(data))
+    assert rc == 0, out
+    srv.start()
+    try:
+        descriptions = [srv.client().describe_key(KeyId=k["KeyId"])["KeyMetadata"]["Description"]
+                        for k in srv.client().list_keys()["Keys"]]
+        assert "must not exist" not in descriptions
+    finally:
+        srv.stop()

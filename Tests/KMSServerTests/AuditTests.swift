@@ -57,12 +57,12 @@ import SigV4
         #expect(!text.contains(plaintext) && !text.contains("top secret") && !text.contains("audit-secret"))
         let lines = text.split(separator: "\n").map { try? JSONParser.parse(String($0)).objectValue }
         #expect(lines.count == 3)
-        #expect(lines[0]??["previousEventHash"]?.stringValue == AuditLog.genesisHash)
-        #expect(lines[1]??["requestID"]?.stringValue == encrypted.requestID)
-        #expect(lines[1]??["requestParameters"]?.objectValue?["keyId"]?.stringValue == keyId)
-        #expect(lines[1]??["requestParameters"]?.objectValue?["plaintext"] == nil)
-        #expect(lines[2]??["errorCode"]?.stringValue == "InvalidSignatureException")
-        #expect(lines[2]??["userIdentity"]?.objectValue?["type"]?.stringValue == "Unknown")
+        #expect(lines[0]?["previousEventHash"]?.stringValue == AuditLog.genesisHash)
+        #expect(lines[1]?["requestID"]?.stringValue == encrypted.requestID)
+        #expect(lines[1]?["requestParameters"]?.objectValue?["keyId"]?.stringValue == keyId)
+        #expect(lines[1]?["requestParameters"]?.objectValue?["plaintext"] == nil)
+        #expect(lines[2]?["errorCode"]?.stringValue == "InvalidSignatureException")
+        #expect(lines[2]?["userIdentity"]?.objectValue?["type"]?.stringValue == "Unknown")
         #expect(AuditVerifier.verify(dataDirectory: dir).intact)
 
         // One byte changed in the first record breaks the second record's link.
