@@ -575,3 +575,26 @@ def test_full_disk_fails_requests_and_refuses_changes(tmp_path):
         assert "must not exist" not in descriptions
     finally:
         srv.stop()
+
+
+# -- export and tail -----------------------------------------------------------------
+
+def test_export_and_tail_filter_the_trail(server_factory):
+    srv = server_factory()
+    kms = srv.client()
+    a = kms.create_key()["KeyMetadata"]["KeyId"]
+    b = kms.create_key()["KeyMetadata"]["KeyId"]
+    ids = [request_id(kms.encrypt(KeyId=a, Plaintext=b"p")) for _ in range(3)]
+    kms.encrypt(KeyId=b, Plaintext=b"p")
+
+    def run(*args):
+        out = subprocess.run([kms_binary(), "audit", *args, "--data-dir", srv.data_dir],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(line) for line in out.stdout.splitlines()]
+
+    got = run("export", "--key", a, "--event-name", "Encrypt")
+    assert [e["requestID"] for e in got] == ids
+    assert len(run("export", "--principal", "root")) == len(events(srv.data_dir))
+    assert run("export", "--from", "2000-01-01T00:00:00Z", "--to", "2000-01-02T00:00:00Z") == []
+    assert [e["requestID"] for e in run("tail", "-n", "2", "--no-follow", "--key", a)] == ids[1:]

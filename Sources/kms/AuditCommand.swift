@@ -6,7 +6,7 @@ import KMSServer
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Work with the audit trail under <data-dir>/audit.",
-        subcommands: [Verify.self])
+        subcommands: [Verify.self, Export.self, Tail.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,6 +26,45 @@ struct AuditCommand: ParsableCommand {
             if let seconds = Double(text) { return seconds }
             guard let t = AuditVerifier.parseTime(text) else { throw ValidationError("not a time: \(text)") }
             return t
+        }
+    }
+
+    /// Filters shared by export and tail.
+    struct Filters: ParsableArguments {
+        @Option(name: .customLong("data-dir"), help: "Data directory (default ./kms-data).") var dataDir = "./kms-data"
+        @Option(help: "Records from this time (ISO 8601 or epoch seconds).") var from: String?
+        @Option(help: "Records up to this time.") var to: String?
+        @Option(help: "Records naming this key (key ID or ARN).") var key: String?
+        @Option(help: "Records of this principal (principal ARN, access key ID, or user name such as root).") var principal: String?
+        @Option(name: .customLong("event-name"), help: "Records of this event name (Encrypt, CreateKey, ...).") var eventName: String?
+
+        func filter() throws -> AuditExport.Filter {
+            AuditExport.Filter(from: try from.map(Verify.time), to: try to.map(Verify.time), key: key,
+                               principal: principal, eventName: eventName)
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the audit records as JSON lines (one CloudTrail event a line, oldest first) to standard output.")
+        @OptionGroup var filters: Filters
+
+        func run() throws {
+            try AuditExport.run(dataDirectory: filters.dataDir, filter: try filters.filter()) { print($0) }
+        }
+    }
+
+    struct Tail: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the newest audit records as JSON lines, then follow the trail as it grows (until interrupted).")
+        @OptionGroup var filters: Filters
+        @Option(name: [.customShort("n"), .long], help: "How many existing records to show first (default 10).") var lines = 10
+        @Flag(name: .customLong("no-follow"), help: "Stop after the existing records.") var noFollow = false
+
+        func run() throws {
+            // Unbuffered, a line at a time, for pipes into a log shipper.
+            try AuditExport.run(dataDirectory: filters.dataDir, filter: try filters.filter(), last: max(0, lines),
+                                follow: !noFollow) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         }
     }
 }

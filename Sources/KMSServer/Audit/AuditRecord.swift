@@ -171,7 +171,7 @@ enum AuditRecord {
         for (i, arn) in arns.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"accountId":"#.utf8)
-            JSONWriter.writeString(ARN.parse(arn)?.account ?? account, into: &out)
+            JSONWriter.writeString(accountOf(arn: arn) ?? account, into: &out)
             out.append(contentsOf: #","type":"AWS::KMS::Key","ARN":"#.utf8)
             JSONWriter.writeString(arn, into: &out)
             out.append(UInt8(ascii: "}"))
@@ -180,6 +180,24 @@ enum AuditRecord {
     }
 
     static let digits: [UInt8] = Array("0123456789".utf8)
+
+    /// The account field of `arn:aws:kms:REGION:ACCOUNT:...`, by bytes: ARN.parse splits
+    /// the whole string and was a sixth of the audit stage's cost.
+    static func accountOf(arn: String) -> String? {
+        var arn = arn
+        return arn.withUTF8 { b -> String? in
+            var colons = 0, start = 0
+            for i in 0..<b.count where b[i] == UInt8(ascii: ":") {
+                colons += 1
+                if colons == 4 { start = i + 1 }
+                if colons == 5 {
+                    guard i - start == 12 else { return nil }
+                    return String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+                }
+            }
+            return nil
+        }
+    }
 
     /// `"2026-11-29T12:00:00Z"`, CloudTrail's eventTime, without a formatter object.
     static func writeTime(_ time: Double, into out: inout [UInt8]) {
