@@ -61,7 +61,9 @@ import KMSCore
         let store = try SQLiteKeyStore(path: dir + "/kms.sqlite", rootKey: try RootKey(bytes: Array(repeating: 1, count: 32)))
         let k = key(secret: SystemRandom.bytes(32))
         try store.apply([.putKey(k)])
-        try store.apply([.removeKey(account: k.account, region: k.region, keyId: k.keyId)])
+        var stored = k
+        stored.storeVersion = 1
+        try store.apply([.removeKey(stored)])
         #expect(try store.loadKeys().isEmpty)
     }
 }
