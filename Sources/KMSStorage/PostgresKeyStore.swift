@@ -226,14 +226,70 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
         let rootKey = rootKey
         try wait { [client, logger] in
             try await client.withTransaction(logger: logger) { conn in
+                // Runs of new keys (a batch creating thousands) go in a few multi-row
+                // statements instead of one round trip per row; the rest one by one, in order.
+                var newKeys: [KMSKey] = []
                 for change in changes {
+                    if case .putKey(let key) = change, key.storeVersion == 0 {
+                        newKeys.append(key)
+                        if newKeys.count == Self.bulkRows {
+                            try await Self.insertNewKeys(newKeys, on: conn, rootKey: rootKey, logger: logger)
+                            newKeys.removeAll(keepingCapacity: true)
+                        }
+                        continue
+                    }
+                    try await Self.insertNewKeys(newKeys, on: conn, rootKey: rootKey, logger: logger)
+                    newKeys.removeAll(keepingCapacity: true)
                     try await Self.apply(change, on: conn, rootKey: rootKey, logger: logger)
                 }
+                try await Self.insertNewKeys(newKeys, on: conn, rootKey: rootKey, logger: logger)
             }
         }
     }
 
-    static func apply((_ change: StoreChange, on conn: PostgresConnection, rootKey: RootKey, logger: Logger) async throws {
+    static let bulkRows = 1_000
+
+    /// Creates keys that must not exist yet (base version 0), many per statement. If any
+    /// exists already (or appears twice), the statement inserts fewer rows than asked and
+    /// that is the conflict; the transaction rolls back.
+    static func insertNewKeys(_ keys: [KMSKey], on conn: PostgresConnection, rootKey: RootKey, logger: Logger) async throws {
+        guard !keys.isEmpty else { return }
+        var accounts: [String] = [], regions: [String] = [], ids: [String] = [], metadata: [String] = []
+        var mAccounts: [String] = [], mRegions: [String] = [], mIds: [String] = [], mVersions: [Int64] = []
+        var mMaterialIds: [String] = [], mCreated: [Double] = [], mSealed: [ByteBuffer] = []
+        for key in keys {
+            accounts.append(key.account); regions.append(key.region); ids.append(key.keyId)
+            metadata.append(String(decoding: try JSONEncoder().encode(StoredKeyMetadata(key)), as: UTF8.self))
+            for m in try MaterialPlan(key: key, stored: [:]).toInsert {
+                mAccounts.append(key.account); mRegions.append(key.region); mIds.append(key.keyId)
+                mVersions.append(Int64(m.version)); mMaterialIds.append(m.materialId); mCreated.append(m.createdAt)
+                mSealed.append(ByteBuffer(bytes: try rootKey.seal(m.secret, context: SealingContext.material(key.account, key.region, key.keyId, m.version))))
+            }
+        }
+        let inserted = try await conn.query("""
+            INSERT INTO keys (account, region, key_id, metadata, version)
+            SELECT a, r, k, m, 1 FROM UNNEST(\(accounts)::text[], \(regions)::text[], \(ids)::text[], \(metadata)::text[]) AS t(a, r, k, m)
+            ON CONFLICT DO NOTHING RETURNING account, region, key_id
+            """, logger: logger).collect()
+        if inserted.count != keys.count {
+            var made = Set<String>()
+            for row in inserted {
+                let (a, r, k) = try row.decode((String, String, String).self)
+                made.insert(a + "|" + r + "|" + k)
+            }
+            let lost = keys.first { !made.contains($0.account + "|" + $0.region + "|" + $0.keyId) } ?? keys[0]
+            throw StoreConflict(object: .key(account: lost.account, region: lost.region, keyId: lost.keyId), expectedVersion: 0,
+                                reason: "already exists")
+        }
+        guard !mAccounts.isEmpty else { return }
+        try await conn.query("""
+            INSERT INTO key_materials (account, region, key_id, version, material_id, created_at, sealed)
+            SELECT * FROM UNNEST(\(mAccounts)::text[], \(mRegions)::text[], \(mIds)::text[], \(mVersions)::int8[],
+                                 \(mMaterialIds)::text[], \(mCreated)::float8[], \(mSealed)::bytea[])
+            """, logger: logger)
+    }
+
+    static func apply(_ change: StoreChange, on conn: PostgresConnection, rootKey: RootKey, logger: Logger) async throws {
         let conflict = StoreConflict(object: change.target, expectedVersion: change.expectedVersion)
         func requireOneRow(_ query: PostgresQuery) async throws {
             guard try await conn.query(query, logger: logger).collect().count == 1 else { throw conflict }

@@ -126,6 +126,11 @@ import KMSCore
         }
         #expect(try store.key(account: fresh.account, region: fresh.region, keyId: fresh.keyId) == nil)
         #expect(try store.alias(account: fresh.account, region: fresh.region, aliasName: "alias/x") == nil)
+        // Creating one key twice in a batch (or an existing one among many new ones) is a conflict too.
+        let many = (0..<50).map { _ in Fixtures.key() }
+        #expect(throws: StoreConflict.self) { try store.apply((many + [many[7]]).map { .putKey($0) }) }
+        #expect(throws: StoreConflict.self) { try store.apply((many + [existing]).map { .putKey($0) }) }
+        #expect(try store.loadKeys().map(\.keyId) == [existing.keyId])
     }
 
     @Test(arguments: StoreBackend.allCases)
