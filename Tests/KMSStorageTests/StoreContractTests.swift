@@ -248,19 +248,25 @@ import KMSCore
         let store = try scratch.open()
         let key = Fixtures.key(description: "0")
         try store.apply([.putKey(key)])
-        let increments = 60, processes = 2, materialEvery = 5
+        let increments = 150, processes = 2, materialEvery = 5
         var running: [Process] = []
+        var outputs: [Pipe] = []
         for _ in 0..<processes {
             let p = Process()
+            let out = Pipe()
+            p.standardOutput = out
+            outputs.append(out)
             p.executableURL = URL(fileURLWithPath: binary)
             p.arguments = ["store-stress", "--storage", scratch.storage, "--root-key-file", scratch.rootKeyPath,
                            "--key-id", key.keyId, "--increments", String(increments), "--material-every", String(materialEvery)]
             try p.run()
             running.append(p)
         }
-        for p in running {
+        for (p, out) in zip(running, outputs) {
+            let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
             #expect(p.terminationStatus == 0)
+            print("\(backend) store-stress: \(printed.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let final = try #require(try store.key(account: key.account, region: key.region, keyId: key.keyId))
         #expect(final.description == String(increments * processes))
