@@ -73,7 +73,9 @@ let package = Package(
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto"], exclude: ["make_fixtures.py"], swiftSettings: strict),
         .testTarget(name: "PureCryptoTests", dependencies: ["PureCrypto"], resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "KMSStorageTests", dependencies: ["KMSStorage", .product(name: "PostgresNIO", package: "postgres-nio")], swiftSettings: strict),
+        .testTarget(name: "KMSStorageTests", dependencies: [
+            "KMSStorage", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
     ]
 )

@@ -222,8 +222,17 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
 
     public func apply(_ changes: [StoreChange]) throws {
         guard !changes.isEmpty else { return }
-        // Sealing happens here, before the transaction, so no unsealed byte reaches the driver.
+        // Material is sealed in this process before it is bound to a statement: no unsealed byte reaches the driver.
         let rootKey = rootKey
+        do {
+            try applyInTransaction(changes, rootKey: rootKey)
+        } catch let conflict as StoreConflict where conflict == Self.retryableConflict {
+            // An aborted transaction names no object: blame the batch's first, so the caller re-reads it.
+            throw StoreConflict(object: changes[0].target, expectedVersion: changes[0].expectedVersion, reason: conflict.reason)
+        }
+    }
+
+    private func applyInTransaction(_ changes: [StoreChange], rootKey: RootKey) throws {
         try wait { [client, logger] in
             try await client.withTransaction(logger: logger) { conn in
                 // Runs of new keys (a batch creating thousands) go in a few multi-row
