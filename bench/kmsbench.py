@@ -581,6 +581,20 @@ def cmd_report(args):
             print(f"\nTLS: {name} {tls['rps']:.0f} req/s vs plain HTTP {plain['rps']:.0f} req/s "
                   f"= {tls['rps'] / plain['rps']:.3f} of the plain rate "
                   f"(p99 {tls['p99_us']/1000:.2f} vs {plain['p99_us']/1000:.2f} ms)")
+    # Ciphertext format v2 (per-message keys) against v1 (bench/run.sh, --no-v1 skips).
+    pairs = [(op, f"{op}:v1") for op in ("Encrypt", "Decrypt", "GenerateDataKey")
+             if runs.get(op, {}).get("status") == "ok" and runs.get(f"{op}:v1", {}).get("status") == "ok"]
+    if pairs:
+        print()
+        print(f"{'format v2 vs v1':<22} {'v2 req/s':>10} {'v1 req/s':>10} {'v2/v1':>7} "
+              f"{'v2 cpu us':>10} {'v1 cpu us':>10}  within 10%")
+        for v2, v1 in pairs:
+            a, b = runs[v2], runs[v1]
+            ratio = a["rps"] / b["rps"] if b.get("rps") else None
+            print(f"{v2:<22} {a['rps']:>10.0f} {b['rps']:>10.0f} {_fmt(ratio, '7.3f'):>7} "
+                  f"{_fmt(a.get('server_cpu_us_per_request'), '10.1f'):>10} "
+                  f"{_fmt(b.get('server_cpu_us_per_request'), '10.1f'):>10}  "
+                  f"{'yes' if ratio is not None and ratio >= 0.9 else 'NO'}")
 
     raw = r.get("raw_sign") or {}
     if raw:
