@@ -83,7 +83,8 @@ import KMSCore
         let sealedBytes = try #require(sealed)
         #expect(sealedBytes.count == 12 + 32 + 16)
         #expect(Self.filesContaining(sealedBytes.prefix(16), in: dir) == ["kms.sqlite"])  // the probe finds it before
-        try store.apply([.removeKey(account: doomed.account, region: doomed.region, keyId: doomed.keyId)])
+        let storedDoomed = try #require(try store.key(account: doomed.account, region: doomed.region, keyId: doomed.keyId))
+        try store.apply([.removeKey(storedDoomed)])
         for start in stride(from: 0, through: sealedBytes.count - 16, by: 4) {
             let slice = sealedBytes[sealedBytes.startIndex + start ..< sealedBytes.startIndex + start + 16]
             #expect(Self.filesContaining(slice, in: dir).isEmpty, "slice at \(start)")
