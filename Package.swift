@@ -70,5 +70,7 @@ let package = Package(
         .testTarget(name: "PureCryptoTests", dependencies: ["PureCrypto"], resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "KMSStorageTests", dependencies: ["KMSStorage"], swiftSettings: strict),
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
+        // The IAM policy language and KMS authorization decision, pure (issue 10).
+        .target(name: "IAMPolicy", dependencies: [], swiftSettings: strict),
     ]
 )
