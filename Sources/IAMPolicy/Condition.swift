@@ -50,12 +50,20 @@ enum ConditionValue: Sendable, Equatable {
 }
 
 /// One operator applied to one key: `values` are ORed; a statement ANDs its conditions.
-struct CompiledCondition: Sendable {
+final class CompiledCondition: Sendable {
     let op: ConditionOperator
     let qualifier: SetQualifier
     let ifExists: Bool
     let key: String  // lowercased
     let values: [ConditionValue]
+
+    init(op: ConditionOperator, qualifier: SetQualifier, ifExists: Bool, key: String, values: [ConditionValue]) {
+        self.op = op
+        self.qualifier = qualifier
+        self.ifExists = ifExists
+        self.key = key
+        self.values = values
+    }
 
     static func parseOperatorName(_ raw: String) -> (ConditionOperator, SetQualifier, Bool)? {
         var name = Substring(raw)
@@ -196,7 +204,7 @@ struct ARNPattern: Sendable, Equatable {
         }
         let value = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard value.count == 6 else { return false }
-        for k in 0..<6 where !f[k].matches(bytes: value[k].utf8) { return false }
+        for k in 0..<6 where !f[k].matches(value[k]) { return false }
         return true
     }
 

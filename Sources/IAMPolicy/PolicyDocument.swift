@@ -6,7 +6,7 @@ public enum PolicyEffect: String, Sendable, Equatable { case allow = "Allow", de
 
 /// One statement in evaluable form: actions pre-lowercased, wildcard patterns pre-split,
 /// CIDRs, dates and numbers parsed.
-public struct CompiledStatement: Sendable {
+public final class CompiledStatement: Sendable {
     public let sid: String?
     /// Position in the document's Statement list, for MatchedStatements.
     public let index: Int
@@ -19,12 +19,29 @@ public struct CompiledStatement: Sendable {
     let resourcesNegated: Bool
     let conditions: [CompiledCondition]
 
+    init(sid: String?, index: Int, effect: PolicyEffect, principals: [PrincipalEntry]?, principalsNegated: Bool,
+         actions: [Wildcard], actionsNegated: Bool, resources: [ARNPattern], resourcesNegated: Bool,
+         conditions: [CompiledCondition]) {
+        self.sid = sid
+        self.index = index
+        self.effect = effect
+        self.principals = principals
+        self.principalsNegated = principalsNegated
+        self.actions = actions
+        self.actionsNegated = actionsNegated
+        self.resources = resources
+        self.resourcesNegated = resourcesNegated
+        self.conditions = conditions
+    }
+
     /// Does the statement apply to the action, resource and conditions (the principal is
     /// weighed separately, since how it matches decides whether identity policies must agree)?
     func appliesIgnoringPrincipal(_ c: AuthorizationContext) -> Bool {
-        let actionHit = actions.contains { $0.matches(c.actionLowercased) }
+        var actionHit = false
+        for i in actions.indices where actions[i].matches(c.actionLowercased) { actionHit = true; break }
         guard actionHit != actionsNegated else { return false }
-        let resourceHit = resources.contains { $0.matches(c.resource, c) }
+        var resourceHit = false
+        for i in resources.indices where resources[i].matches(c.resource, c) { resourceHit = true; break }
         guard resourceHit != resourcesNegated else { return false }
         for condition in conditions where !condition.evaluate(c) { return false }
         return true

@@ -39,27 +39,39 @@ struct Wildcard: Sendable, Equatable {
     }
 
     func matches(_ text: String) -> Bool {
-        switch kind {
-        case .anything: return true
-        case .literal(let l): return text.utf8.elementsEqual(l)
-        case .prefix(let p): return text.utf8.starts(with: p)
-        case .general:
-            var s = text
-            return s.withUTF8 { Wildcard.glob(units, $0) }
-        }
+        if case .anything = kind { return true }
+        var s = text
+        return s.withUTF8 { matches(buffer: $0) }
     }
 
-    func matches<C: Collection>(bytes: C) -> Bool where C.Element == UInt8 {
+    func matches(_ text: Substring) -> Bool {
+        if case .anything = kind { return true }
+        var s = text
+        return s.withUTF8 { matches(buffer: $0) }
+    }
+
+    /// Non-generic, on contiguous UTF-8: the hot path of every decision.
+    func matches(buffer t: UnsafeBufferPointer<UInt8>) -> Bool {
         switch kind {
         case .anything: return true
-        case .literal(let l): return bytes.elementsEqual(l)
-        case .prefix(let p): return bytes.starts(with: p)
-        case .general: return Wildcard.glob(units, Array(bytes))
+        case .literal(let l):
+            guard t.count == l.count else { return false }
+            return l.withUnsafeBufferPointer { p in
+                for i in 0..<p.count where p[i] != t[i] { return false }
+                return true
+            }
+        case .prefix(let l):
+            guard t.count >= l.count else { return false }
+            return l.withUnsafeBufferPointer { p in
+                for i in 0..<p.count where p[i] != t[i] { return false }
+                return true
+            }
+        case .general: return Wildcard.glob(units, t)
         }
     }
 
     /// `?` consumes one whole UTF-8 sequence, so it matches one character, not one byte.
-    static func glob<T: RandomAccessCollection>(_ p: [UInt16], _ t: T) -> Bool where T.Element == UInt8, T.Index == Int {
+    static func glob(_ p: [UInt16], _ t: UnsafeBufferPointer<UInt8>) -> Bool {
         var pi = 0, ti = t.startIndex
         var starP = -1, starT = 0
         func next(_ i: Int) -> Int {
