@@ -72,5 +72,6 @@ let package = Package(
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
         // The IAM policy language and KMS authorization decision, pure (issue 10).
         .target(name: "IAMPolicy", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "IAMPolicyTests", dependencies: ["IAMPolicy"], exclude: ["make_corpus.py"], resources: [.copy("Corpus")], swiftSettings: strict),
     ]
 )
