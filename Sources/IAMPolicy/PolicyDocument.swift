@@ -72,7 +72,7 @@ public struct CompiledPolicy: Sendable {
             throw PolicyError("The policy document exceeds the maximum size of \(limits.maxDocumentBytes) bytes.", kind: .tooLarge)
         }
         let doc: PolicyJSON
-        do { doc = try PolicyJSON.parse(text) } catch { throw PolicyError("The policy document is not valid JSON.") }
+        do { doc = try PolicyJSON.parse(text) } catch { throw PolicyError("Syntax errors in policy.") }
         guard let members = doc.objectEntries else { throw PolicyError("The policy document must be a JSON object.") }
         self.kind = kind
         self.name = name
@@ -146,7 +146,7 @@ enum StatementCompiler {
             throw PolicyError("Policy contains a statement with both Principal and NotPrincipal.")
         }
         if let p = byName["Principal"] ?? byName["NotPrincipal"] {
-            guard kind == .resourceBased else { throw PolicyError("Has prohibited field \(byName["Principal"] != nil ? "Principal" : "NotPrincipal")") }
+            guard kind == .resourceBased else { throw PolicyError("Policy document should not specify a principal.") }
             principals = try PrincipalCompiler.compile(p, limits: limits)
             principalsNegated = byName["NotPrincipal"] != nil
             if principalsNegated, effect == .allow {

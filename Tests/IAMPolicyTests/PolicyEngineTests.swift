@@ -132,6 +132,38 @@ import Testing
         #expect(PolicyEvaluator(resourcePolicy: p).evaluate(root).isAllowed)
     }
 
+    /// Hostile input never crashes the compiler or the evaluator: truncations and byte
+    /// mutations of a policy using every feature either compile and evaluate, or throw.
+    @Test func mutatedDocumentsNeverCrash() {
+        let base = #"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"A","Effect":"Allow","Principal":{"AWS":["111122223333","arn:aws:sts::111122223333:assumed-role/R/s"],"Service":"s3.amazonaws.com"},"Action":["kms:*Crypt?","kms:Get*"],"Resource":"arn:aws:kms:*:${aws:PrincipalAccount}:key/*","Condition":{"ForAnyValue:StringLike":{"aws:TagKeys":["a*b${*}","${aws:username, 'd'}"]},"IpAddressIfExists":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00+01:00"},"NumericGreaterThan":{"kms:X":-1.5e3},"Bool":{"aws:SecureTransport":true},"BinaryEquals":{"kms:B":"AAEC"},"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/*"},"Null":{"kms:Y":"false"}}},{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/u\u00e9"},"NotAction":"kms:Decrypt","NotResource":"arn:aws:kms:us-east-1:111122223333:alias/*"}]}"#
+        let bytes = Array(base.utf8)
+        #expect((try? CompiledPolicy(base, kind: .resourceBased)) != nil)
+        let c = context(conditions: ["aws:TagKeys": ["axb", "a*b*"], "aws:SourceIp": ["10.1.1.1"], "kms:X": ["0"], "aws:CurrentTime": ["2029-01-01T00:00:00Z"]])
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]":,*?$\ aZ09-/.eE+"#.utf8)
+        var compiled = 0
+        for i in 0..<3_000 {
+            var m = bytes
+            if i < bytes.count / 4 {
+                m = Array(bytes.prefix(i * 4))
+            } else {
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    let at = Int.random(in: 0..<m.count, using: &rng)
+                    switch Int.random(in: 0..<3, using: &rng) {
+                    case 0: m[at] = alphabet.randomElement(using: &rng) ?? 0x20
+                    case 1: m.remove(at: at)
+                    default: m.insert(alphabet.randomElement(using: &rng) ?? 0x20, at: at)
+                    }
+                    if m.isEmpty { break }
+                }
+            }
+            guard let p = try? CompiledPolicy(String(decoding: m, as: UTF8.self), kind: .resourceBased) else { continue }
+            compiled += 1
+            _ = PolicyEvaluator(resourcePolicy: p).evaluate(c)
+        }
+        #expect(compiled > 0)
+    }
+
     /// One decision against a key policy of ten statements with conditions plus an identity
     /// policy; prints ns per evaluation (`swift test --filter PolicyEngineTests`).
     @Test func microbenchmark() throws {

@@ -794,7 +794,7 @@ def bad(name, doc_text, message, kind="resourceBased"):
     malformed.append({"name": name, "doc": "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html",
                       "policy": doc_text if isinstance(doc_text, str) else json.dumps(doc_text), "kind": kind, "message": message})
 
-bad("not JSON", "{not json", "The policy document is not valid JSON.")
+bad("not JSON", "{not json", "Syntax errors in policy.")
 bad("not an object", "[]", "The policy document must be a JSON object.")
 bad("bad Version", {"Version": "2012-10-18", "Statement": [st(principal="*")]}, "The policy document contains an invalid Version.")
 bad("no Statement", {"Version": "2012-10-17"}, "The policy document must contain at least one Statement.")
@@ -802,7 +802,7 @@ bad("empty Statement", {"Version": "2012-10-17", "Statement": []}, "The policy d
 bad("bad Effect", pol({"Effect": "Maybe", "Principal": "*", "Action": "kms:*", "Resource": "*"}), "Policy contains a statement with an invalid or missing Effect.")
 bad("no Effect", pol({"Principal": "*", "Action": "kms:*", "Resource": "*"}), "Policy contains a statement with an invalid or missing Effect.")
 bad("no Principal in a key policy", pol({"Effect": "Allow", "Action": "kms:*", "Resource": "*"}), "Policy contains a statement with no principal.")
-bad("Principal in an identity policy", pol(st(principal="*")), "Has prohibited field Principal", kind="identityBased")
+bad("Principal in an identity policy", pol(st(principal="*")), "Policy document should not specify a principal.", kind="identityBased")
 bad("no Action", pol({"Effect": "Allow", "Principal": "*", "Resource": "*"}), "Policy contains a statement with no Action.")
 bad("no Resource", pol({"Effect": "Allow", "Principal": "*", "Action": "kms:*"}), "Policy contains a statement with no Resource.")
 bad("action without a vendor", pol(st(principal="*", action="Decrypt")), "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.")
@@ -827,7 +827,7 @@ bad("Principal and NotPrincipal", pol({"Effect": "Deny", "Principal": "*", "NotP
 bad("unknown statement element", pol({**st(principal="*"), "Actions": "kms:*"}), "Policy contains a statement with an unknown element: Actions")
 bad("unterminated variable", pol(st(principal="*", resource="arn:aws:kms:*:${aws:PrincipalAccount:key/*")),
     "The policy contains an invalid policy variable: arn:aws:kms:*:${aws:PrincipalAccount:key/*")
-bad("nesting too deep", "[" * 100 + "]" * 100, "The policy document is not valid JSON.")
+bad("nesting too deep", "[" * 100 + "]" * 100, "Syntax errors in policy.")
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "Corpus", "evaluation_cases.json"), "w") as f:
