@@ -148,11 +148,8 @@ enum StatementCompiler {
         if let p = byName["Principal"] ?? byName["NotPrincipal"] {
             guard kind == .resourceBased else { throw PolicyError("Policy document should not specify a principal.") }
             principals = try PrincipalCompiler.compile(p, limits: limits)
+            // Allow with NotPrincipal is legal (AWS only discourages it): it allows everyone else.
             principalsNegated = byName["NotPrincipal"] != nil
-            if principalsNegated, effect == .allow {
-                // AWS strongly discourages Allow+NotPrincipal and KMS key policies refuse it.
-                throw PolicyError("Policy contains a statement with NotPrincipal and Effect Allow.")
-            }
         } else if kind == .resourceBased {
             throw PolicyError("Policy contains a statement with no principal.")
         }

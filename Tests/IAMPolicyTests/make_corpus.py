@@ -570,6 +570,11 @@ notp_case("Deny NotPrincipal spares the root when listed", [f"arn:aws:iam::{A}:r
 notp_case("Deny NotPrincipal denies a user of another account", [ALICE], P_B_USER, True)
 notp_case("Deny NotPrincipal denies a service", [ALICE], P_SERVICE, True)
 
+case("notprincipal: Allow with NotPrincipal allows everyone not listed", NOTPRINCIPAL, P_ALICE, "allowed",
+     key_policy=pol({"Effect": "Allow", "NotPrincipal": {"AWS": BOB}, "Action": "kms:Decrypt", "Resource": "*"}))
+case("notprincipal: Allow with NotPrincipal does not allow the listed user", NOTPRINCIPAL, P_BOB, "implicitDeny",
+     key_policy=pol({"Effect": "Allow", "NotPrincipal": {"AWS": BOB}, "Action": "kms:Decrypt", "Resource": "*"}), reason="noResourcePolicyAllows")
+
 # ---------------------------------------------------------------- evaluation logic
 case("eval: no policy allows: implicit deny", EVAL, P_ALICE, "implicitDeny",
      key_policy=pol(st(principal={"AWS": BOB})), reason="noResourcePolicyAllows")
