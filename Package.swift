@@ -39,7 +39,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSCore", dependencies: [
-            "KMSCrypto",
+            "KMSCrypto", "IAMPolicy",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSStorage", dependencies: [
