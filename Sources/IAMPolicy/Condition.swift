@@ -202,10 +202,17 @@ struct ARNPattern: Sendable, Equatable {
             guard let s = ARNPattern.split(w) else { return w.matches(arn) }
             f = s
         }
-        let value = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard value.count == 6 else { return false }
-        for k in 0..<6 where !f[k].matches(value[k]) { return false }
-        return true
+        // Split the value in place (no allocation): fields end at the first five colons.
+        var text = arn
+        return text.withUTF8 { buf -> Bool in
+            var start = 0, field = 0
+            for i in 0..<buf.count where buf[i] == UInt8(ascii: ":") && field < 5 {
+                guard f[field].matches(buffer: UnsafeBufferPointer(rebasing: buf[start..<i])) else { return false }
+                field += 1
+                start = i + 1
+            }
+            return field == 5 && f[5].matches(buffer: UnsafeBufferPointer(rebasing: buf[start...]))
+        }
     }
 
     static func split(_ pattern: Wildcard) -> [Wildcard]? {
