@@ -836,6 +836,8 @@ bad("nesting too deep", "[" * 100 + "]" * 100, "Syntax errors in policy.")
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "Corpus", "evaluation_cases.json"), "w") as f:
-    json.dump({"cases": cases, "malformed": malformed}, f, indent=1, ensure_ascii=False)
-    f.write("\n")
+    # One case per line: the file's line count is the case count, and diffs stay per case.
+    def lines(items):
+        return ",\n".join("  " + json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in items)
+    f.write('{"cases":[\n' + lines(cases) + '\n],\n"malformed":[\n' + lines(malformed) + '\n]}\n')
 print(len(cases), "evaluation cases,", len(malformed), "malformed documents")
