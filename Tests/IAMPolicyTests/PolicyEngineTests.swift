@@ -139,7 +139,7 @@ import Testing
         let bytes = Array(base.utf8)
         #expect((try? CompiledPolicy(base, kind: .resourceBased)) != nil)
         let c = context(conditions: ["aws:TagKeys": ["axb", "a*b*"], "aws:SourceIp": ["10.1.1.1"], "kms:X": ["0"], "aws:CurrentTime": ["2029-01-01T00:00:00Z"]])
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 0x1A4_B0D1)  // fixed seed: a failure reproduces
         let alphabet = Array(#"{}[]":,*?$\ aZ09-/.eE+"#.utf8)
         var compiled = 0
         for i in 0..<3_000 {
@@ -187,5 +187,18 @@ import Testing
         #expect(allowed == n)
         let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
         print("IAMPolicy microbenchmark: \(Int(ns / Double(n))) ns per evaluation (10-statement key policy with conditions + identity policy)")
+    }
+}
+
+/// A small seeded generator so the mutation test is reproducible.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
