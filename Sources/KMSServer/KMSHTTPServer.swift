@@ -46,33 +46,48 @@ public enum KMSHTTPServer {
             break
         }
         let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
-        let pipeline = RequestPipeline(service: service, authenticator: authenticator)
+        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopThreads)
-        let threadPool = NIOThreadPool(numberOfThreads: 2)
-        threadPool.start()
+        let blockingQueue = BlockingWorkQueue()
+        blockingQueue.start()
         let maxBody = config.maxBodyBytes
         let flushers = FlushBatcher.perLoop(of: group)
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
+        let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
+        let limiter = ConnectionLimiter(maxConnections: config.maxConnections)
+        ConnectionLimiter.raiseOpenFileLimit(toAtLeast: config.maxConnections + 64)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            // At most 4 reads of at most 16 KiB per connection per event-loop turn: a client
+            // that pipelines thousands of requests gets ~150 answered per turn, then the other
+            // connections of the loop get theirs (with 16 x 64 KiB, one turn was ~2,000).
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
+            .childChannelOption(ChannelOptions.recvAllocator,
+                                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024))
             // Half-closing clients still get their answers (KMSHTTPHandler closes after them).
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            // Unsent responses past 64 KiB make the channel unwritable, and KMSHTTPHandler
+            // stops reading that client until they drain below 32 KiB.
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard limiter.admit(channel) else {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionLimiter.Refuse())
+                        return
+                    }
                     // TLS first: everything after it sees plaintext. The context is read per
                     // connection, so a SIGHUP reload applies to the next connection accepted.
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     // Requests are framed by HTTPRequestFramer; responses are encoded by KMSHTTPHandler.
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: maxBody)))
+                        ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: maxBody, requestTimeout: requestTimeout)))
                     try channel.pipeline.syncOperations.addHandler(
-                        KMSHTTPHandler(pipeline: pipeline, threadPool: threadPool, maxBodyBytes: maxBody,
+                        KMSHTTPHandler(pipeline: pipeline, blockingQueue: blockingQueue, maxBodyBytes: maxBody,
                                        flusher: flushers[ObjectIdentifier(channel.eventLoop)]))
                 }
             }
@@ -122,8 +137,12 @@ public enum KMSHTTPServer {
         signals.cancel()
         reloads?.cancel()
         sweeper.cancel()
-        try await threadPool.shutdownGracefully()
+        try await blockingQueue.shutdownGracefully()
         try await group.shutdownGracefully()
+        // What the limits refused while the server ran (tests and operators read these).
+        Console.line("kms: throttled \(pipeline.quotas?.throttled.load(ordering: .relaxed) ?? 0) request(s) over quota, "
+            + "\(blockingQueue.rejected.load(ordering: .relaxed)) with a full blocking queue; "
+            + "refused \(limiter.refused.load(ordering: .relaxed)) connection(s) over --max-connections")
         Console.line("kms: stopped")
     }
 }

@@ -34,6 +34,13 @@ public struct ServerConfiguration: Sendable {
     /// Symmetric ciphertext format written (2; 1 only for benchmarks comparing the two,
     /// hidden flag `--ciphertext-format`). Both formats always decrypt.
     public var ciphertextFormat: UInt8 = 2
+    /// Seconds a request may take to arrive, from its first byte to its last (slowloris
+    /// defence); separate from the idle timeout, which waits between requests.
+    public var requestTimeout: Double = 20
+    /// Open connections beyond this are closed as they are accepted.
+    public var maxConnections = 4096
+    /// Request quotas per account and region (requests per second); unlimited by default.
+    public var quotas = RequestQuotaRates()
 
     public init() {}
 

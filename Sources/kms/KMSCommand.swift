@@ -13,7 +13,7 @@ struct KMSCommand: AsyncParsableCommand {
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
 /// KMS_DATA_DIR, KMS_DEV, KMS_DEV_ACCOUNT, KMS_ROOT_KEY_FILE, KMS_TLS_CERT, KMS_TLS_KEY,
-/// KMS_INSECURE_HTTP, KMS_ALLOW_CORE_DUMPS) or a JSON file named by
+/// KMS_INSECURE_HTTP, KMS_ALLOW_CORE_DUMPS, KMS_QUOTAS_SYMMETRIC, ...) or a JSON file named by
 /// --config / KMS_CONFIG ({"kms": {"port": 8080, ...}}); a flag wins over both.
 struct Server: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the KMS server (embedded SQLite storage).")
@@ -27,6 +27,12 @@ struct Server: AsyncParsableCommand {
     @Option(help: "A JSON configuration file.") var config: String?
     @Option(help: "Event loop threads (default: one per core).") var threads: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing before it is closed (default 120).") var idleTimeout: Double?
+    @Option(name: .customLong("request-timeout"), help: "Seconds a request may take to arrive, first byte to last, before its connection is closed (default 20).") var requestTimeout: Double?
+    @Option(name: .customLong("max-connections"), help: "Open connections beyond this are closed at accept (default 4096).") var maxConnections: Int?
+    @Option(name: .customLong("quota-symmetric"), help: "Requests per second per account and region shared by symmetric cryptographic operations (default unlimited).") var quotaSymmetric: Double?
+    @Option(name: .customLong("quota-rsa"), help: "Requests per second per account and region shared by cryptographic operations with RSA keys (default unlimited).") var quotaRSA: Double?
+    @Option(name: .customLong("quota-ecc"), help: "Requests per second per account and region shared by cryptographic operations with elliptic curve keys (default unlimited).") var quotaECC: Double?
+    @Option(name: .customLong("quota-management"), help: "Requests per second per account and region for each other operation (CreateKey, DescribeKey, ...; default unlimited).") var quotaManagement: Double?
     @Option(name: .customLong("lifecycle-clock-offset"), help: .hidden) var lifecycleClockOffset: Double?
     @Option(name: .customLong("deletion-sweep-interval"), help: .hidden) var deletionSweepInterval: Double?
     @Option(name: .customLong("tls-cert"), help: "TLS certificate chain, PEM (with --tls-key; both re-read on SIGHUP).") var tlsCert: String?
@@ -54,6 +60,18 @@ struct Server: AsyncParsableCommand {
         guard c.eventLoopThreads > 0 else { throw ValidationError("--threads must be positive") }
         c.idleTimeout = idleTimeout ?? reader.double(forKey: "kms.idleTimeout", default: c.idleTimeout)
         guard c.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        c.requestTimeout = requestTimeout ?? reader.double(forKey: "kms.requestTimeout", default: c.requestTimeout)
+        guard c.requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+        c.maxConnections = maxConnections ?? reader.int(forKey: "kms.maxConnections", default: c.maxConnections)
+        guard c.maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        // Quotas: flags, or KMS_QUOTAS_SYMMETRIC etc., or {"kms": {"quotas": {"symmetric": 100, ...}}}.
+        c.quotas.symmetric = quotaSymmetric ?? reader.double(forKey: "kms.quotas.symmetric")
+        c.quotas.rsa = quotaRSA ?? reader.double(forKey: "kms.quotas.rsa")
+        c.quotas.ecc = quotaECC ?? reader.double(forKey: "kms.quotas.ecc")
+        c.quotas.management = quotaManagement ?? reader.double(forKey: "kms.quotas.management")
+        for rate in [c.quotas.symmetric, c.quotas.rsa, c.quotas.ecc, c.quotas.management] {
+            guard rate.map({ $0 > 0 && $0.isFinite }) ?? true else { throw ValidationError("--quota-* must be a positive number of requests per second") }
+        }
         c.lifecycleClockOffset = lifecycleClockOffset ?? 0
         c.deletionSweepInterval = deletionSweepInterval ?? reader.double(forKey: "kms.deletionSweepInterval", default: 60)
         guard c.devAccount.count == 12, c.devAccount.allSatisfy(\.isNumber) else {
