@@ -47,9 +47,9 @@ extension KMSService {
             var changes: [StoreChange] = []
             let due = registry.allKeys().filter { $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now }
             for key in due {
-                changes.append(.removeKey(account: key.account, region: key.region, keyId: key.keyId))
+                changes.append(.removeKey(key))
                 for alias in registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
-                    changes.append(.removeAlias(account: alias.account, region: alias.region, aliasName: alias.aliasName))
+                    changes.append(.removeAlias(alias))
                 }
             }
             return (due.count, changes)
