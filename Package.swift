@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSCore", dependencies: [
-            "KMSCrypto",
+            "KMSCrypto", "IAMPolicy",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSStorage", dependencies: [
@@ -77,5 +77,8 @@ let package = Package(
             "KMSStorage", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
+        // The IAM policy language and KMS authorization decision, pure (issue 10).
+        .target(name: "IAMPolicy", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "IAMPolicyTests", dependencies: ["IAMPolicy"], exclude: ["make_corpus.py"], resources: [.copy("Corpus")], swiftSettings: strict),
     ]
 )
