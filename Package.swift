@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System OpenSSL 3 (libcrypto) for the algorithms swift-crypto lacks: secp256k1, SM2.
@@ -39,13 +40,17 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSCore", dependencies: [
-            "KMSCrypto",
+            "KMSCrypto", "IAMPolicy",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSStorage", dependencies: [
             "KMSCore",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // prctl(2) for the process hardening (no core dumps); Swift cannot call variadic C.
         .target(name: "CProcessControl"),
@@ -60,7 +65,7 @@ let package = Package(
             "CProcessControl",
         ], swiftSettings: strict),
         .executableTarget(name: "kms", dependencies: [
-            "KMSServer",
+            "KMSServer", "KMSStorage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Configuration", package: "swift-configuration"),
             .product(name: "SystemPackage", package: "swift-system"),
@@ -69,7 +74,12 @@ let package = Package(
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "KMSCryptoTests", dependencies: ["KMSCrypto"], exclude: ["make_fixtures.py"], swiftSettings: strict),
         .testTarget(name: "PureCryptoTests", dependencies: ["PureCrypto"], resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "KMSStorageTests", dependencies: ["KMSStorage"], swiftSettings: strict),
+        .testTarget(name: "KMSStorageTests", dependencies: [
+            "KMSStorage", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
+        // The IAM policy language and KMS authorization decision, pure (issue 10).
+        .target(name: "IAMPolicy", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "IAMPolicyTests", dependencies: ["IAMPolicy"], exclude: ["make_corpus.py"], resources: [.copy("Corpus")], swiftSettings: strict),
     ]
 )

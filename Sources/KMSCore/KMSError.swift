@@ -72,4 +72,6 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let dryRun = KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.")
     public static let invalidCiphertext = KMSError(.invalidCiphertext, nil)
     public static let internalError = KMSError(.kmsInternal, "An internal error occurred. Try again later.")
+    /// A write kept losing to concurrent writers on other nodes: refused, retryable (SDKs retry 500s).
+    public static let conflict = KMSError(.kmsInternal, "The request conflicted with a concurrent change to the same resource. Try again later.")
 }

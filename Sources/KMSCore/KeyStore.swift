@@ -1,23 +1,90 @@
-/// Persistence for keys and aliases. The core keeps everything in memory and writes
-/// through this protocol; implementations (SQLite, later PostgreSQL) seal key material.
+/// Persistence for keys and aliases, shared by every node that opens the same store.
+/// Each stored object carries a `storeVersion`; every write names the version it was
+/// based on and the store applies it only if that is still the stored version
+/// (optimistic concurrency). A batch is atomic: all of it applies, or `StoreConflict`
+/// is thrown and nothing does. Implementations (SQLite, PostgreSQL) seal key material.
 public protocol KeyStore: Sendable {
+    /// Everything, for the registry's start-up load (section 2 replaces it with read-through).
     func loadKeys() throws -> [KMSKey]
     func loadAliases() throws -> [Alias]
-    /// Applies a batch of changes atomically.
+    /// One key by id, with its material, as stored now; nil when absent.
+    func key(account: String, region: String, keyId: String) throws -> KMSKey?
+    /// One alias by name, as stored now; nil when absent.
+    func alias(account: String, region: String, aliasName: String) throws -> Alias?
+    /// Keys of one account and region ordered by key id, starting after `after`, at most `limit`.
+    func listKeys(account: String, region: String, after: String?, limit: Int) throws -> [KMSKey]
+    /// Aliases of one account and region ordered by name, starting after `after`, at most `limit`.
+    func listAliases(account: String, region: String, after: String?, limit: Int) throws -> [Alias]
+    /// Applies a batch of conditional changes atomically; throws `StoreConflict` if any
+    /// object's stored version is not the one the change expects.
     func apply(_ changes: [StoreChange]) throws
 }
 
+/// A conditional change. Puts and removes carry the object as it was read: its
+/// `storeVersion` is the expected base (0: the object must not exist yet). A put
+/// stores the object with `storeVersion + 1`. Material versions of a key are immutable:
+/// a put may add new ones, but one that exists with other material, or a stored one
+/// the put leaves out, is a conflict, never overwritten or dropped.
 public enum StoreChange: Sendable {
     case putKey(KMSKey)
-    case removeKey(account: String, region: String, keyId: String)
+    case removeKey(KMSKey)
     case putAlias(Alias)
-    case removeAlias(account: String, region: String, aliasName: String)
+    case removeAlias(Alias)
+
+    /// The object whose stored version the change depends on.
+    public var target: StoreObject {
+        switch self {
+        case .putKey(let k), .removeKey(let k): .key(account: k.account, region: k.region, keyId: k.keyId)
+        case .putAlias(let a), .removeAlias(let a): .alias(account: a.account, region: a.region, aliasName: a.aliasName)
+        }
+    }
+
+    public var expectedVersion: Int64 {
+        switch self {
+        case .putKey(let k), .removeKey(let k): k.storeVersion
+        case .putAlias(let a), .removeAlias(let a): a.storeVersion
+        }
+    }
 }
 
-/// A store that keeps nothing: for unit tests of the core.
+/// Names one stored object (the unit of versioning). Identities, policies, grants and
+/// rotations get their own cases as they are stored.
+public enum StoreObject: Sendable, Hashable, CustomStringConvertible {
+    case key(account: String, region: String, keyId: String)
+    case alias(account: String, region: String, aliasName: String)
+
+    public var description: String {
+        switch self {
+        case .key(let account, let region, let keyId): "key \(account)/\(region)/\(keyId)"
+        case .alias(let account, let region, let name): "alias \(account)/\(region)/\(name)"
+        }
+    }
+}
+
+/// A change's base moved: another writer changed the object since it was read.
+/// Carries no key material, only where and which version was expected.
+public struct StoreConflict: Error, Sendable, Equatable, CustomStringConvertible {
+    public let object: StoreObject
+    public let expectedVersion: Int64
+    public let reason: String
+
+    public init(object: StoreObject, expectedVersion: Int64, reason: String = "stored version differs") {
+        self.object = object
+        self.expectedVersion = expectedVersion
+        self.reason = reason
+    }
+
+    public var description: String { "conflict on \(object) (expected version \(expectedVersion)): \(reason)" }
+}
+
+/// A store that keeps nothing: for unit tests of the core. Every write applies.
 public struct InMemoryKeyStore: KeyStore {
     public init() {}
     public func loadKeys() throws -> [KMSKey] { [] }
     public func loadAliases() throws -> [Alias] { [] }
+    public func key(account: String, region: String, keyId: String) throws -> KMSKey? { nil }
+    public func alias(account: String, region: String, aliasName: String) throws -> Alias? { nil }
+    public func listKeys(account: String, region: String, after: String?, limit: Int) throws -> [KMSKey] { [] }
+    public func listAliases(account: String, region: String, after: String?, limit: Int) throws -> [Alias] { [] }
     public func apply(_ changes: [StoreChange]) throws {}
 }

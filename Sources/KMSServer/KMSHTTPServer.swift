@@ -20,15 +20,21 @@ public enum KMSHTTPServer {
             Console.line(adopted)
         }
         let rootKey = try RootKey.loadOrCreate(path: config.resolvedRootKeyPath)
-        let store = try SQLiteKeyStore(path: config.dataDirectory + "/kms.sqlite", rootKey: rootKey)
-        let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
-                                     ciphertextFormat: config.ciphertextFormat)
+        let storage = try StorageLocation(config.storage, dataDirectory: config.dataDirectory)
+        // Stores block their caller (PostgreSQL waits on its client): off the Swift
+        // concurrency pool and off the event loops, on a thread meant for blocking.
+        let (service, credentials, created) = try await NIOThreadPool.singleton.runIfActive {
+            let store = try storage.open(rootKey: rootKey)
+            let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
+                                         ciphertextFormat: config.ciphertextFormat)
+            let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
+                                                                           dataDirectory: config.dataDirectory,
+                                                                           seed: config.rootCredentialSeed)
+            return (service, credentials, created)
+        }
         if config.ciphertextFormat == 1 {
             FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
         }
-        let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
-                                                                       dataDirectory: config.dataDirectory,
-                                                                       seed: config.rootCredentialSeed)
         let credentialsFile = config.dataDirectory + "/credentials"
         switch created {
         case .created(let credential, let seeded):
@@ -120,14 +126,17 @@ public enum KMSHTTPServer {
                 try? await Task.sleep(nanoseconds: UInt64(config.deletionSweepInterval * 1_000_000_000))
                 do {
                     // AwsServiceEvent records first: a key whose event cannot be written is
-                    // not deleted (the next sweep tries again).
-                    var recorded: Set<String>?
-                    if let audit {
-                        recorded = Set(service.dueDeletions().filter {
-                            audit.appendServiceEvent(eventName: "DeleteKey", account: $0.account, region: $0.region, keyArn: $0.arn)
-                        }.map(\.arn))
+                    // not deleted (the next sweep tries again). Off the concurrency pool: the
+                    // store and the audit file block their caller.
+                    let deleted = try await NIOThreadPool.singleton.runIfActive { () throws -> Int in
+                        var recorded: Set<String>?
+                        if let audit {
+                            recorded = Set(service.dueDeletions().filter {
+                                audit.appendServiceEvent(eventName: "DeleteKey", account: $0.account, region: $0.region, keyArn: $0.arn)
+                            }.map(\.arn))
+                        }
+                        return try recorded?.isEmpty == true ? 0 : service.sweepDeletions(only: recorded)
                     }
-                    let deleted = try recorded?.isEmpty == true ? 0 : service.sweepDeletions(only: recorded)
                     if deleted > 0 { logger.info("deleted \(deleted) key(s) whose deletion window ended") }
                 } catch {
                     logger.error("deletion sweep failed: \(error)")

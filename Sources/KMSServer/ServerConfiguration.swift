@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     public var allowCoreDumps = false
     /// Root credentials for a data dir's first start, instead of random ones.
     public var rootCredentialSeed: RootCredentialSeed?
+    /// `--storage`: `sqlite:PATH` or `postgresql://...`; nil is SQLite in the data dir.
+    public var storage: String?
 
     /// Symmetric ciphertext format written (2; 1 only for benchmarks comparing the two,
     /// hidden flag `--ciphertext-format`). Both formats always decrypt.

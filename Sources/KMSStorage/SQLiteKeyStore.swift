@@ -4,6 +4,8 @@ import KMSCore
 
 /// The embedded default store: SQLite through GRDB, WAL journal, versioned migrations.
 /// Key material and credential secrets are sealed under the root key before they are written.
+/// Writes are conditional on each row's version (see `StoreChange`); several processes may
+/// share the file: IMMEDIATE transactions and a busy timeout serialize them.
 public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendable {
     let db: DatabaseQueue
     let rootKey: RootKey
@@ -19,6 +21,8 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
             // (Debian compiles SQLite with this as the default; other builds do not.)
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
+        // Another process holding the write lock makes us wait, not fail.
+        config.busyMode = .timeout(30)
         db = try DatabaseQueue(path: path, configuration: config)
         self.rootKey = rootKey
         try Self.migrator.migrate(db)
@@ -45,41 +49,92 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
                     sealed_secret BLOB NOT NULL, created_at DOUBLE NOT NULL);
                 """)
         }
+        // Optimistic concurrency: every key and alias row carries the version its writer based it on.
+        m.registerMigration("v2-row-versions") { db in
+            try db.execute(sql: """
+                ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE aliases ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+                """)
+        }
         return m
     }
 
     static func materialContext(_ account: String, _ region: String, _ keyId: String, _ version: UInt32) -> String {
-        "key-material|\(account)|\(region)|\(keyId)|\(version)"
+        SealingContext.material(account, region, keyId, version)
     }
 
     public func loadKeys() throws -> [KMSKey] {
-        try db.read { db in
-            var materials: [String: [(UInt32, [UInt8], String, Double)]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM key_materials ORDER BY version") {
-                let account: String = row["account"], region: String = row["region"], keyId: String = row["key_id"]
-                let version = UInt32(truncatingIfNeeded: row["version"] as Int64)
-                let sealed: Data = row["sealed"]
-                let secret = try rootKey.open([UInt8](sealed), context: Self.materialContext(account, region, keyId, version))
-                materials[account + "|" + region + "|" + keyId, default: []].append((version, secret, row["material_id"], row["created_at"]))
-            }
-            return try Row.fetchAll(db, sql: "SELECT * FROM keys").map { row in
-                let stored = try JSONDecoder().decode(StoredKeyMetadata.self, from: Data((row["metadata"] as String).utf8))
-                let ref = (row["account"] as String) + "|" + (row["region"] as String) + "|" + (row["key_id"] as String)
-                // Asymmetric private keys are parsed once here, so the hot path never parses.
-                let parsed = try (materials[ref] ?? []).map {
-                    try KeyMaterial(keySpec: stored.keySpec, version: $0.0, secret: $0.1, materialId: $0.2, createdAt: $0.3)
-                }
-                return stored.key(materials: parsed)
-            }
-        }
+        try db.read { db in try keys(db, where: "1 = 1", []) }
     }
 
     public func loadAliases() throws -> [Alias] {
+        try db.read { db in try aliases(db, where: "1 = 1", []) }
+    }
+
+    public func key(account: String, region: String, keyId: String) throws -> KMSKey? {
         try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM aliases").map { row in
-                Alias(aliasName: row["alias_name"], account: row["account"], region: row["region"],
-                      targetKeyId: row["target_key_id"], creationDate: row["creation_date"], lastUpdatedDate: row["last_updated_date"])
+            try keys(db, where: "account = ? AND region = ? AND key_id = ?", [account, region, keyId]).first
+        }
+    }
+
+    public func alias(account: String, region: String, aliasName: String) throws -> Alias? {
+        try db.read { db in
+            try aliases(db, where: "account = ? AND region = ? AND alias_name = ?", [account, region, aliasName]).first
+        }
+    }
+
+    public func listKeys(account: String, region: String, after: String?, limit: Int) throws -> [KMSKey] {
+        try db.read { db in
+            try keys(db, where: "account = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?",
+                     [account, region, after ?? "", max(0, limit)])
+        }
+    }
+
+    public func listAliases(account: String, region: String, after: String?, limit: Int) throws -> [Alias] {
+        try db.read { db in
+            try aliases(db, where: "account = ? AND region = ? AND alias_name > ? ORDER BY alias_name LIMIT ?",
+                        [account, region, after ?? "", max(0, limit)])
+        }
+    }
+
+    /// Keys matching `condition` on the keys table, each with its unsealed material.
+    func keys(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> [KMSKey] {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM keys WHERE " + condition, arguments: arguments)
+        var materials: [String: [(UInt32, [UInt8], String, Double)]] = [:]
+        var materialRows: [Row] = []
+        if condition == "1 = 1" {
+            materialRows = try Row.fetchAll(db, sql: "SELECT * FROM key_materials ORDER BY version")
+        } else {
+            for row in rows {
+                materialRows += try Row.fetchAll(db, sql: "SELECT * FROM key_materials WHERE account = ? AND region = ? AND key_id = ? ORDER BY version",
+                                                 arguments: [row["account"] as String, row["region"] as String, row["key_id"] as String])
             }
+        }
+        for row in materialRows {
+            let account: String = row["account"], region: String = row["region"], keyId: String = row["key_id"]
+            let version = UInt32(truncatingIfNeeded: row["version"] as Int64)
+            let sealed: Data = row["sealed"]
+            let secret = try rootKey.open([UInt8](sealed), context: Self.materialContext(account, region, keyId, version))
+            materials[account + "|" + region + "|" + keyId, default: []].append((version, secret, row["material_id"], row["created_at"]))
+        }
+        return try rows.map { row in
+            let stored = try JSONDecoder().decode(StoredKeyMetadata.self, from: Data((row["metadata"] as String).utf8))
+            let ref = (row["account"] as String) + "|" + (row["region"] as String) + "|" + (row["key_id"] as String)
+            // Asymmetric private keys are parsed once here, so the hot path never parses.
+            let parsed = try (materials[ref] ?? []).map {
+                try KeyMaterial(keySpec: stored.keySpec, version: $0.0, secret: $0.1, materialId: $0.2, createdAt: $0.3)
+            }
+            var key = stored.key(materials: parsed)
+            key.storeVersion = row["version"]
+            return key
+        }
+    }
+
+    func aliases(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> [Alias] {
+        try Row.fetchAll(db, sql: "SELECT * FROM aliases WHERE " + condition, arguments: arguments).map { row in
+            Alias(aliasName: row["alias_name"], account: row["account"], region: row["region"],
+                  targetKeyId: row["target_key_id"], creationDate: row["creation_date"], lastUpdatedDate: row["last_updated_date"],
+                  storeVersion: row["version"])
         }
     }
 
@@ -107,35 +162,65 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
             for change in changes {
                 switch change {
                 case .putKey(let key): try put(key, db)
-                case .removeKey(let account, let region, let keyId):
-                    try db.execute(sql: "DELETE FROM keys WHERE account = ? AND region = ? AND key_id = ?", arguments: [account, region, keyId])
-                    try db.execute(sql: "DELETE FROM key_materials WHERE account = ? AND region = ? AND key_id = ?", arguments: [account, region, keyId])
+                case .removeKey(let k):
+                    try db.execute(sql: "DELETE FROM keys WHERE account = ? AND region = ? AND key_id = ? AND version = ?",
+                                   arguments: [k.account, k.region, k.keyId, k.storeVersion])
+                    try requireOneRow(db, change)
+                    try db.execute(sql: "DELETE FROM key_materials WHERE account = ? AND region = ? AND key_id = ?", arguments: [k.account, k.region, k.keyId])
                 case .putAlias(let a):
-                    try db.execute(sql: """
-                        INSERT INTO aliases (account, region, alias_name, target_key_id, creation_date, last_updated_date)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (account, region, alias_name) DO UPDATE SET
-                            target_key_id = excluded.target_key_id, last_updated_date = excluded.last_updated_date
-                        """, arguments: [a.account, a.region, a.aliasName, a.targetKeyId, a.creationDate, a.lastUpdatedDate])
-                case .removeAlias(let account, let region, let name):
-                    try db.execute(sql: "DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?", arguments: [account, region, name])
+                    if a.storeVersion == 0 {
+                        try db.execute(sql: """
+                            INSERT INTO aliases (account, region, alias_name, target_key_id, creation_date, last_updated_date, version)
+                            VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING
+                            """, arguments: [a.account, a.region, a.aliasName, a.targetKeyId, a.creationDate, a.lastUpdatedDate])
+                    } else {
+                        try db.execute(sql: """
+                            UPDATE aliases SET target_key_id = ?, last_updated_date = ?, version = version + 1
+                            WHERE account = ? AND region = ? AND alias_name = ? AND version = ?
+                            """, arguments: [a.targetKeyId, a.lastUpdatedDate, a.account, a.region, a.aliasName, a.storeVersion])
+                    }
+                    try requireOneRow(db, change)
+                case .removeAlias(let a):
+                    try db.execute(sql: "DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ? AND version = ?",
+                                   arguments: [a.account, a.region, a.aliasName, a.storeVersion])
+                    try requireOneRow(db, change)
                 }
             }
         }
     }
 
+    /// A conditional statement touched no row: the base version moved (or the row exists already).
+    func requireOneRow(_ db: Database, _ change: StoreChange) throws {
+        guard db.changesCount == 1 else { throw StoreConflict(object: change.target, expectedVersion: change.expectedVersion) }
+    }
+
     func put(_ key: KMSKey, _ db: Database) throws {
         let metadata = String(decoding: try JSONEncoder().encode(StoredKeyMetadata(key)), as: UTF8.self)
-        try db.execute(sql: """
-            INSERT INTO keys (account, region, key_id, metadata) VALUES (?, ?, ?, ?)
-            ON CONFLICT (account, region, key_id) DO UPDATE SET metadata = excluded.metadata
-            """, arguments: [key.account, key.region, key.keyId, metadata])
-        // Material versions are immutable once written; only new versions are inserted.
-        for m in key.materials {
+        if key.storeVersion == 0 {
+            try db.execute(sql: """
+                INSERT INTO keys (account, region, key_id, metadata, version) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO NOTHING
+                """, arguments: [key.account, key.region, key.keyId, metadata])
+        } else {
+            try db.execute(sql: """
+                UPDATE keys SET metadata = ?, version = version + 1 WHERE account = ? AND region = ? AND key_id = ? AND version = ?
+                """, arguments: [metadata, key.account, key.region, key.keyId, key.storeVersion])
+        }
+        try requireOneRow(db, .putKey(key))
+        // Material versions are immutable once written; only new versions are inserted, and
+        // one that exists with other material (or a stored one the key lacks) is a conflict.
+        var stored: [UInt32: String] = [:]
+        if key.storeVersion != 0 {
+            for row in try Row.fetchAll(db, sql: "SELECT version, material_id FROM key_materials WHERE account = ? AND region = ? AND key_id = ?",
+                                        arguments: [key.account, key.region, key.keyId]) {
+                stored[UInt32(truncatingIfNeeded: row["version"] as Int64)] = row["material_id"]
+            }
+        }
+        let plan = try MaterialPlan(key: key, stored: stored)
+        for m in plan.toInsert {
             let sealed = try rootKey.seal(m.secret, context: Self.materialContext(key.account, key.region, key.keyId, m.version))
             try db.execute(sql: """
                 INSERT INTO key_materials (account, region, key_id, version, material_id, created_at, sealed)
-                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [key.account, key.region, key.keyId, Int64(m.version), m.materialId, m.createdAt, Data(sealed)])
         }
     }
@@ -147,7 +232,7 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
             try Row.fetchAll(db, sql: "SELECT * FROM credentials").map { row in
                 let id: String = row["access_key_id"]
                 let sealed: Data = row["sealed_secret"]
-                let secret = try rootKey.open([UInt8](sealed), context: "credential|" + id)
+                let secret = try rootKey.open([UInt8](sealed), context: SealingContext.credential(id))
                 return StoredCredential(accessKeyId: id, secretAccessKey: String(decoding: secret, as: UTF8.self),
                                         account: row["account"], principalArn: row["principal_arn"])
             }
@@ -155,7 +240,7 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
     }
 
     public func saveCredential(_ c: StoredCredential) throws {
-        let sealed = try rootKey.seal(Array(c.secretAccessKey.utf8), context: "credential|" + c.accessKeyId)
+        let sealed = try rootKey.seal(Array(c.secretAccessKey.utf8), context: SealingContext.credential(c.accessKeyId))
         try db.write { db in
             try db.execute(sql: """
                 INSERT INTO credentials (access_key_id, account, principal_arn, sealed_secret, created_at) VALUES (?, ?, ?, ?, ?)

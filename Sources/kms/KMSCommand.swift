@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import KMSServer
+import KMSStorage
 import SystemPackage
 
 @main
@@ -8,15 +9,15 @@ struct KMSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
-        subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self])
+        subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
 /// KMS_DATA_DIR, KMS_DEV, KMS_DEV_ACCOUNT, KMS_ROOT_KEY_FILE, KMS_TLS_CERT, KMS_TLS_KEY,
-/// KMS_INSECURE_HTTP, KMS_ALLOW_CORE_DUMPS, KMS_QUOTAS_SYMMETRIC, ...) or a JSON file named by
+/// KMS_INSECURE_HTTP, KMS_ALLOW_CORE_DUMPS, KMS_STORAGE, KMS_QUOTAS_SYMMETRIC, ...) or a JSON file named by
 /// --config / KMS_CONFIG ({"kms": {"port": 8080, ...}}); a flag wins over both.
 struct Server: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the KMS server (embedded SQLite storage).")
+    static let configuration = CommandConfiguration(abstract: "Run the KMS server (embedded SQLite, or a PostgreSQL shared by several nodes).")
 
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on (default 8080; 0 picks a free port).") var port: Int?
@@ -39,6 +40,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "TLS private key, PEM.") var tlsKey: String?
     @Flag(name: .customLong("insecure-http"), help: "Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).") var insecureHttp = false
     @Flag(name: .customLong("allow-core-dumps"), help: "Leave core dumps on (off by default: they would hold unsealed keys).") var allowCoreDumps = false
+    @Option(help: "Storage: sqlite:PATH (default <data-dir>/kms.sqlite) or postgresql://user@host:port/db?sslmode=verify-full.") var storage: String?
     /// Benchmark only: write ciphertext format 1 (random nonce under the material) to compare with v2.
     @Option(name: .customLong("ciphertext-format"), help: .hidden) var ciphertextFormat: UInt8?
     @Option(name: .customLong("audit-fsync"), help: "When the audit trail is fsynced: interval (every --audit-fsync-interval seconds, default) or always (before every group of responses).") var auditFsync: String?
@@ -86,6 +88,9 @@ struct Server: AsyncParsableCommand {
         c.tlsPrivateKeyPath = tlsKey ?? reader.string(forKey: "kms.tlsKey")
         c.insecureHTTP = insecureHttp || reader.bool(forKey: "kms.insecureHttp", default: false)
         c.allowCoreDumps = allowCoreDumps || reader.bool(forKey: "kms.allowCoreDumps", default: false)
+        c.storage = storage ?? reader.string(forKey: "kms.storage", isSecret: true)
+        do { _ = try StorageLocation(c.storage, dataDirectory: c.dataDirectory) }
+        catch { throw ValidationError(String(describing: error)) }
         // KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY: root credentials for a data dir's first start.
         let rootId = reader.string(forKey: "kms.rootAccessKeyId")
         let rootSecret = reader.string(forKey: "kms.rootSecretAccessKey", isSecret: true)

@@ -61,7 +61,9 @@ import KMSCore
         let store = try SQLiteKeyStore(path: dir + "/kms.sqlite", rootKey: try RootKey(bytes: Array(repeating: 1, count: 32)))
         let k = key(secret: SystemRandom.bytes(32))
         try store.apply([.putKey(k)])
-        try store.apply([.removeKey(account: k.account, region: k.region, keyId: k.keyId)])
+        var stored = k
+        stored.storeVersion = 1
+        try store.apply([.removeKey(stored)])
         #expect(try store.loadKeys().isEmpty)
     }
 
@@ -81,7 +83,8 @@ import KMSCore
         let sealedBytes = try #require(sealed)
         #expect(sealedBytes.count == 12 + 32 + 16)
         #expect(Self.filesContaining(sealedBytes.prefix(16), in: dir) == ["kms.sqlite"])  // the probe finds it before
-        try store.apply([.removeKey(account: doomed.account, region: doomed.region, keyId: doomed.keyId)])
+        let storedDoomed = try #require(try store.key(account: doomed.account, region: doomed.region, keyId: doomed.keyId))
+        try store.apply([.removeKey(storedDoomed)])
         for start in stride(from: 0, through: sealedBytes.count - 16, by: 4) {
             let slice = sealedBytes[sealedBytes.startIndex + start ..< sealedBytes.startIndex + start + 16]
             #expect(Self.filesContaining(slice, in: dir).isEmpty, "slice at \(start)")

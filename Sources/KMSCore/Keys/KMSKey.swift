@@ -18,11 +18,13 @@ public struct KMSKey: Sendable {
     public var policy: String
     public var tags: [Tag]
     public var materials: [KeyMaterial]
+    /// The version of this key's row in the store (0: not stored yet); see `StoreChange`.
+    public var storeVersion: Int64
 
     public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
                 keyUsage: KeyUsage, keySpec: KeySpec, origin: String, keyManager: String, keyState: KeyState,
                 deletionDate: Double? = nil, pendingWindowInDays: Int? = nil, policy: String, tags: [Tag],
-                materials: [KeyMaterial]) {
+                materials: [KeyMaterial], storeVersion: Int64 = 0) {
         self.keyId = keyId
         self.account = account
         self.region = region
@@ -39,6 +41,7 @@ public struct KMSKey: Sendable {
         self.policy = policy
         self.tags = tags
         self.materials = materials
+        self.storeVersion = storeVersion
     }
 
     /// Stored, not computed: every response names the key by ARN.

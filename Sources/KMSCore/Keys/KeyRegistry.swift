@@ -58,25 +58,74 @@ public final class KeyRegistry: @unchecked Sendable {
         return Array(state.keys.values)
     }
 
-    /// Runs `body` with writes serialized; the changes it returns are persisted, then published.
+    /// How often a write whose base moved (another node changed an object it read) is
+    /// re-run on the fresh state before it is refused.
+    static let conflictRetries = 4
+
+    /// Runs `body` with this process's writes serialized; the changes it returns are
+    /// persisted conditionally on the versions `body` read, then published. If another
+    /// writer moved a base, the objects involved are re-read from the store and `body`
+    /// runs again on them; after `conflictRetries` it is refused, never applied over
+    /// newer state.
     public func write<T>(_ body: () throws(KMSError) -> (T, [StoreChange])) throws(KMSError) -> T {
         writeLock.lock(); defer { writeLock.unlock() }
-        let (result, changes) = try body()
-        guard !changes.isEmpty else { return result }
-        do {
-            try store.apply(changes)
-        } catch {
-            throw KMSError.internalError
+        var attempt = 0
+        while true {
+            let (result, changes) = try body()
+            guard !changes.isEmpty else { return result }
+            do {
+                try store.apply(changes)
+            } catch let conflict as StoreConflict {
+                attempt += 1
+                guard attempt <= Self.conflictRetries else { throw KMSError.conflict }
+                do {
+                    try refresh(Set(changes.map(\.target)).union([conflict.object]))
+                } catch {
+                    throw KMSError.internalError
+                }
+                continue
+            } catch {
+                throw KMSError.internalError
+            }
+            publish(changes)
+            return result
         }
+    }
+
+    /// Replaces the in-memory copies of `objects` with what the store holds now.
+    func refresh(_ objects: Set<StoreObject>) throws {
+        var fresh: [(StoreObject, KMSKey?, Alias?)] = []
+        for object in objects {
+            switch object {
+            case .key(let account, let region, let keyId):
+                fresh.append((object, try store.key(account: account, region: region, keyId: keyId), nil))
+            case .alias(let account, let region, let name):
+                fresh.append((object, nil, try store.alias(account: account, region: region, aliasName: name)))
+            }
+        }
+        stateLock.lock(); defer { stateLock.unlock() }
+        for (object, key, alias) in fresh {
+            switch object {
+            case .key(let account, let region, let keyId): state.keys[Self.keyRef(account, region, keyId)] = key
+            case .alias(let account, let region, let name): state.aliases[Self.aliasRef(account, region, name)] = alias
+            }
+        }
+    }
+
+    /// Publishes applied changes with the versions the store gave them (base + 1).
+    private func publish(_ changes: [StoreChange]) {
         stateLock.lock(); defer { stateLock.unlock() }
         for change in changes {
             switch change {
-            case .putKey(let k): state.keys[Self.keyRef(k.account, k.region, k.keyId)] = k
-            case .removeKey(let account, let region, let keyId): state.keys[Self.keyRef(account, region, keyId)] = nil
-            case .putAlias(let a): state.aliases[Self.aliasRef(a.account, a.region, a.aliasName)] = a
-            case .removeAlias(let account, let region, let name): state.aliases[Self.aliasRef(account, region, name)] = nil
+            case .putKey(var k):
+                k.storeVersion += 1
+                state.keys[Self.keyRef(k.account, k.region, k.keyId)] = k
+            case .removeKey(let k): state.keys[Self.keyRef(k.account, k.region, k.keyId)] = nil
+            case .putAlias(var a):
+                a.storeVersion += 1
+                state.aliases[Self.aliasRef(a.account, a.region, a.aliasName)] = a
+            case .removeAlias(let a): state.aliases[Self.aliasRef(a.account, a.region, a.aliasName)] = nil
             }
         }
-        return result
     }
 }

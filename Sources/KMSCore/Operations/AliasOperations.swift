@@ -64,7 +64,7 @@ extension KMSService {
             }
             let key = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
             try authorizer.authorize(action: "kms:DeleteAlias", caller: caller, key: key)
-            return ((), [.removeAlias(account: alias.account, region: alias.region, aliasName: alias.aliasName)])
+            return ((), [.removeAlias(alias)])
         }
         return JSONObject()
     }

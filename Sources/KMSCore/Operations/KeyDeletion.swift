@@ -50,9 +50,9 @@ extension KMSService {
                 $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now && (only?.contains($0.arn) ?? true)
             }
             for key in due {
-                changes.append(.removeKey(account: key.account, region: key.region, keyId: key.keyId))
+                changes.append(.removeKey(key))
                 for alias in registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
-                    changes.append(.removeAlias(account: alias.account, region: alias.region, aliasName: alias.aliasName))
+                    changes.append(.removeAlias(alias))
                 }
             }
             return (due.count, changes)

@@ -1,0 +1,119 @@
+/// Who is asking, as the policy engine sees it: the authenticated principal's ARN, account and
+/// kind, and for an assumed-role session the role it came from.
+public struct RequestPrincipal: Sendable, Equatable {
+    /// The aws:PrincipalType values AWS documents.
+    public enum Kind: String, Sendable, Equatable {
+        case root = "Account", user = "User", assumedRole = "AssumedRole"
+        case federatedUser = "FederatedUser", service = "Service", anonymous = "Anonymous"
+    }
+
+    /// For a service principal, the service name ("dynamodb.amazonaws.com").
+    public let arn: String
+    public let account: String
+    public let kind: Kind
+    /// For an assumed-role session: the role's ARN (with its path), which a policy's
+    /// Principal may name instead of the session.
+    public let roleArn: String?
+    public let userId: String?
+    public let username: String?
+    public let tags: [String: String]
+
+    public init(arn: String, account: String, kind: Kind, roleArn: String? = nil,
+                userId: String? = nil, username: String? = nil, tags: [String: String] = [:]) {
+        self.arn = arn
+        self.account = account
+        self.kind = kind
+        self.roleArn = roleArn
+        self.userId = userId
+        self.username = username
+        self.tags = tags
+    }
+
+    public static func root(_ account: String) -> RequestPrincipal {
+        RequestPrincipal(arn: "arn:aws:iam::\(account):root", account: account, kind: .root, userId: account)
+    }
+
+    /// arn:aws:iam::<account>:user/<path><name>
+    public static func user(_ arn: String, userId: String? = nil, tags: [String: String] = [:]) -> RequestPrincipal {
+        let account = ARNParts(arn)?.account ?? ""
+        let name = arn.split(separator: "/").last.map(String.init)
+        return RequestPrincipal(arn: arn, account: account, kind: .user, userId: userId, username: name, tags: tags)
+    }
+
+    /// An STS session of `roleArn` named `session`:
+    /// arn:aws:sts::<account>:assumed-role/<role name>/<session>.
+    public static func assumedRole(roleArn: String, session: String, roleId: String? = nil,
+                                   tags: [String: String] = [:]) -> RequestPrincipal {
+        let account = ARNParts(roleArn)?.account ?? ""
+        let roleName = roleArn.split(separator: "/").last.map(String.init) ?? ""
+        return RequestPrincipal(arn: "arn:aws:sts::\(account):assumed-role/\(roleName)/\(session)", account: account,
+                                kind: .assumedRole, roleArn: roleArn,
+                                userId: "\(roleId ?? "AROA" + account):\(session)", tags: tags)
+    }
+
+    public static func service(_ name: String) -> RequestPrincipal {
+        RequestPrincipal(arn: name, account: "", kind: .service)
+    }
+
+    /// The ARN AWS reports as aws:PrincipalArn: the role's, for a session.
+    public var principalArnForConditions: String { roleArn ?? arn }
+}
+
+/// The facts of one request that a decision is a function of: principal, action, resource,
+/// the encryption context (for grant constraints), and every condition key's values.
+/// Keys are case-insensitive; a key is single- or multi-valued by how many values it holds.
+public struct AuthorizationContext: Sendable {
+    public let principal: RequestPrincipal
+    public let action: String
+    /// Lowercased once: actions are matched case-insensitively.
+    let actionLowercased: String
+    public let resource: String
+    /// The account that owns the resource; a different caller account is cross-account use.
+    public let resourceAccount: String
+    public let encryptionContext: [String: String]
+    private let values: [String: [String]]
+
+    /// `conditions` holds request-specific keys (kms:EncryptionAlgorithm, aws:SourceIp, ...);
+    /// the principal's global keys (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
+    /// aws:userid, aws:username, aws:PrincipalTag/*) are derived here and win over them.
+    public init(principal: RequestPrincipal, action: String, resource: String, resourceAccount: String? = nil,
+                encryptionContext: [String: String] = [:], conditions: [String: [String]] = [:]) {
+        self.principal = principal
+        self.action = action
+        self.actionLowercased = action.lowercased()
+        self.resource = resource
+        self.resourceAccount = resourceAccount ?? ARNParts(resource)?.account ?? principal.account
+        self.encryptionContext = encryptionContext
+        var v: [String: [String]] = [:]
+        for (k, vals) in conditions { v[k.lowercased()] = vals }
+        if principal.kind != .anonymous {
+            if principal.kind != .service {
+                v["aws:principalarn"] = [principal.principalArnForConditions]
+                v["aws:principalaccount"] = [principal.account]
+            } else {
+                v["aws:principalservicename"] = [principal.arn]
+                v["aws:principalisawsservice"] = ["true"]
+            }
+            v["aws:principaltype"] = [principal.kind.rawValue]
+            if let id = principal.userId { v["aws:userid"] = [id] }
+            if let name = principal.username { v["aws:username"] = [name] }
+            for (tk, tv) in principal.tags { v["aws:principaltag/" + tk.lowercased()] = [tv] }
+        }
+        self.values = v
+    }
+
+    /// The key's values, or nil when the request does not carry it.
+    public func values(forKey lowercasedKey: String) -> [String]? { values[lowercasedKey] }
+}
+
+/// The six colon-separated fields of an ARN; the last keeps any further colons.
+struct ARNParts {
+    let fields: [Substring]
+    var account: String { String(fields[4]) }
+
+    init?(_ arn: String) {
+        let f = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard f.count == 6, f[0] == "arn" else { return nil }
+        fields = f
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// An IPv4 or IPv6 CIDR block, as the IpAddress and NotIpAddress operators take it
+/// ("203.0.113.0/24", "2001:DB8:1234:5678::/64"; a bare address is a /32 or /128).
+struct CIDRBlock: Sendable, Equatable {
+    let address: [UInt8]  // 4 or 16 bytes, already masked
+    let prefix: Int
+
+    init?(_ text: String) {
+        let pieces = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let addr = CIDRBlock.parseAddress(String(pieces[0])) else { return nil }
+        let bits = addr.count * 8
+        var prefix = bits
+        if pieces.count == 2 {
+            guard let p = Int(pieces[1]), pieces[1].allSatisfy(\.isASCIIDigit), (0...bits).contains(p) else { return nil }
+            prefix = p
+        }
+        self.prefix = prefix
+        self.address = CIDRBlock.mask(addr, prefix)
+    }
+
+    func contains(_ ip: String) -> Bool {
+        // A context value may itself carry a prefix; the address part is what is tested.
+        let addrText = ip.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ip
+        guard let a = CIDRBlock.parseAddress(addrText), a.count == address.count else { return false }
+        return CIDRBlock.mask(a, prefix) == address
+    }
+
+    static func mask(_ a: [UInt8], _ prefix: Int) -> [UInt8] {
+        var out = a
+        for i in 0..<out.count {
+            let keep = max(0, min(8, prefix - i * 8))
+            out[i] &= keep == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - keep))
+        }
+        return out
+    }
+
+    static func parseAddress(_ s: String) -> [UInt8]? {
+        guard !s.isEmpty, s.utf8.count <= 45 else { return nil }
+        if !s.contains(":") {
+            var v4 = [UInt8](repeating: 0, count: 4)
+            let ok = v4.withUnsafeMutableBytes { inet_pton(AF_INET, s, $0.baseAddress) }
+            return ok == 1 ? v4 : nil
+        }
+        var v6 = [UInt8](repeating: 0, count: 16)
+        let ok = v6.withUnsafeMutableBytes { inet_pton(AF_INET6, s, $0.baseAddress) }
+        return ok == 1 ? v6 : nil
+    }
+}
+
+/// Dates for the Date* operators: ISO 8601 (date, or date and time with Z or an offset,
+/// optional fractional seconds) or epoch seconds, compared as seconds since 1970.
+enum PolicyDate {
+    static func parse(_ s: String) -> Double? {
+        if !s.isEmpty, s.utf8.allSatisfy({ (0x30...0x39).contains($0) }) || (s.first == "-" && s.dropFirst().allSatisfy(\.isASCIIDigit) && s.count > 1) {
+            return Double(s)
+        }
+        let b = Array(s.utf8)
+        var i = 0
+        func digits(_ n: Int) -> Int? {
+            guard i + n <= b.count else { return nil }
+            var v = 0
+            for k in 0..<n {
+                let c = b[i + k]
+                guard (0x30...0x39).contains(c) else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            i += n
+            return v
+        }
+        func take(_ c: Character) -> Bool {
+            guard i < b.count, b[i] == c.asciiValue else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), take("-"), let month = digits(2), take("-"), let day = digits(2),
+              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        var seconds = Double(daysFromCivil(year, month, day)) * 86_400
+        if i == b.count { return seconds }
+        guard take("T") || take("t") || take(" "), let hh = digits(2), take(":"), let mm = digits(2),
+              hh < 24, mm < 60 else { return nil }
+        var ss = 0
+        if take(":") { guard let s2 = digits(2), s2 < 61 else { return nil }; ss = s2 }
+        seconds += Double(hh * 3600 + mm * 60 + ss)
+        if take(".") {
+            var scale = 0.1
+            var any = false
+            while i < b.count, (0x30...0x39).contains(b[i]) { seconds += Double(b[i] - 0x30) * scale; scale /= 10; i += 1; any = true }
+            guard any else { return nil }
+        }
+        if take("Z") || take("z") { return i == b.count ? seconds : nil }
+        if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            let sign: Double = b[i] == UInt8(ascii: "+") ? 1 : -1
+            i += 1
+            guard let oh = digits(2) else { return nil }
+            _ = take(":")
+            guard let om = digits(2), i == b.count else { return nil }
+            return seconds - sign * Double(oh * 3600 + om * 60)
+        }
+        return i == b.count ? seconds : nil  // no zone: UTC, as AWS reads it
+    }
+
+    /// Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.
+    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
+
+enum PolicyNumber {
+    /// Integers and decimals, as AWS's numeric condition operators accept them.
+    static func parse(_ s: String) -> Double? {
+        guard !s.isEmpty, s.utf8.count <= 64,
+              s.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") })
+        else { return nil }
+        guard let d = Double(s), d.isFinite else { return nil }
+        return d
+    }
+}

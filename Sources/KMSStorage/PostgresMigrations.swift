@@ -1,0 +1,84 @@
+import Logging
+import PostgresNIO
+
+/// Versioned schema migrations for PostgreSQL. `kms_schema_migrations` records each applied
+/// version; nodes starting at once serialize on a transaction-scoped advisory lock, so each
+/// migration runs exactly once, in order, in the same transaction as its record.
+/// Migrations are append-only: a released one is never edited, a change is a new version.
+enum PostgresMigrations {
+    struct Migration {
+        let version: Int32
+        let name: String
+        let sql: [String]
+    }
+
+    /// Chosen once; any constant works as long as every node uses the same one.
+    static let advisoryLockId: Int64 = 0x6B6D_735F_6D69_6772 // "kms_migr"
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "keys, materials, aliases, credentials with row versions", sql: [
+            """
+            CREATE TABLE keys (
+                account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL,
+                metadata TEXT NOT NULL, version BIGINT NOT NULL,
+                PRIMARY KEY (account, region, key_id))
+            """,
+            """
+            CREATE TABLE key_materials (
+                account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, version BIGINT NOT NULL,
+                material_id TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, sealed BYTEA NOT NULL,
+                PRIMARY KEY (account, region, key_id, version))
+            """,
+            """
+            CREATE TABLE aliases (
+                account TEXT NOT NULL, region TEXT NOT NULL, alias_name TEXT NOT NULL,
+                target_key_id TEXT NOT NULL, creation_date DOUBLE PRECISION NOT NULL,
+                last_updated_date DOUBLE PRECISION NOT NULL, version BIGINT NOT NULL,
+                PRIMARY KEY (account, region, alias_name))
+            """,
+            """
+            CREATE TABLE credentials (
+                access_key_id TEXT PRIMARY KEY, account TEXT NOT NULL, principal_arn TEXT NOT NULL,
+                sealed_secret BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)
+            """,
+        ]),
+    ]
+
+    /// The newest version this build knows; a database ahead of it is refused (an older
+    /// node must not write into a schema it does not understand).
+    static var latest: Int32 { all.last?.version ?? 0 }
+
+    struct TooNew: Error, CustomStringConvertible {
+        let found: Int32
+        var description: String { "the database schema is at version \(found), newer than this kms (\(latest)); upgrade kms" }
+    }
+
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { conn in
+            try await conn.query("SELECT pg_advisory_xact_lock(\(advisoryLockId))", logger: logger)
+            try await conn.query("""
+                CREATE TABLE IF NOT EXISTS kms_schema_migrations (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied = Set<Int32>()
+            for row in try await conn.query("SELECT version FROM kms_schema_migrations", logger: logger).collect() {
+                applied.insert(try row.decode(Int32.self))
+            }
+            if let newest = applied.max(), newest > latest { throw TooNew(found: newest) }
+            for m in all where !applied.contains(m.version) {
+                for statement in m.sql {
+                    try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await conn.query("INSERT INTO kms_schema_migrations (version, name) VALUES (\(m.version), \(m.name))", logger: logger)
+                logger.info("applied schema migration", metadata: ["version": "\(m.version)"])
+            }
+        }
+    }
+
+    /// The applied versions, for tests and readiness checks.
+    static func appliedVersions(_ client: PostgresClient, logger: Logger) async throws -> [Int32] {
+        try await client.query("SELECT version FROM kms_schema_migrations ORDER BY version", logger: logger).collect().map {
+            try $0.decode(Int32.self)
+        }
+    }
+}
