@@ -134,8 +134,12 @@ def test_files_are_0600_and_the_data_dir_0700(server_factory):
     names = sorted(os.listdir(srv.data_dir))
     for expected in ("root.key", "credentials", "mode", "kms.sqlite", "kms.sqlite-wal", "kms.sqlite-shm"):
         assert expected in names, f"{expected} missing: {names}"
-    for name in names:
-        assert mode(os.path.join(srv.data_dir, name)) == 0o600, f"{name} is {oct(mode(os.path.join(srv.data_dir, name)))}"
+    # Every file, at any depth (the audit trail lives in audit/), is 0600; every directory 0700.
+    for root, dirs, files in os.walk(srv.data_dir):
+        for d in dirs:
+            assert mode(os.path.join(root, d)) == 0o700, f"{d}/ is {oct(mode(os.path.join(root, d)))}"
+        for name in files:
+            assert mode(os.path.join(root, name)) == 0o600, f"{name} is {oct(mode(os.path.join(root, name)))}"
 
 
 def test_root_key_is_not_written_through_a_planted_symlink(tmp_path):

@@ -226,7 +226,7 @@ def test_sighup_reloads_certificate_and_open_connections_keep_working(tls_server
     write_private(tls_server.tls["key"], key)
     os.kill(tls_server.proc.pid, signal.SIGHUP)
     poll(lambda: "reloaded the TLS certificate" in open(tls_server.stdout_path, encoding="utf-8").read(),
-         timeout=10, what="the reload line on stdout")
+         timeout=30, what="the reload line on stdout")
 
     with tls_connect(tls_server, ctx) as fresh:
         assert peer_serial(fresh) == new_serial != old_serial
@@ -248,12 +248,12 @@ def test_failed_reload_keeps_the_previous_certificate(tls_server):
     write_private(tls_server.tls["key"], stray_key)
     os.kill(tls_server.proc.pid, signal.SIGHUP)
     poll(lambda: "not reloaded" in open(tls_server.stderr_path, encoding="utf-8").read(),
-         timeout=10, what="the failed-reload message on stderr")
+         timeout=30, what="the failed-reload message on stderr")
     with open(tls_server.tls["cert"], "w") as fh:
         fh.write("not a certificate\n")
     os.kill(tls_server.proc.pid, signal.SIGHUP)
     poll(lambda: open(tls_server.stderr_path, encoding="utf-8").read().count("not reloaded") >= 2,
-         timeout=10, what="the second failed-reload message")
+         timeout=30, what="the second failed-reload message")
     with tls_connect(tls_server, ctx) as s:
         assert peer_serial(s) == tls_server.tls["serial"]
         s.sendall(signed_list_keys(tls_server))
