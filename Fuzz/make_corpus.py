@@ -115,6 +115,10 @@ def sigv4_and_framer():
     write("FuzzHTTPFramer", "conflicting-length", b"\xff" + b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
     write("FuzzHTTPFramer", "length-and-chunked", b"\xff" + b"POST / HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     write("FuzzHTTPFramer", "too-large", b"\xff" + b"POST / HTTP/1.1\r\nContent-Length: 513\r\n\r\n" + b"x" * 16)
+    # Regression seed (docs/FUZZING.md): a head of exactly 16384 bytes, delivered in pieces
+    # of 145 bytes so that the last piece holds 3 bytes of its CRLFCRLF (113 * 145 = 16385).
+    start = b"POST / HTTP/1.1\r\nHost: x\r\nX-Pad: "
+    write("FuzzHTTPFramer", "head-at-limit-split145", b"\x90" + start + b"a" * (16384 - len(start)) + b"\r\n\r\n")
     write("FuzzHTTPFramer", "obs-fold", b"\xff" + b"POST / HTTP/1.1\r\nX-A: 1\r\n  folded\r\n\r\n")
 
 
