@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System OpenSSL 3 (libcrypto) for the algorithms swift-crypto lacks: secp256k1, SM2.
@@ -48,12 +49,16 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
+        // prctl(2) for the process hardening (no core dumps); Swift cannot call variadic C.
+        .target(name: "CProcessControl"),
         .target(name: "KMSServer", dependencies: [
             "KMSCore", "KMSStorage", "SigV4",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            "CProcessControl",
         ], swiftSettings: strict),
         .executableTarget(name: "kms", dependencies: [
             "KMSServer",

@@ -288,3 +288,35 @@ def test_alias_arn_of_other_region_not_resolved(kms_other_region, kms, key, acco
         kms_other_region.describe_key(KeyId=alias_arn(DEFAULT_REGION, account, name))
     with expect_error("NotFoundException"):
         kms_other_region.encrypt(KeyId=alias_arn(OTHER_REGION, account, name), Plaintext=b"x")
+
+
+def test_alias_arn_of_other_account_is_not_found(dev_server):
+    # Issue 7, section 6: aliases resolve only in the caller's own account. Another
+    # account's alias ARN answers exactly as a missing alias: NotFoundException naming only
+    # the ARN the caller gave, nothing about the key behind it.
+    from kms_harness import client_for, random_account
+    owner_id, other_id = random_account(), random_account()
+    owner = client_for(dev_server.url, DEFAULT_REGION, owner_id, "x")
+    other = client_for(dev_server.url, DEFAULT_REGION, other_id, "y")
+    key = owner.create_key(Description="owner's key")["KeyMetadata"]
+    name = unique_alias("xacct")
+    owner.create_alias(AliasName=name, TargetKeyId=key["KeyId"])
+    arn = alias_arn(DEFAULT_REGION, owner_id, name)
+    assert owner.describe_key(KeyId=arn)["KeyMetadata"]["KeyId"] == key["KeyId"]
+
+    missing = alias_arn(DEFAULT_REGION, owner_id, unique_alias("never-made"))
+    for alias in (arn, missing):
+        for call in (lambda a: other.describe_key(KeyId=a),
+                     lambda a: other.encrypt(KeyId=a, Plaintext=b"x"),
+                     lambda a: other.generate_data_key(KeyId=a, KeySpec="AES_256")):
+            with expect_error("NotFoundException", message=f"Alias {alias} is not found.") as info:
+                call(alias)
+            text = str(info)
+            assert key["KeyId"] not in text and key["Arn"] not in text
+    # The other account's own alias of the same name resolves to its own key.
+    mine = other.create_key()["KeyMetadata"]
+    other.create_alias(AliasName=name, TargetKeyId=mine["KeyId"])
+    assert other.describe_key(KeyId=name)["KeyMetadata"]["KeyId"] == mine["KeyId"]
+    assert other.describe_key(KeyId=alias_arn(DEFAULT_REGION, other_id, name))["KeyMetadata"]["KeyId"] == mine["KeyId"]
+    with expect_error("NotFoundException", message=f"Alias {arn} is not found."):
+        other.describe_key(KeyId=arn)

@@ -287,3 +287,208 @@ def test_dev_account_flag(server_factory):
     assert md["AWSAccountId"] == "123456789012"
     explicit = client_for(srv.url, DEFAULT_REGION, "123456789012", "x")
     assert explicit.describe_key(KeyId=md["KeyId"])["KeyMetadata"]["KeyId"] == md["KeyId"]
+
+
+# ---------------------------------------------------------------------------
+# What the signature must cover (issue 7, section 4), refused before any
+# canonicalization; and credential scopes for regions that do not exist (section 6)
+# ---------------------------------------------------------------------------
+
+def _not_signed(name):
+    return f"'{name}' must be a 'SignedHeader' in the AWS Authorization."
+
+
+SIGNED_HEADERS_MALFORMED = "The SignedHeaders list must name each header once, in lower case, sorted by name."
+
+
+def _with_signed_headers(signed_list):
+    def mutate(headers, body):
+        headers = dict(headers)
+        auth = headers["Authorization"]
+        start = auth.index("SignedHeaders=") + len("SignedHeaders=")
+        end = auth.index(",", start)
+        headers["Authorization"] = auth[:start] + signed_list + auth[end:]
+        return headers, body
+    return mutate
+
+
+def send_pairs(url, pairs, body):
+    """Like kms_harness.send, but headers as a list of pairs, so a name may repeat."""
+    import http.client
+    hostport = url.split("://", 1)[1]
+    host, port = hostport.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
+        for k, v in pairs:
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        conn.send(body)
+        resp = conn.getresponse()
+        from kms_harness import RawResponse
+        return RawResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+def _signed_pairs(server, body=b"{}", target="TrentService.ListKeys", extra=None, region=DEFAULT_REGION):
+    creds = server.root_credentials()
+    req = sign_request(server.url, target, body, region, creds.access_key, creds.secret_key,
+                       extra_headers=extra)
+    pairs = [(str(k), str(v)) for k, v in req.headers.items()]
+    if not any(k.lower() == "host" for k, _ in pairs):  # botocore signs the URL's host without adding it
+        pairs.append(("Host", server.url.split("://", 1)[1]))
+    return pairs
+
+
+def test_unsigned_amz_header_refused(server):
+    resp = raw_call(server, "ListKeys", {}, mutate=lambda h, b: ({**h, "X-Amz-Extra": "1"}, b))
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == _not_signed("x-amz-extra")
+
+
+def test_unsigned_security_token_refused(server):
+    resp = raw_call(server, "ListKeys", {}, mutate=lambda h, b: ({**h, "X-Amz-Security-Token": "tok"}, b))
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == _not_signed("x-amz-security-token")
+
+
+def test_unsigned_content_type_refused(server):
+    # Signed by botocore without Content-Type, which is then added on the wire.
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    creds = server.root_credentials()
+    req = AWSRequest(method="POST", url=server.url + "/", data=b"{}",
+                     headers={"X-Amz-Target": "TrentService.ListKeys"})
+    SigV4Auth(Credentials(creds.access_key, creds.secret_key), "kms", DEFAULT_REGION).add_auth(req)
+    headers = {str(k): str(v) for k, v in req.headers.items()}
+    assert "content-type" not in headers["Authorization"]
+    headers["Content-Type"] = "application/x-amz-json-1.1"
+    resp = send(server.url, headers, b"{}")
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == _not_signed("content-type")
+
+
+def test_unsigned_target_refused(server):
+    # SignedHeaders without x-amz-target: refused for coverage, before the signature is compared.
+    resp = raw_call(server, "ListKeys", {}, mutate=_with_signed_headers("content-type;host;x-amz-date"))
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == _not_signed("x-amz-target")
+
+
+def test_unsigned_payload_refused(server):
+    creds = server.root_credentials()
+    req = sign_request(server.url, "TrentService.ListKeys", b"{}", DEFAULT_REGION, creds.access_key,
+                       creds.secret_key, extra_headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    headers = {str(k): str(v) for k, v in req.headers.items()}
+    assert "x-amz-content-sha256" in headers["Authorization"]
+    resp = send(server.url, headers, b"{}")
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert "UNSIGNED-PAYLOAD is not accepted" in resp.error_message
+
+
+def test_signed_content_sha256_accepted(server):
+    import hashlib
+    body = b'{"Limit": 1}'
+    creds = server.root_credentials()
+    req = sign_request(server.url, "TrentService.ListKeys", body, DEFAULT_REGION, creds.access_key,
+                       creds.secret_key, extra_headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    resp = send(server.url, {str(k): str(v) for k, v in req.headers.items()}, body)
+    assert resp.status == 200, resp.body
+
+
+@pytest.mark.parametrize("signed_list", [
+    "content-type;host;host;x-amz-date;x-amz-target",
+    "content-type;host;HOST;x-amz-date;x-amz-target",
+    "host;content-type;x-amz-date;x-amz-target",
+    "content-type;host;x-amz-target;x-amz-date",
+])
+def test_malformed_signed_headers_refused(server, signed_list):
+    resp = raw_call(server, "ListKeys", {}, mutate=_with_signed_headers(signed_list))
+    assert_raw_error(resp, "IncompleteSignatureException")
+    assert resp.error_message == SIGNED_HEADERS_MALFORMED
+
+
+def test_blown_up_signed_headers_refused(server, kms):
+    # Issue 7's probe: one 4 KB header named 2000 times in SignedHeaders, within a 16 KiB head,
+    # would have the server build and hash a canonical request of ~8 MB. Refused on parse.
+    big = "v" * 4000
+    blown = "content-type;host;" + ";".join(["x-b"] * 2000) + ";x-amz-date;x-amz-target"
+    resp = raw_call(server, "ListKeys", {},
+                    mutate=lambda h, b: _with_signed_headers(blown)({**h, "X-B": big}, b))
+    assert_raw_error(resp, "IncompleteSignatureException")
+    assert resp.error_message == SIGNED_HEADERS_MALFORMED
+    assert kms.list_keys(Limit=1)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_too_many_signed_headers_refused(server):
+    names = ";".join(f"x-h{1000 + i}" for i in range(200))
+    resp = raw_call(server, "ListKeys", {},
+                    mutate=_with_signed_headers("content-type;host;" + names + ";x-amz-date;x-amz-target"))
+    assert_raw_error(resp, "IncompleteSignatureException")
+    assert resp.error_message == "The SignedHeaders list names more than 128 headers."
+
+
+@pytest.mark.parametrize("name,value", [
+    ("X-Amz-Target", "TrentService.ScheduleKeyDeletion"),
+    ("x-amz-date", "20200101T000000Z"),
+    ("Content-Type", "text/plain"),
+    ("Host", "elsewhere.example"),
+])
+def test_repeated_signed_header_refused(server, name, value):
+    pairs = _signed_pairs(server) + [(name, value)]
+    resp = send_pairs(server.url, pairs, b"{}")
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == f"The request has more than one '{name.lower()}' header."
+
+
+def test_repeated_authorization_refused(server):
+    pairs = _signed_pairs(server)
+    auth = next(v for k, v in pairs if k.lower() == "authorization")
+    resp = send_pairs(server.url, pairs + [("Authorization", auth)], b"{}")
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == "The request has more than one 'authorization' header."
+
+
+def test_repeated_unsigned_header_is_harmless(server):
+    pairs = _signed_pairs(server) + [("User-Agent", "one"), ("User-Agent", "two")]
+    resp = send_pairs(server.url, pairs, b"{}")
+    assert resp.status == 200, resp.body
+
+
+def _bad_region_message(region):
+    return f"Credential should be scoped to a valid region, not '{region}'. "
+
+
+@pytest.mark.parametrize("region", ["us:222222222222", "mars-north-1", "US-EAST-1", "us-east-1.x"])
+def test_invalid_region_refused(server, region):
+    resp = raw_call(server, "CreateKey", {}, region=region)
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == _bad_region_message(region)
+
+
+def test_invalid_region_refused_boto3(server):
+    creds = server.root_credentials()
+    client = client_for(server.url, "mars-north-1", creds.access_key, creds.secret_key)
+    with expect_error("InvalidSignatureException", message=_bad_region_message("mars-north-1")):
+        client.create_key()
+
+
+def test_real_regions_accepted(server):
+    for region in ("ap-southeast-2", "us-gov-west-1", "cn-northwest-1", "eu-isoe-west-1"):
+        resp = raw_call(server, "ListKeys", {"Limit": 1}, region=region)
+        assert resp.status == 200, (region, resp.body)
+
+
+def test_invalid_region_refused_in_dev_mode(dev_server):
+    # The issue's probe: no signature at all, region us:222222222222 stored a key.
+    resp = raw_call(dev_server, "CreateKey", {}, region="us:222222222222", access_key="222222222222",
+                    secret_key="x")
+    assert_raw_error(resp, "InvalidSignatureException")
+    assert resp.error_message == _bad_region_message("us:222222222222")
+    client = client_for(dev_server.url, DEFAULT_REGION, "222222222222", "x")
+    for page in client.get_paginator("list_keys").paginate():
+        for k in page["Keys"]:
+            assert ":us:" not in k["KeyArn"]

@@ -237,3 +237,72 @@ def test_request_id_reported_to_boto3(kms, key):
     with pytest.raises(ClientError) as exc:
         kms.describe_key(KeyId=str(uuid.uuid4()))
     assert exc.value.response["ResponseMetadata"].get("RequestId")
+
+
+# ---------------------------------------------------------------------------
+# Bounded work (issue 7, section 5): JSON members and encryption-context caps
+# ---------------------------------------------------------------------------
+
+def test_object_member_cap(server, kms):
+    # The issue's probe: 32k members in one authenticated 256 KiB body. Refused, and fast.
+    import time
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    n = len(alphabet)
+
+    def name(i):  # 2 or 3 characters, so 32k members fit in 256 KiB
+        if i < n * n:
+            return alphabet[i // n] + alphabet[i % n]
+        return alphabet[(i // n // n) % n] + alphabet[(i // n) % n] + alphabet[i % n]
+
+    body = ("{" + ",".join(f'"{name(i)}":1' for i in range(32768)) + "}").encode()
+    assert len({name(i) for i in range(32768)}) == 32768
+    assert len(body) < 256 * 1024
+    started = time.monotonic()
+    resp = raw_call(server, "ListKeys", body=body)
+    elapsed = time.monotonic() - started
+    assert_raw_error(resp, "SerializationException")
+    assert resp.error_message == "JSON object has more than 1000 members"
+    assert elapsed < 5, elapsed  # loose: a debug build on a shared machine
+    _alive(kms)
+
+
+def test_duplicate_members_last_one_wins(server, key):
+    # Many repeats of one name stay one member (as with Jackson, the last value wins).
+    members = ",".join(['"Limit": 1000'] * 15000 + ['"Limit": 1'])
+    resp = raw_call(server, "ListKeys", body=("{" + members + "}").encode())
+    assert resp.status == 200, resp.body
+    assert len(resp.json["Keys"]) == 1
+
+
+def _context(pairs, value_len=4):
+    return {f"k{i:04d}": "v" * value_len for i in range(pairs)}
+
+
+def test_encryption_context_pair_cap(kms, key):
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext=_context(128))
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value at 'encryptionContext' failed to satisfy "
+                              "constraint: Member must have length less than or equal to 128"):
+        kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext=_context(129))
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    with expect_error("ValidationException"):
+        kms.decrypt(CiphertextBlob=blob, EncryptionContext=_context(129))
+    with expect_error("ValidationException",
+                      message_contains="Value at 'destinationEncryptionContext' failed to satisfy constraint"):
+        kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=key["KeyId"],
+                       DestinationEncryptionContext=_context(129))
+
+
+def test_encryption_context_size_cap(kms, key):
+    # 16 KiB of keys and values (UTF-8 bytes) at most: 8 pairs of 5 + 2043 bytes = 16384.
+    ok = {f"key{i}_": "v" * 2043 for i in range(8)}
+    assert sum(len(k.encode()) + len(v.encode()) for k, v in ok.items()) == 16384
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext=ok)["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob, EncryptionContext=ok)["Plaintext"] == b"x"
+    over = dict(ok)
+    over["key0_"] += "é"
+    with expect_error("ValidationException",
+                      message="1 validation error detected: Value at 'encryptionContext' failed to satisfy "
+                              "constraint: Member must have a total size of keys and values less than or "
+                              "equal to 16384 bytes"):
+        kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256", EncryptionContext=over)

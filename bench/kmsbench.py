@@ -345,11 +345,16 @@ def signed_request(endpoint, creds, target, body_obj):
     return headers, body
 
 
-def preflight(endpoint, headers, body):
+def preflight(endpoint, headers, body, cafile=None):
     """Replay the exact request once; return (status, body_bytes)."""
     from urllib.parse import urlsplit
     u = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+    if u.scheme == "https":  # the TLS run: verify the server against the bench's own CA
+        import ssl
+        ctx = ssl.create_default_context(cafile=cafile)
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=15, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
     try:
         conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
         for k, v in headers.items():
@@ -378,12 +383,13 @@ def cmd_sign(args):
     fx = state["fixtures"]
     target, body_obj = spec["build"](fx)
     creds = read_credentials(state["credentials"])
-    headers, body = signed_request(state["endpoint"], creds, target, body_obj)
+    endpoint = args.endpoint or state["endpoint"]  # --endpoint: the same keys on another listener (TLS)
+    headers, body = signed_request(endpoint, creds, target, body_obj)
     write_request_file(args.out, "POST", "/", headers, body)
     if args.no_preflight:
         return 0
     try:
-        status, resp_body = preflight(state["endpoint"], headers, body)
+        status, resp_body = preflight(endpoint, headers, body, cafile=args.cafile)
     except Exception as e:  # noqa: BLE001
         print(f"preflight request failed: {type(e).__name__}: {e}")
         return EXIT_PREFLIGHT_FAILED
@@ -567,6 +573,29 @@ def cmd_report(args):
               f"(static 'return 200' on the same wrk settings: the ceiling of this "
               f"machine+client; the higher of the runs before and after)")
 
+    # TLS: the same Encrypt over https (keep-alive) next to plain HTTP, from this run.
+    tls_runs = [n for n in r["order"] if n.endswith("/TLS")]
+    for name in tls_runs:
+        plain, tls = runs.get(name[:-len("/TLS")], {}), runs[name]
+        if plain.get("status") == "ok" and tls.get("status") == "ok":
+            print(f"\nTLS: {name} {tls['rps']:.0f} req/s vs plain HTTP {plain['rps']:.0f} req/s "
+                  f"= {tls['rps'] / plain['rps']:.3f} of the plain rate "
+                  f"(p99 {tls['p99_us']/1000:.2f} vs {plain['p99_us']/1000:.2f} ms)")
+    # Ciphertext format v2 (per-message keys) against v1 (bench/run.sh, --no-v1 skips).
+    pairs = [(op, f"{op}:v1") for op in ("Encrypt", "Decrypt", "GenerateDataKey")
+             if runs.get(op, {}).get("status") == "ok" and runs.get(f"{op}:v1", {}).get("status") == "ok"]
+    if pairs:
+        print()
+        print(f"{'format v2 vs v1':<22} {'v2 req/s':>10} {'v1 req/s':>10} {'v2/v1':>7} "
+              f"{'v2 cpu us':>10} {'v1 cpu us':>10}  within 10%")
+        for v2, v1 in pairs:
+            a, b = runs[v2], runs[v1]
+            ratio = a["rps"] / b["rps"] if b.get("rps") else None
+            print(f"{v2:<22} {a['rps']:>10.0f} {b['rps']:>10.0f} {_fmt(ratio, '7.3f'):>7} "
+                  f"{_fmt(a.get('server_cpu_us_per_request'), '10.1f'):>10} "
+                  f"{_fmt(b.get('server_cpu_us_per_request'), '10.1f'):>10}  "
+                  f"{'yes' if ratio is not None and ratio >= 0.9 else 'NO'}")
+
     raw = r.get("raw_sign") or {}
     if raw:
         print()
@@ -658,6 +687,8 @@ def main():
     s.add_argument("--op", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--no-preflight", action="store_true")
+    s.add_argument("--endpoint", help="sign for (and preflight against) this endpoint instead of the prepared one")
+    s.add_argument("--cafile", help="CA bundle for an https --endpoint")
     s.set_defaults(fn=cmd_sign)
 
     s = sub.add_parser("nginx-request")

@@ -22,6 +22,8 @@ DO_BUILD=0
 DO_RAW_SIGN=0
 DO_NGINX=1
 DO_SERVER=1
+DO_TLS=1
+DO_V1=1
 OPS="all"
 
 usage() {
@@ -36,6 +38,9 @@ $("$PY" "$HELPER" ops | sed 's/^/                   /')
                  'Sign' selects every Sign variant.
   --nginx-only   only measure the nginx baseline (no KMS binary needed)
   --no-nginx     skip the nginx baseline (no ratio column)
+  --no-tls       skip the TLS run (Encrypt over https on a second start of the server)
+  --no-v1        skip the ciphertext format v1 comparison (Encrypt/Decrypt/GenerateDataKey
+                 again on a server started with the benchmark-only --ciphertext-format 1)
 
 environment:
   KMS_BINARY=$KMS_BINARY
@@ -52,6 +57,8 @@ while [ $# -gt 0 ]; do
     --ops=*) OPS="${1#--ops=}" ;;
     --nginx-only) DO_SERVER=0 ;;
     --no-nginx) DO_NGINX=0 ;;
+    --no-tls) DO_TLS=0 ;;
+    --no-v1) DO_V1=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
   esac
@@ -180,7 +187,7 @@ run_wrk() {
   local name="$1" kind="$2" port="$3"; shift 3
   local safe="${name//[^A-Za-z0-9_-]/_}"
   local req="$WORK/runs/$safe.req" out="$WORK/runs/$safe.wrk.txt"
-  local url="http://127.0.0.1:$port/" rc=0 died=()
+  local url="${WRK_SCHEME:-http}://127.0.0.1:$port/" rc=0 died=()
 
   if [ "$WARM_S" -gt 0 ]; then
     "$@" --out "$req" --no-preflight >/dev/null
@@ -315,6 +322,78 @@ if [ "$DO_SERVER" = 1 ]; then
     echo "bench: WARNING: server log mentions a crash; see $KMS_LOG" >&2
     BENCH_KEEP=1
   fi
+fi
+
+# ------------------------------------------------------------------ TLS ----
+# Encrypt again, over TLS (keep-alive, as wrk does), on a second start of the same server
+# (same data dir and keys) with a certificate made for this run; the report sets the rate
+# next to plain-HTTP Encrypt from the same run.
+if [ "$DO_TLS" = 1 ] && [ "$DO_SERVER" = 1 ] && [[ ",$OPS," == *",Encrypt,"* ]]; then
+  TLS_DIR="$WORK/tls"
+  "$PY" "$REPO/IntegrationTests/tls_certs.py" "$TLS_DIR" >/dev/null || die "cannot make the TLS certificate"
+  TLS_PORT="$("$PY" "$HELPER" freeport)"
+  TLS_LOG="$WORK/kms-tls.log"
+  TLS_ENDPOINT="https://127.0.0.1:$TLS_PORT"
+  log "starting $KMS_BINARY server with TLS on 127.0.0.1:$TLS_PORT"
+  "$KMS_BINARY" server --host 127.0.0.1 --port "$TLS_PORT" --data-dir "$DATA_DIR" \
+    --tls-cert "$TLS_DIR/server.pem" --tls-key "$TLS_DIR/server.key" >"$TLS_LOG" 2>&1 &
+  KMS_PID=$!
+  if ! wait_port "$TLS_PORT" "$KMS_PID" "$TLS_LOG" "kms: listening on https://"; then
+    echo "---- server output ----" >&2; tail -n 40 "$TLS_LOG" >&2 || true
+    die "the TLS server did not start on port $TLS_PORT within ${STARTUP_TIMEOUT}s"
+  fi
+  TLS_SIGN=("$PY" "$HELPER" sign --state "$STATE" --op Encrypt --endpoint "$TLS_ENDPOINT" --cafile "$TLS_DIR/ca.pem")
+  rc=0
+  msg="$(timeout 60 "${TLS_SIGN[@]}" --out "$WORK/runs/preflight-tls.req" 2>&1)" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "!!! Encrypt/TLS: $msg"
+    "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt/TLS" --status failed --reason "$msg"
+  else
+    log "Encrypt/TLS"
+    WRK_SCHEME=https run_wrk "Encrypt/TLS" op "$TLS_PORT" "${TLS_SIGN[@]}"
+  fi
+  stop_pid "$KMS_PID" kms; KMS_PID=""
+  if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$TLS_LOG"; then
+    echo "bench: WARNING: TLS server log mentions a crash; see $TLS_LOG" >&2
+    BENCH_KEEP=1
+  fi
+fi
+# ------------------------------------------------ ciphertext format v1 ----
+# The same symmetric operations on a second server that writes format v1 (a random nonce
+# directly under the key material, the format before per-message keys), so the report can
+# set v2 next to v1 from one run. --ciphertext-format is a hidden, benchmark-only flag.
+V1_OPS=()
+if [ "$DO_SERVER" = 1 ] && [ "$DO_V1" = 1 ]; then
+  IFS=',' read -r -a _all_ops <<<"$OPS"
+  for op in "${_all_ops[@]}"; do
+    case "$op" in Encrypt|Decrypt|GenerateDataKey) V1_OPS+=("$op") ;; esac
+  done
+fi
+if [ ${#V1_OPS[@]} -gt 0 ]; then
+  DATA_DIR_V1="$WORK/kms-data-v1"; mkdir -p "$DATA_DIR_V1"
+  KMS_PORT="$("$PY" "$HELPER" freeport)"
+  KMS_LOG="$WORK/kms-v1.log"
+  log "starting $KMS_BINARY server --ciphertext-format 1 on 127.0.0.1:$KMS_PORT"
+  "$KMS_BINARY" server --host 127.0.0.1 --port "$KMS_PORT" --data-dir "$DATA_DIR_V1" --ciphertext-format 1 \
+    >"$KMS_LOG" 2>&1 &
+  KMS_PID=$!
+  wait_port "$KMS_PORT" "$KMS_PID" "$KMS_LOG" "" || { tail -n 40 "$KMS_LOG" >&2; die "v1 server did not start"; }
+  CREDS_V1="$DATA_DIR_V1/credentials"
+  for _ in $(seq 1 50); do [ -s "$CREDS_V1" ] && break; sleep 0.1; done
+  STATE_V1="$WORK/state-v1.json"
+  V1_LIST="$(IFS=,; echo "${V1_OPS[*]}")"
+  timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$KMS_PORT" --credentials "$CREDS_V1" \
+    --ops "$V1_LIST" --state "$STATE_V1" || die "prepare (v1) failed (server log: $KMS_LOG)"
+  for op in "${V1_OPS[@]}"; do
+    log "$op:v1"
+    if ! msg="$(timeout 60 "$PY" "$HELPER" sign --state "$STATE_V1" --op "$op" --out "$WORK/runs/preflight.req" 2>&1)"; then
+      echo "!!! $op:v1: $msg"
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "$op:v1" --status failed --reason "$msg"
+      continue
+    fi
+    run_wrk "$op:v1" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_V1" --op "$op"
+  done
+  stop_pid "$KMS_PID" kms; KMS_PID=""
 fi
 
 if [ "$DO_NGINX" = 1 ] && [ "$DO_SERVER" = 1 ]; then

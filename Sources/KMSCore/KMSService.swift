@@ -5,11 +5,16 @@ public final class KMSService: Sendable {
     public let registry: KeyRegistry
     public let clock: any KMSClock
     public let authorizer: any Authorizer
+    /// The symmetric ciphertext format written: 2 (per-message keys). 1 exists only so a
+    /// benchmark can compare the two in one run (`kms server --ciphertext-format 1`).
+    public let ciphertextFormat: UInt8
 
-    public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer()) throws {
+    public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer(),
+                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion) throws {
         self.registry = try KeyRegistry(store: store)
         self.clock = clock
         self.authorizer = authorizer
+        self.ciphertextFormat = ciphertextFormat == CiphertextBlob.formatVersion1 ? ciphertextFormat : CiphertextBlob.formatVersion
     }
 
     /// Handlers throw `KMSError`; the untyped signature only keeps the table's closures short.

@@ -4,7 +4,8 @@ import SigV4
 
 /// The authentication stage: SigV4 for real, or the dev mode's trust-anything.
 struct Authenticator: Sendable {
-    let verifier = SigV4Verifier(allowedClockSkew: 300, service: "kms")
+    /// UNSIGNED-PAYLOAD refused (the verifier's default): a KMS body is always signed.
+    let verifier = SigV4Verifier(allowedClockSkew: 300, service: "kms", allowUnsignedPayload: false)
     let credentials: CredentialRegistry
     let dev: Bool
     let devAccount: String
@@ -19,6 +20,8 @@ struct Authenticator: Sendable {
         }
         let userAgent = request.userAgent ?? ""
         if dev {
+            // No signature check in dev mode, but the region still goes into every ARN.
+            do { try verifier.checkRegion(auth) } catch { throw Self.map(error) }
             let id = auth.accessKeyId
             let account = id.utf8.count == 12 && id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? id : devAccount
             return Caller(account: account, region: auth.region, accessKeyId: id, sourceIP: sourceIP, userAgent: userAgent)

@@ -24,6 +24,11 @@ import NIOCore
 ///   `Transfer-Encoding: chunked` (never both: that is how requests are smuggled);
 /// - keep-alive by default on HTTP/1.1, `Connection: close` honoured, HTTP/1.0 closes
 ///   unless it asks for keep-alive. Pipelined requests come out one by one, in order.
+///
+/// Work and memory per request are bounded before authentication: a chunked body has at
+/// most `maxChunks` data chunks (one-byte chunks would otherwise cost a chunk-line parse
+/// per body byte), no body buffer is reserved before its bytes arrive, and a request that
+/// has begun must be whole within `requestTimeout` (slowloris), or the connection closes.
 struct HTTPRequestFramer: ByteToMessageDecoder {
     typealias InboundOut = HTTPRequestMessage
 
@@ -31,37 +36,72 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
     static let maxHeaders = 100
     /// A chunk-size line longer than this is refused (8 hex digits plus extensions).
     static let maxChunkLineBytes = 1024
+    /// Data chunks per body. boto3 and the AWS CLI never send chunked KMS requests; SDKs
+    /// that stream write buffers of 1 KiB or more, and 256 such chunks already carry the
+    /// largest body accepted (256 KiB). Each chunk costs a line parse and an append, so
+    /// this caps the framing work per request at a few hundred steps.
+    static let maxChunks = 256
 
     let maxBodyBytes: Int
+    /// How long a request may take to arrive, from its first byte to its last; nil: no limit.
+    let requestTimeout: TimeAmount?
+    /// Closes the connection when the request being received misses its deadline.
+    private var deadline: Scheduled<Void>?
 
     private enum State {
         case head
         /// A Content-Length body still arriving.
         case body(HTTPRequestMessage, remaining: Int)
-        /// Chunked body: reading a chunk-size line, chunk data, the CRLF after data, or trailers.
-        case chunkSize(HTTPRequestMessage)
-        case chunkData(HTTPRequestMessage, remaining: Int)
-        case chunkDataEnd(HTTPRequestMessage)
-        case trailers(HTTPRequestMessage, count: Int)
+        /// Chunked body: reading a chunk-size line, chunk data, the CRLF after data, or
+        /// trailers; `chunks` counts the data chunks read so far.
+        case chunkSize(HTTPRequestMessage, chunks: Int)
+        case chunkData(HTTPRequestMessage, remaining: Int, chunks: Int)
+        case chunkDataEnd(HTTPRequestMessage, chunks: Int)
+        case trailers(HTTPRequestMessage, count: Int, bytes: Int)
         /// After a refused (too large) body: the connection is being closed; drop input.
         case discarding
     }
 
     private var state = State.head
 
-    init(maxBodyBytes: Int) {
+    init(maxBodyBytes: Int, requestTimeout: TimeAmount? = nil) {
         self.maxBodyBytes = maxBodyBytes
+        self.requestTimeout = requestTimeout
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         switch try step(&buffer) {
         case .message(let message):
+            // Only requests that arrive in pieces ever had a deadline scheduled: the common
+            // case (a whole request per read) pays no timer.
+            if let deadline {
+                deadline.cancel()
+                self.deadline = nil
+            }
             context.fireChannelRead(NIOAny(message))
             return .continue
         case .progressed:
             return .continue
         case .needMoreData:
+            if deadline == nil, let requestTimeout, isReceiving(buffer) {
+                let channel = context.channel
+                deadline = context.eventLoop.scheduleTask(in: requestTimeout) { channel.close(promise: nil) }
+            }
             return .needMoreData
+        }
+    }
+
+    mutating func decoderRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    /// Whether part of a request has arrived (the rest has not).
+    func isReceiving(_ buffer: ByteBuffer) -> Bool {
+        switch state {
+        case .head: return buffer.readableBytes > 0
+        case .discarding: return false
+        default: return true
         }
     }
 
@@ -85,35 +125,45 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
             return finishHead(message)
         case .body(var message, let remaining):
             guard buffer.readableBytes >= remaining else { return .needMoreData }
-            message.body += buffer.readBytes(length: remaining) ?? []
-            state = .head
+            state = .head  // drop the state's copy first, so the append below does not copy the body
+            message.body += buffer.readableBytesView.prefix(remaining)
+            buffer.moveReaderIndex(forwardBy: remaining)
             return .message(message)
-        case .chunkSize(let message):
+        case .chunkSize(let message, let chunks):
             guard let line = try readLine(&buffer, limit: Self.maxChunkLineBytes) else { return .needMoreData }
             let size = try Self.chunkSize(line)
             guard message.body.count + size <= maxBodyBytes else { return refuseTooLarge(message) }
-            state = size == 0 ? .trailers(message, count: 0) : .chunkData(message, remaining: size)
+            if size == 0 {
+                state = .trailers(message, count: 0, bytes: 0)
+            } else {
+                guard chunks < Self.maxChunks else { throw .malformed("too many chunks") }
+                state = .chunkData(message, remaining: size, chunks: chunks + 1)
+            }
             return .progressed
-        case .chunkData(var message, let remaining):
+        case .chunkData(var message, let remaining, let chunks):
             guard buffer.readableBytes > 0 else { return .needMoreData }
             let take = min(remaining, buffer.readableBytes)
-            message.body += buffer.readBytes(length: take) ?? []
-            state = take == remaining ? .chunkDataEnd(message) : .chunkData(message, remaining: remaining - take)
+            state = .discarding  // as above: the body must be uniquely referenced when appended to
+            message.body += buffer.readableBytesView.prefix(take)
+            buffer.moveReaderIndex(forwardBy: take)
+            state = take == remaining ? .chunkDataEnd(message, chunks: chunks)
+                : .chunkData(message, remaining: remaining - take, chunks: chunks)
             return .progressed
-        case .chunkDataEnd(let message):
+        case .chunkDataEnd(let message, let chunks):
             guard buffer.readableBytes >= 2 else { return .needMoreData }
             guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw .malformed("chunk data not followed by CRLF") }
-            state = .chunkSize(message)
+            state = .chunkSize(message, chunks: chunks)
             return .progressed
-        case .trailers(let message, let count):
+        case .trailers(let message, let count, let bytes):
             // Trailer fields are read and ignored (KMS signs none); an empty line ends them.
-            guard let line = try readLine(&buffer, limit: Self.maxHeadBytes) else { return .needMoreData }
+            // Together they get the budget of a head: at most 100 fields in 16 KiB.
+            guard let line = try readLine(&buffer, limit: max(1, Self.maxHeadBytes - bytes)) else { return .needMoreData }
             if line.isEmpty {
                 state = .head
                 return .message(message)
             }
             guard count < Self.maxHeaders else { throw .malformed("too many trailer fields") }
-            state = .trailers(message, count: count + 1)
+            state = .trailers(message, count: count + 1, bytes: bytes + line.count + 2)
             return .progressed
         case .discarding:
             buffer.moveReaderIndex(to: buffer.writerIndex)
@@ -125,17 +175,18 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
 
     /// Decides how the body is framed once the head is read.
     private mutating func finishHead(_ parsed: ParsedHead) -> Step {
-        var message = parsed.message
+        let message = parsed.message
         switch parsed.framing {
         case .none:
             return .message(message)
         case .contentLength(let length):
             guard length <= maxBodyBytes else { return refuseTooLarge(message) }
-            message.body.reserveCapacity(length)
+            // Nothing is reserved for the body here: a head that announces 256 KiB and sends
+            // nothing must not hold 256 KiB (the bytes wait in the channel's buffer as they come).
             state = .body(message, remaining: length)
             return .progressed
         case .chunked:
-            state = .chunkSize(message)
+            state = .chunkSize(message, chunks: 0)
             return .progressed
         }
     }

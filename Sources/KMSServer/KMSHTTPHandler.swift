@@ -12,15 +12,21 @@ import Synchronization
 /// those three handler passes were a tenth of the Encrypt path's CPU. Ordering of pipelined
 /// requests is kept by queueing requests that arrive while a blocking one runs on the
 /// thread pool. Read-only operations run on the event loop (no disk I/O).
-final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// Backpressure: a client that pipelines requests and does not read its answers makes the
+/// channel unwritable once its unsent responses pass the write buffer's high watermark;
+/// from then on this handler holds back `read`, so the server stops taking its bytes (the
+/// kernel's buffers, then the client, fill up) until the responses drain below the low mark.
+final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestMessage
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// A client that pipelines more than this while a blocking request runs is cut off.
     static let maxQueuedRequests = 128
 
     let pipeline: RequestPipeline
-    let threadPool: NIOThreadPool
+    let blockingQueue: BlockingWorkQueue
     let maxBodyBytes: Int
     /// This connection's event loop's batcher; nil flushes every response at once.
     let flusher: FlushBatcher?
@@ -33,12 +39,36 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var closing = false
     /// The client shut down its sending side: answer what it sent, then close.
     private var inputClosed = false
+    /// The channel's writability as last reported; a `read` asked for while unwritable waits.
+    private var writable = true
+    private var readPending = false
 
-    init(pipeline: RequestPipeline, threadPool: NIOThreadPool, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
+    init(pipeline: RequestPipeline, blockingQueue: BlockingWorkQueue, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
         self.pipeline = pipeline
-        self.threadPool = threadPool
+        self.blockingQueue = blockingQueue
         self.maxBodyBytes = maxBodyBytes
         self.flusher = flusher
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if writable {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        if writable {
+            if readPending {
+                readPending = false
+                context.read()
+            }
+        } else {
+            context.flush()  // what is buffered should at least be on its way
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -67,7 +97,7 @@ final class KMSHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .offload(let work):
             busy = true
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            threadPool.runIfActive(eventLoop: context.eventLoop, work).whenComplete { result in
+            blockingQueue.submit(work.lane, account: work.account, on: context.eventLoop, work.run).whenComplete { result in
                 let (handler, context) = loopBound.value
                 switch result {
                 case .success(let response): handler.respond(context: context, response, keepAlive: keepAlive)

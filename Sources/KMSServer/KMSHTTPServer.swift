@@ -5,57 +5,108 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// `kms server`: opens the data directory (root key, SQLite store, credentials), starts
 /// the background deletion job and serves the AWS KMS JSON protocol until SIGINT/SIGTERM.
 public enum KMSHTTPServer {
     public static func run(_ config: ServerConfiguration, logger: Logger = Logger(label: "kms")) async throws {
-        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try ProcessHardening.apply(allowCoreDumps: config.allowCoreDumps)
+        let tls = try ServerTLS.configured(certificatePath: config.tlsCertificatePath,
+                                              privateKeyPath: config.tlsPrivateKeyPath)
+        try ListenAddress.requireSafe(host: config.host, tls: tls != nil, insecureHTTP: config.insecureHTTP)
+        // Checked before anything in the data dir is opened: its mode, and who may read it.
+        if let adopted = try DataDirectory.prepare(path: config.dataDirectory, mode: config.dev ? .dev : .production) {
+            Console.line(adopted)
+        }
         let rootKey = try RootKey.loadOrCreate(path: config.resolvedRootKeyPath)
         let store = try SQLiteKeyStore(path: config.dataDirectory + "/kms.sqlite", rootKey: rootKey)
-        let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset))
+        let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
+                                     ciphertextFormat: config.ciphertextFormat)
+        if config.ciphertextFormat == 1 {
+            FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
+        }
         let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
-                                                                       dataDirectory: config.dataDirectory)
-        if let created {
-            // Printed once, on the start that created them; afterwards only the file has them.
+                                                                       dataDirectory: config.dataDirectory,
+                                                                       seed: config.rootCredentialSeed)
+        let credentialsFile = config.dataDirectory + "/credentials"
+        switch created {
+        case .created(let credential, let seeded):
+            // The secret is never printed (logs outlive it); only the 0600 file holds it.
             Console.line("""
-                kms: created root credentials for account \(created.account) (also in \(config.dataDirectory)/credentials):
-                kms:   aws_access_key_id = \(created.accessKeyId)
-                kms:   aws_secret_access_key = \(created.secretAccessKey)
+                kms: created root credentials for account \(credential.account)\(seeded ? " from KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY" : ""): \
+                access key id \(credential.accessKeyId); the secret access key is in \(credentialsFile) (mode 0600)
                 """)
+        case .seedIgnored(let existingId):
+            Console.error("""
+                kms: warning: KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY are ignored: \(config.dataDirectory) \
+                already has root credentials (access key id \(existingId)), set at its first start; they are in \(credentialsFile)
+                """)
+        case .existing:
+            break
         }
         let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
-        let pipeline = RequestPipeline(service: service, authenticator: authenticator)
+        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopThreads)
-        let threadPool = NIOThreadPool(numberOfThreads: 2)
-        threadPool.start()
+        let blockingQueue = BlockingWorkQueue()
+        blockingQueue.start()
         let maxBody = config.maxBodyBytes
         let flushers = FlushBatcher.perLoop(of: group)
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
+        let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
+        let limiter = ConnectionLimiter(maxConnections: config.maxConnections)
+        ConnectionLimiter.raiseOpenFileLimit(toAtLeast: config.maxConnections + 64)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            // At most 4 reads of at most 16 KiB per connection per event-loop turn: a client
+            // that pipelines thousands of requests gets ~150 answered per turn, then the other
+            // connections of the loop get theirs (with 16 x 64 KiB, one turn was ~2,000).
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
+            .childChannelOption(ChannelOptions.recvAllocator,
+                                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024))
             // Half-closing clients still get their answers (KMSHTTPHandler closes after them).
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            // Unsent responses past 64 KiB make the channel unwritable, and KMSHTTPHandler
+            // stops reading that client until they drain below 32 KiB.
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard limiter.admit(channel) else {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionLimiter.Refuse())
+                        return
+                    }
+                    // TLS first: everything after it sees plaintext. The context is read per
+                    // connection, so a SIGHUP reload applies to the next connection accepted.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     // Requests are framed by HTTPRequestFramer; responses are encoded by KMSHTTPHandler.
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: maxBody)))
+                        ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: maxBody, requestTimeout: requestTimeout)))
                     try channel.pipeline.syncOperations.addHandler(
-                        KMSHTTPHandler(pipeline: pipeline, threadPool: threadPool, maxBodyBytes: maxBody,
+                        KMSHTTPHandler(pipeline: pipeline, blockingQueue: blockingQueue, maxBodyBytes: maxBody,
                                        flusher: flushers[ObjectIdentifier(channel.eventLoop)]))
                 }
             }
         let channel = try await bootstrap.bind(host: config.host, port: config.port).get()
         let port = channel.localAddress?.port ?? config.port
-        Console.line("kms: listening on http://\(config.host):\(port)\(config.dev ? " (dev mode: signatures not checked)" : "")")
+        let address = "\(tls == nil ? "http" : "https")://\(ListenAddress.urlHost(config.host)):\(port)"
+        if config.dev {
+            Console.error("""
+                kms: WARNING: dev mode: signatures are not checked. Anyone who can reach \(address) can use and \
+                manage every key in \(config.dataDirectory), under any account. Never expose it; never give it real keys.
+                """)
+        }
+        if tls == nil, !ListenAddress.isLoopback(config.host) {
+            Console.error("""
+                kms: WARNING: --insecure-http: serving plain HTTP on \(address), reachable from the network. \
+                Requests, plaintexts and data keys cross it unencrypted; only do this behind a TLS-terminating proxy.
+                """)
+        }
+        Console.line("kms: listening on \(address)\(config.dev ? " (dev mode: signatures not checked)" : "")")
 
         let sweeper = Task.detached {
             while !Task.isCancelled {
@@ -72,11 +123,26 @@ public enum KMSHTTPServer {
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
             channel.close(promise: nil)
         }
+        // SIGHUP re-reads the TLS certificate and key; a bad pair keeps the old context.
+        let reloads = tls.map { tls in
+            SignalWatcher(signals: [SIGHUP]) {
+                if let error = tls.reload() {
+                    Console.error("kms: SIGHUP: TLS certificate not reloaded, still serving the previous one: \(error)")
+                } else {
+                    Console.line("kms: SIGHUP: reloaded the TLS certificate \(tls.certificatePath) and key \(tls.privateKeyPath)")
+                }
+            }
+        }
         try await channel.closeFuture.get()
         signals.cancel()
+        reloads?.cancel()
         sweeper.cancel()
-        try await threadPool.shutdownGracefully()
+        try await blockingQueue.shutdownGracefully()
         try await group.shutdownGracefully()
+        // What the limits refused while the server ran (tests and operators read these).
+        Console.line("kms: throttled \(pipeline.quotas?.throttled.load(ordering: .relaxed) ?? 0) request(s) over quota, "
+            + "\(blockingQueue.rejected.load(ordering: .relaxed)) with a full blocking queue; "
+            + "refused \(limiter.refused.load(ordering: .relaxed)) connection(s) over --max-connections")
         Console.line("kms: stopped")
     }
 }
@@ -103,5 +169,10 @@ final class SignalWatcher: @unchecked Sendable {  // the sources are only cancel
 enum Console {
     static func line(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    /// Warnings and refusals go to standard error.
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 }

@@ -9,12 +9,14 @@ import Synchronization
 /// one thread, without sockets: `kms bench-pipeline`. It separates the service's own cost
 /// from HTTP and the kernel when profiling the hot path.
 public enum PipelineBenchmark {
-    public static func run(operation: String, iterations: Int, threads: Int = 1) throws -> (nanosecondsPerRequest: Double, status: UInt) {
+    public static func run(operation: String, iterations: Int, threads: Int = 1,
+                           ciphertextFormat: UInt8 = 2,
+                           quotas: RequestQuotaRates = RequestQuotaRates()) throws -> (nanosecondsPerRequest: Double, status: UInt) {
         let credential = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
                                           account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
-        let service = try KMSService(store: InMemoryKeyStore())
+        let service = try KMSService(store: InMemoryKeyStore(), ciphertextFormat: ciphertextFormat)
         let pipeline = RequestPipeline(service: service, authenticator: Authenticator(
-            credentials: CredentialRegistry([credential]), dev: false, devAccount: "000000000000"))
+            credentials: CredentialRegistry([credential]), dev: false, devAccount: "000000000000"), quotas: quotas)
         let caller = Caller(account: credential.account, region: "us-east-1", accessKeyId: credential.accessKeyId)
         let keyId = try service.handle(operation: "CreateKey", body: .object(JSONObject()), caller: caller)["KeyMetadata"]?
             .objectValue?["KeyId"]?.stringValue ?? ""

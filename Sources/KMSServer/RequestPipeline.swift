@@ -7,6 +7,15 @@ import NIOHTTP1
 struct RequestPipeline: Sendable {
     let service: KMSService
     let authenticator: Authenticator
+    /// Request quotas per account and region; nil when every quota is unlimited (the
+    /// default), so the hot path pays one nil check.
+    let quotas: RequestQuotas?
+
+    init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates()) {
+        self.service = service
+        self.authenticator = authenticator
+        self.quotas = quotas.isUnlimited ? nil : RequestQuotas(rates: quotas)
+    }
 
     struct Response: Sendable {
         let status: HTTPResponseStatus
@@ -16,7 +25,17 @@ struct RequestPipeline: Sendable {
     /// What the handler must do: answer now, or run a blocking operation off the event loop.
     enum Outcome: Sendable {
         case respond(Response)
-        case offload(@Sendable () -> Response)
+        case offload(BlockingWork)
+    }
+
+    /// An operation to run off the event loop, with what the blocking queue needs to place
+    /// it fairly: its lane and the caller's account. Callable like the closure it wraps.
+    struct BlockingWork: Sendable {
+        let lane: BlockingWorkQueue.Lane
+        let account: String
+        let run: @Sendable () -> Response
+
+        func callAsFunction() -> Response { run() }
     }
 
     static let targetPrefix = "TrentService."
@@ -55,12 +74,32 @@ struct RequestPipeline: Sendable {
                 }
             }
             let service = self.service
+            if let quotas, !quotas.admit(operation.name, body: json, caller: caller, service: service) {
+                throw KMSError.throttled
+            }
             if operation.blocking {
-                return .offload { Self.run(service, operation, json, caller) }
+                return .offload(BlockingWork(lane: Self.lane(operation.name, json), account: caller.account) {
+                    Self.run(service, operation, json, caller)
+                })
             }
             return .respond(Self.run(service, operation, json, caller))
         } catch {
             return .respond(Self.error(error))
+        }
+    }
+
+    /// Key-pair generation (up to seconds for RSA-4096) has a lane of its own, so it never
+    /// delays the writes of the others.
+    static func lane(_ operation: String, _ json: JSONValue) -> BlockingWorkQueue.Lane {
+        switch operation {
+        case "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext":
+            return .generation
+        case "CreateKey":
+            let object = json.objectValue
+            let spec = (object?["KeySpec"] ?? object?["CustomerMasterKeySpec"])?.stringValue
+            return spec.flatMap(KeySpec.init(rawValue:))?.isAsymmetric == true ? .generation : .writes
+        default:
+            return .writes
         }
     }
 

@@ -20,6 +20,27 @@ public struct ServerConfiguration: Sendable {
     /// A connection that sends nothing for this many seconds, with no request of its
     /// being processed, is closed: idle or stalled clients cannot hold sockets forever.
     public var idleTimeout: Double = 120
+    /// TLS on the listener: a PEM certificate chain and its PEM private key, both or neither.
+    /// Both files are read again on SIGHUP.
+    public var tlsCertificatePath: String?
+    public var tlsPrivateKeyPath: String?
+    /// Serve plain HTTP on a non-loopback address; refused without it (loopback needs no flag).
+    public var insecureHTTP = false
+    /// Leave core dumps possible; off by default since a core file would hold unsealed keys.
+    public var allowCoreDumps = false
+    /// Root credentials for a data dir's first start, instead of random ones.
+    public var rootCredentialSeed: RootCredentialSeed?
+
+    /// Symmetric ciphertext format written (2; 1 only for benchmarks comparing the two,
+    /// hidden flag `--ciphertext-format`). Both formats always decrypt.
+    public var ciphertextFormat: UInt8 = 2
+    /// Seconds a request may take to arrive, from its first byte to its last (slowloris
+    /// defence); separate from the idle timeout, which waits between requests.
+    public var requestTimeout: Double = 20
+    /// Open connections beyond this are closed as they are accepted.
+    public var maxConnections = 4096
+    /// Request quotas per account and region (requests per second); unlimited by default.
+    public var quotas = RequestQuotaRates()
 
     public init() {}
 

@@ -15,16 +15,25 @@ public struct RootKey: Sendable {
         key = SymmetricKey(data: bytes)
     }
 
-    /// Reads the root key from `path`, creating it (32 random bytes, base64, mode 0600) when absent.
+    /// Reads the root key from `path`, creating it (32 random bytes, base64) when absent.
+    /// An existing file must be the server user's own with mode 0600 or stricter; a new one
+    /// is created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, so a planted file or
+    /// symlink is never written through.
     public static func loadOrCreate(path: String) throws -> RootKey {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: path) {
-            let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            try PrivateFile.check(fd: fd, path: path, what: "the root key file")
+            let text = String(decoding: try SecureFile.readAll(fd: fd, path: path), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             guard let bytes = Base64.decode(text) else { throw StorageError("The root key file \(path) is not base64.") }
             return try RootKey(bytes: bytes)
         }
+        guard errno == ENOENT else {
+            throw StorageError("Cannot open the root key file \(path): \(String(cString: strerror(errno)))")
+        }
         let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-        try SecureFile.write(Base64.encode(bytes) + "\n", to: path)
+        try SecureFile.write(Base64.encode(bytes) + "\n", to: path, exclusive: true)
         return try RootKey(bytes: bytes)
     }
 
@@ -51,13 +60,15 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Files holding secrets are created with mode 0600 before anything is written to them.
+/// Files holding secrets are created with mode 0600 before anything is written to them,
+/// never through a symlink (O_NOFOLLOW); `exclusive` also refuses an existing file (O_EXCL).
 public enum SecureFile {
-    public static func write(_ text: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    public static func write(_ text: String, to path: String, exclusive: Bool = false) throws {
+        let flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
+        let fd = open(path, flags, 0o600)
         guard fd >= 0 else { throw StorageError("Cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        fchmod(fd, 0o600)
+        guard fchmod(fd, 0o600) == 0 else { throw StorageError("Cannot make \(path) private (chmod 600).") }
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {
@@ -65,6 +76,19 @@ public enum SecureFile {
             guard n > 0 else { throw StorageError("Cannot write \(path).") }
             written += n
         }
-        fsync(fd)
+        guard fsync(fd) == 0 else { throw StorageError("Cannot sync \(path) to disk.") }
+    }
+
+    /// The whole content of an open file (a root key or credentials file: a few bytes).
+    static func readAll(fd: Int32, path: String, limit: Int = 1 << 20) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { return out }
+            guard n > 0 else { throw StorageError("Cannot read \(path): \(String(cString: strerror(errno)))") }
+            out += chunk[0..<n]
+            guard out.count <= limit else { throw StorageError("\(path) is too large to be a key file.") }
+        }
     }
 }

@@ -14,6 +14,10 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             // Key material must survive power loss once CreateKey has answered.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Deleted rows (sealed key material) are overwritten with zeros, in the database
+            // pages and in the WAL frames that carry them, not just unlinked from the b-tree.
+            // (Debian compiles SQLite with this as the default; other builds do not.)
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         db = try DatabaseQueue(path: path, configuration: config)
         self.rootKey = rootKey
@@ -80,6 +84,25 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
     }
 
     public func apply(_ changes: [StoreChange]) throws {
+        try write(changes)
+        if changes.contains(where: { if case .removeKey = $0 { true } else { false } }) {
+            // The deletion is committed either way; a checkpoint that fails (it cannot while
+            // this store is the only connection) is retried by the next deletion.
+            try? scrubDeletedMaterial()
+        }
+    }
+
+    /// Once key material is deleted no copy of its sealed row may stay on disk: the WAL
+    /// still holds the frames that inserted it (and, until checkpointed, the zeroed pages
+    /// that replace it). A TRUNCATE checkpoint copies the zeroed pages into the database
+    /// file and cuts the WAL to zero bytes. Deletions are rare (the sweep), so the cost is too.
+    func scrubDeletedMaterial() throws {
+        try db.writeWithoutTransaction { db in
+            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+
+    private func write(_ changes: [StoreChange]) throws {
         try db.write { db in
             for change in changes {
                 switch change {

@@ -38,6 +38,56 @@ enum ASCII {
         return name.utf8.lazy.map(lower).elementsEqual(lowercased.utf8)
     }
 
+    /// Orders two byte ranges of `b` as their ASCII-lowercased forms: <0, 0 or >0.
+    static func compareIgnoringCase(_ b: UnsafeBufferPointer<UInt8>, _ x: Range<Int>, _ y: Range<Int>) -> Int {
+        let n = min(x.count, y.count)
+        for i in 0..<n {
+            let l = lower(b[x.lowerBound + i]), r = lower(b[y.lowerBound + i])
+            if l != r { return l < r ? -1 : 1 }
+        }
+        return x.count - y.count
+    }
+
+    /// Orders `name` (any case) against `lowercased` as lowercase bytes: <0, 0 or >0.
+    static func compareIgnoringCase(_ name: UnsafeBufferPointer<UInt8>, lowercased: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(name.count, lowercased.count)
+        for i in 0..<n {
+            let l = lower(name[i]), r = lowercased[i]
+            if l != r { return l < r ? -1 : 1 }
+        }
+        return name.count - lowercased.count
+    }
+
+    /// `compareIgnoringCase` for Strings (contiguous bytes when native, as request headers are).
+    static func compareIgnoringCase(_ name: String, lowercased: String) -> Int {
+        let fast = name.utf8.withContiguousStorageIfAvailable { a in
+            lowercased.utf8.withContiguousStorageIfAvailable { b in compareIgnoringCase(a, lowercased: b) }
+        }
+        if let fast, let result = fast { return result }
+        return Array(name.utf8).withUnsafeBufferPointer { a in
+            Array(lowercased.utf8).withUnsafeBufferPointer { b in compareIgnoringCase(a, lowercased: b) }
+        }
+    }
+
+    /// `name` starts with `lowercased` ignoring ASCII case; `lowercased` must be lowercase.
+    static func hasPrefixIgnoringCase(_ name: String, lowercased prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        guard name.utf8.count >= n else { return false }
+        let p = prefix.utf8Start
+        let fast = name.utf8.withContiguousStorageIfAvailable { b in
+            for i in 0..<n where lower(b[i]) != p[i] { return false }
+            return true
+        }
+        if let fast { return fast }
+        var i = 0
+        for byte in name.utf8 {
+            if i == n { break }
+            if lower(byte) != p[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
     static func lowercased(_ text: some StringProtocol) -> String {
         if !text.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return String(text) }
         return String(decoding: text.utf8.map(lower), as: UTF8.self)

@@ -30,6 +30,10 @@ public struct SigV4Authorization: Sendable, Equatable {
 
     static let algorithm = "AWS4-HMAC-SHA256"
 
+    /// More names than any client signs (botocore signs every header it sends, a handful for
+    /// KMS); the verifier tracks signed headers in a bit set of this size.
+    public static let maxSignedHeaders = 128
+
     /// Parses the SigV4 Authorization header out of `headers` (names compared case-insensitively).
     @inlinable
     public static func parse<Headers: Sequence>(headers: Headers) throws(SigV4Error) -> SigV4Authorization
@@ -181,11 +185,23 @@ private struct AuthorizationFields {
         let service = string(b, (slashes.2 + 1)..<slashes.3)
         let terminator = string(b, (slashes.3 + 1)..<credential.upperBound)
 
+        // SignedHeaders must be strictly ascending (sorted, each name once) and short, checked
+        // on the bytes as the names are cut: a list of repeated names, which would make the
+        // canonical request repeat a header's value once per copy, is refused after one scan.
         var names: [String] = []
         names.reserveCapacity(8)
+        var previous: Range<Int>?
         var start = signedHeaders.lowerBound
         for j in signedHeaders.lowerBound...signedHeaders.upperBound where j == signedHeaders.upperBound || b[j] == 0x3B {
-            if j > start { names.append(lowercasedString(b, start..<j)) }
+            if j > start {
+                let name = start..<j
+                guard names.count < SigV4Authorization.maxSignedHeaders else { return .failure(.tooManySignedHeaders) }
+                if let previous, ASCII.compareIgnoringCase(b, previous, name) >= 0 {
+                    return .failure(.signedHeadersNotSorted)
+                }
+                previous = name
+                names.append(lowercasedString(b, name))
+            }
             start = j + 1
         }
         let rawLine = lowercasedString(b, signedHeaders)

@@ -45,6 +45,32 @@ extension SigV4Error {
         code: Code.invalidSignature,
         message: "The provided 'x-amz-content-sha256' header must be the payload's SHA-256; UNSIGNED-PAYLOAD is not accepted.")
 
+    /// AWS requires host, content-type and every x-amz-* header of a request to be signed
+    /// ("Create a canonical request" in the SigV4 guide); worded like AWS's refusal of an unsigned Host.
+    static func headerNotSigned(_ lowercasedName: String) -> SigV4Error {
+        invalid("'\(lowercasedName)' must be a 'SignedHeader' in the AWS Authorization.")
+    }
+
+    /// A signed header (or Authorization) sent more than once: which copy the signature covers,
+    /// and which one the service reads, would be open to interpretation.
+    static func repeatedHeader(_ lowercasedName: String) -> SigV4Error {
+        invalid("The request has more than one '\(lowercasedName)' header.")
+    }
+
+    static let signedHeadersNotSorted = incomplete(
+        "The SignedHeaders list must name each header once, in lower case, sorted by name.")
+
+    static let tooManySignedHeaders = incomplete(
+        "The SignedHeaders list names more than \(SigV4Authorization.maxSignedHeaders) headers.")
+
+    static let canonicalRequestTooLarge = invalid(
+        "The canonical request would exceed \(SigV4Verifier.maxCanonicalRequestBytes) bytes.")
+
+    /// What AWS answers for a credential scope whose region it does not serve.
+    static func invalidRegion(_ region: String) -> SigV4Error {
+        invalid("Credential should be scoped to a valid region, not '\(region)'. ")
+    }
+
     static func incomplete(_ message: String) -> SigV4Error {
         SigV4Error(code: Code.incompleteSignature, message: message)
     }

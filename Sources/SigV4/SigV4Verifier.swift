@@ -15,21 +15,29 @@ public struct SigV4Verifier: Sendable {
     public var allowedClockSkew: TimeInterval
     /// The credential scope's service must equal this (`kms` for KMS).
     public var service: String
-    /// When set, the credential scope's region must equal it; nil accepts any region
-    /// (a self-hosted server usually answers whatever region the client is configured with).
+    /// When set, the credential scope's region must equal it; nil accepts any well-formed
+    /// region name (a self-hosted server usually answers whatever region the client uses).
     public var region: String?
+    /// When set, the credential scope's region must be one of these (a configured region list).
+    public var regions: Set<String>?
     /// Whether `x-amz-content-sha256: UNSIGNED-PAYLOAD` (body not covered by the
-    /// signature) is accepted. AWS accepts it; a server may want to refuse it.
+    /// signature) is accepted. Refused by default: a KMS request's body is always bound to
+    /// its signature.
     public var allowUnsignedPayload: Bool
+    /// Whether a signed header may come more than once (SigV4 joins the values with ',').
+    /// Refused by default: no AWS SDK sends one, and which copy a proxy or the service reads
+    /// would be open to interpretation.
+    public var allowRepeatedHeaders: Bool = false
     public let cache: SigningKeyCache
 
     public init(
         allowedClockSkew: TimeInterval = 300, service: String = "kms", region: String? = nil,
-        allowUnsignedPayload: Bool = true, cache: SigningKeyCache = .shared
+        regions: Set<String>? = nil, allowUnsignedPayload: Bool = false, cache: SigningKeyCache = .shared
     ) {
         self.allowedClockSkew = allowedClockSkew
         self.service = service
         self.region = region
+        self.regions = regions
         self.allowUnsignedPayload = allowUnsignedPayload
         self.cache = cache
     }
@@ -42,7 +50,8 @@ public struct SigV4Verifier: Sendable {
         try SigV4Authorization.parse(headerList: headerList(headers))
     }
 
-    /// Full verification: signed host, clock skew, credential scope, payload hash, signature.
+    /// Full verification: signed host, clock skew, credential scope, what must be signed is,
+    /// payload hash, signature.
     /// - Parameters:
     ///   - path: the request path as received (still percent-encoded), e.g. "/".
     ///   - query: the raw query string without '?', "" when none.
@@ -119,22 +128,120 @@ public struct SigV4Verifier: Sendable {
 
     // MARK: - Steps
 
-    /// The canonical request the client must have signed, as bytes.
+    /// The canonical request the client must have signed, as bytes. Before any of it is
+    /// built, `locateSignedHeaders` refuses what the signature would not cover and bounds its size.
     func canonicalRequest(
         method: String, path: Substring, query: Substring, headers: [(name: String, value: String)],
         body: UnsafeRawBufferPointer, authorization auth: SigV4Authorization
     ) -> Result<[UInt8], SigV4Error> {
-        var canonical = [UInt8]()
-        canonical.reserveCapacity(512)
-        CanonicalRequest.appendRequestLine(method: method, path: path, query: query, to: &canonical)
-        let contentSHA256 = CanonicalRequest.appendHeaders(headers, signed: auth.signedHeaders, to: &canonical)
-        canonical.append(0x0A)
-        ASCII.append(auth.signedHeadersLine, to: &canonical)
-        canonical.append(0x0A)
-        if let failure = appendPayloadHash(body: body, declared: contentSHA256, to: &canonical) {
-            return .failure(failure)
+        let signedCount = auth.signedHeaders.count
+        // Which request header each signed name maps to; on the stack (at most 128 slots).
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: max(signedCount, 1)) { storage in
+            let slots = UnsafeMutableBufferPointer(rebasing: storage[0..<signedCount])
+            slots.initialize(repeating: -1)
+            let fixedBytes = method.utf8.count + 3 * (path.utf8.count + query.utf8.count)
+                + 2 * auth.signedHeadersLine.utf8.count + 2 * signedCount + 72
+            var declared: String?
+            var repeated = false
+            if let failure = locateSignedHeaders(headers, authorization: auth, fixedBytes: fixedBytes,
+                                                 slots: slots, contentSHA256: &declared, repeated: &repeated) {
+                return .failure(failure)
+            }
+            var canonical = [UInt8]()
+            canonical.reserveCapacity(512)
+            CanonicalRequest.appendRequestLine(method: method, path: path, query: query, to: &canonical)
+            if repeated {  // only with allowRepeatedHeaders: values joined, as SigV4 defines
+                _ = CanonicalRequest.appendHeaders(headers, signed: auth.signedHeaders, to: &canonical)
+            } else {
+                for (slot, name) in auth.signedHeaders.enumerated() {
+                    ASCII.append(name, to: &canonical)
+                    canonical.append(0x3A)
+                    let index = slots[slot]
+                    if index >= 0 { ASCII.appendTrimmed(headers[index].value, to: &canonical) }
+                    canonical.append(0x0A)
+                }
+            }
+            canonical.append(0x0A)
+            ASCII.append(auth.signedHeadersLine, to: &canonical)
+            canonical.append(0x0A)
+            if let failure = appendPayloadHash(body: body, declared: declared, to: &canonical) {
+                return .failure(failure)
+            }
+            return .success(canonical)
         }
-        return .success(canonical)
+    }
+
+    /// Upper bound on a canonical request; a 16 KiB request head yields far less. Without it
+    /// the bytes hashed per request would grow with whatever SignedHeaders and headers say.
+    public static let maxCanonicalRequestBytes = 64 * 1024
+
+    /// One pass over the request headers, before any canonicalization: maps each signed
+    /// name to the single header carrying it (a signed header or Authorization sent twice is
+    /// refused), refuses an unsigned host, content-type or x-amz-* header, refuses
+    /// UNSIGNED-PAYLOAD unless allowed, and bounds the canonical request's size.
+    /// Lookups rely on SignedHeaders being sorted and unique (the parser insists).
+    func locateSignedHeaders(
+        _ headers: [(name: String, value: String)], authorization auth: SigV4Authorization, fixedBytes: Int,
+        slots: UnsafeMutableBufferPointer<Int>, contentSHA256: inout String?, repeated: inout Bool
+    ) -> SigV4Error? {
+        var size = fixedBytes
+        var sawAuthorization = false
+        for index in headers.indices {
+            let name = headers[index].name
+            let slot = Self.slot(of: name, in: auth.signedHeaders)
+            if slot >= 0 {
+                if slots[slot] >= 0 {
+                    guard allowRepeatedHeaders else { return .repeatedHeader(auth.signedHeaders[slot]) }
+                    repeated = true
+                } else {
+                    slots[slot] = index
+                }
+                let value = headers[index].value
+                size += value.utf8.count + 1
+                if contentSHA256 == nil, name.utf8.count == 20,
+                   ASCII.equalsIgnoringCase(name, lowercased: "x-amz-content-sha256") {
+                    if !allowUnsignedPayload, value == CanonicalRequest.unsignedPayload { return .unsignedPayloadRefused }
+                    contentSHA256 = value
+                }
+                continue
+            }
+            switch name.utf8.count {
+            case 4 where ASCII.equalsIgnoringCase(name, lowercased: "host"),
+                 12 where ASCII.equalsIgnoringCase(name, lowercased: "content-type"):
+                return .headerNotSigned(ASCII.lowercased(name))
+            case 13 where ASCII.equalsIgnoringCase(name, lowercased: "authorization"):
+                if sawAuthorization { return .repeatedHeader("authorization") }
+                sawAuthorization = true
+            default:
+                if ASCII.hasPrefixIgnoringCase(name, lowercased: "x-amz-") {
+                    return .headerNotSigned(ASCII.lowercased(name.utf8.count > 128 ? String(name.prefix(128)) : name))
+                }
+            }
+        }
+        return size > Self.maxCanonicalRequestBytes ? .canonicalRequestTooLarge : nil
+    }
+
+    /// The index of `name` (any case) in the sorted lower-case `signed`, or -1. Short lists
+    /// (every SDK request) are scanned comparing lengths first, a few integer compares per
+    /// name; long ones are binary-searched, so 100 headers against 128 names stay cheap.
+    static func slot(of name: String, in signed: [String]) -> Int {
+        let length = name.utf8.count
+        if signed.count <= 16 {
+            for (k, candidate) in signed.enumerated()
+            where candidate.utf8.count == length && ASCII.equalsIgnoringCase(name, lowercased: candidate) {
+                return k
+            }
+            return -1
+        }
+        var low = 0
+        var high = signed.count - 1
+        while low <= high {
+            let mid = (low + high) / 2
+            let order = ASCII.compareIgnoringCase(name, lowercased: signed[mid])
+            if order == 0 { return signed[mid].utf8.count == length ? mid : -1 }
+            if order < 0 { high = mid - 1 } else { low = mid + 1 }
+        }
+        return -1
     }
 
     func checkClock(_ timestamp: AmzDate, now: Date) -> SigV4Error? {
@@ -156,10 +263,21 @@ public struct SigV4Verifier: Sendable {
         return nil
     }
 
+    /// A well-formed AWS region name (`RegionName`), and one of `region` / `regions` when set.
+    public func isServed(region name: String) -> Bool {
+        RegionName.isValid(name) && (region == nil || name == region) && (regions?.contains(name) ?? true)
+    }
+
+    /// The region check alone, for callers that skip signature verification (dev mode):
+    /// the region still lands in every ARN.
+    public func checkRegion(_ auth: SigV4Authorization) throws(SigV4Error) {
+        guard isServed(region: auth.region) else { throw .invalidRegion(auth.region) }
+    }
+
     /// AWS reports every scope problem at once, each sentence followed by a space.
     func checkScope(_ auth: SigV4Authorization) -> SigV4Error? {
         var problems = ""  // stays empty, and unallocated, on the good path
-        if auth.region.isEmpty || (region != nil && auth.region != region) {
+        if !isServed(region: auth.region) {
             problems += "Credential should be scoped to a valid region, not '\(auth.region)'. "
         }
         if auth.service != service {

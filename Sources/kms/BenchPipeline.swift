@@ -9,9 +9,13 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Encrypt, Decrypt or GenerateDataKey.") var operation = "Encrypt"
     @Option(help: "Requests to time (per thread).") var iterations = 200_000
     @Option(help: "Threads running the pipeline at once over one shared service.") var threads = 1
+    @Option(name: .customLong("ciphertext-format"), help: "Symmetric ciphertext format written: 2, or 1 to compare.") var ciphertextFormat: UInt8 = 2
+    @Option(name: .customLong("quota-symmetric"), help: "A symmetric request quota (requests/s) to time the quota check with (default: unlimited, no check).") var quotaSymmetric: Double?
 
     func run() throws {
-        let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads)
-        print("\(operation): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+        let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads,
+                                                     ciphertextFormat: ciphertextFormat,
+                                                     quotas: RequestQuotaRates(symmetric: quotaSymmetric))
+        print("\(operation) (format v\(ciphertextFormat)): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
     }
 }

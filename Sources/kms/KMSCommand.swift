@@ -12,7 +12,8 @@ struct KMSCommand: AsyncParsableCommand {
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
-/// KMS_DATA_DIR, KMS_DEV, KMS_DEV_ACCOUNT, KMS_ROOT_KEY_FILE) or a JSON file named by
+/// KMS_DATA_DIR, KMS_DEV, KMS_DEV_ACCOUNT, KMS_ROOT_KEY_FILE, KMS_TLS_CERT, KMS_TLS_KEY,
+/// KMS_INSECURE_HTTP, KMS_ALLOW_CORE_DUMPS, KMS_QUOTAS_SYMMETRIC, ...) or a JSON file named by
 /// --config / KMS_CONFIG ({"kms": {"port": 8080, ...}}); a flag wins over both.
 struct Server: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the KMS server (embedded SQLite storage).")
@@ -26,8 +27,20 @@ struct Server: AsyncParsableCommand {
     @Option(help: "A JSON configuration file.") var config: String?
     @Option(help: "Event loop threads (default: one per core).") var threads: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing before it is closed (default 120).") var idleTimeout: Double?
+    @Option(name: .customLong("request-timeout"), help: "Seconds a request may take to arrive, first byte to last, before its connection is closed (default 20).") var requestTimeout: Double?
+    @Option(name: .customLong("max-connections"), help: "Open connections beyond this are closed at accept (default 4096).") var maxConnections: Int?
+    @Option(name: .customLong("quota-symmetric"), help: "Requests per second per account and region shared by symmetric cryptographic operations (default unlimited).") var quotaSymmetric: Double?
+    @Option(name: .customLong("quota-rsa"), help: "Requests per second per account and region shared by cryptographic operations with RSA keys (default unlimited).") var quotaRSA: Double?
+    @Option(name: .customLong("quota-ecc"), help: "Requests per second per account and region shared by cryptographic operations with elliptic curve keys (default unlimited).") var quotaECC: Double?
+    @Option(name: .customLong("quota-management"), help: "Requests per second per account and region for each other operation (CreateKey, DescribeKey, ...; default unlimited).") var quotaManagement: Double?
     @Option(name: .customLong("lifecycle-clock-offset"), help: .hidden) var lifecycleClockOffset: Double?
     @Option(name: .customLong("deletion-sweep-interval"), help: .hidden) var deletionSweepInterval: Double?
+    @Option(name: .customLong("tls-cert"), help: "TLS certificate chain, PEM (with --tls-key; both re-read on SIGHUP).") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "TLS private key, PEM.") var tlsKey: String?
+    @Flag(name: .customLong("insecure-http"), help: "Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).") var insecureHttp = false
+    @Flag(name: .customLong("allow-core-dumps"), help: "Leave core dumps on (off by default: they would hold unsealed keys).") var allowCoreDumps = false
+    /// Benchmark only: write ciphertext format 1 (random nonce under the material) to compare with v2.
+    @Option(name: .customLong("ciphertext-format"), help: .hidden) var ciphertextFormat: UInt8?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -47,12 +60,43 @@ struct Server: AsyncParsableCommand {
         guard c.eventLoopThreads > 0 else { throw ValidationError("--threads must be positive") }
         c.idleTimeout = idleTimeout ?? reader.double(forKey: "kms.idleTimeout", default: c.idleTimeout)
         guard c.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        c.requestTimeout = requestTimeout ?? reader.double(forKey: "kms.requestTimeout", default: c.requestTimeout)
+        guard c.requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+        c.maxConnections = maxConnections ?? reader.int(forKey: "kms.maxConnections", default: c.maxConnections)
+        guard c.maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        // Quotas: flags, or KMS_QUOTAS_SYMMETRIC etc., or {"kms": {"quotas": {"symmetric": 100, ...}}}.
+        c.quotas.symmetric = quotaSymmetric ?? reader.double(forKey: "kms.quotas.symmetric")
+        c.quotas.rsa = quotaRSA ?? reader.double(forKey: "kms.quotas.rsa")
+        c.quotas.ecc = quotaECC ?? reader.double(forKey: "kms.quotas.ecc")
+        c.quotas.management = quotaManagement ?? reader.double(forKey: "kms.quotas.management")
+        for rate in [c.quotas.symmetric, c.quotas.rsa, c.quotas.ecc, c.quotas.management] {
+            guard rate.map({ $0 > 0 && $0.isFinite }) ?? true else { throw ValidationError("--quota-* must be a positive number of requests per second") }
+        }
         c.lifecycleClockOffset = lifecycleClockOffset ?? 0
         c.deletionSweepInterval = deletionSweepInterval ?? reader.double(forKey: "kms.deletionSweepInterval", default: 60)
         guard c.devAccount.count == 12, c.devAccount.allSatisfy(\.isNumber) else {
             throw ValidationError("--dev-account must be 12 digits")
         }
         guard c.deletionSweepInterval > 0 else { throw ValidationError("--deletion-sweep-interval must be positive") }
+        c.tlsCertificatePath = tlsCert ?? reader.string(forKey: "kms.tlsCert")
+        c.tlsPrivateKeyPath = tlsKey ?? reader.string(forKey: "kms.tlsKey")
+        c.insecureHTTP = insecureHttp || reader.bool(forKey: "kms.insecureHttp", default: false)
+        c.allowCoreDumps = allowCoreDumps || reader.bool(forKey: "kms.allowCoreDumps", default: false)
+        // KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY: root credentials for a data dir's first start.
+        let rootId = reader.string(forKey: "kms.rootAccessKeyId")
+        let rootSecret = reader.string(forKey: "kms.rootSecretAccessKey", isSecret: true)
+        switch (rootId, rootSecret) {
+        case (nil, nil): break
+        case (let id?, let secret?):
+            do { c.rootCredentialSeed = try RootCredentialSeed(accessKeyId: id, secretAccessKey: secret) }
+            catch { throw ValidationError(String(describing: error)) }
+        default:
+            throw ValidationError("KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY go together: set both, or neither.")
+        }
+        if let ciphertextFormat {
+            guard ciphertextFormat == 1 || ciphertextFormat == 2 else { throw ValidationError("--ciphertext-format must be 1 or 2") }
+            c.ciphertextFormat = ciphertextFormat
+        }
         try await KMSHTTPServer.run(c)
     }
 }

@@ -138,3 +138,69 @@ import Testing
         #expect(mixed.withUnsafeBytes { HTTPRequestFramer.containsControlCharacter($0) })
     }
 }
+
+/// Bounded work per request: chunk counts, trailer bytes, and what the framer holds before
+/// a body's bytes arrive.
+@Suite struct HTTPRequestFramerLimitTests {
+    static func chunked(_ chunks: Int, size: Int = 1) -> String {
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + String(repeating: String(size, radix: 16) + "\r\n" + String(repeating: "x", count: size) + "\r\n", count: chunks)
+            + "0\r\n\r\n"
+    }
+
+    @Test func chunkCountIsCapped() throws {
+        let atCap = try HTTPRequestFramerTests.frame(Self.chunked(HTTPRequestFramer.maxChunks), maxBody: 4096)
+        #expect(atCap.count == 1 && atCap[0].body.count == HTTPRequestFramer.maxChunks)
+        #expect(throws: HTTPRequestFramingError.malformed("too many chunks")) {
+            try HTTPRequestFramerTests.frame(Self.chunked(HTTPRequestFramer.maxChunks + 1), maxBody: 4096)
+        }
+        // Large chunks are unaffected: 256 KiB in 1 KiB chunks is exactly the cap.
+        let big = try HTTPRequestFramerTests.frame(Self.chunked(256, size: 1024), piece: 4096, maxBody: 256 * 1024)
+        #expect(big.count == 1 && big[0].body.count == 256 * 1024)
+    }
+
+    @Test func trailersShareOneHeadBudget() {
+        // Fewer than 100 fields, but more than 16 KiB in all.
+        let field = "X-T: " + String(repeating: "a", count: 1000) + "\r\n"
+        let request = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + String(repeating: field, count: 20) + "\r\n"
+        #expect(throws: HTTPRequestFramingError.self) { try HTTPRequestFramerTests.frame(request) }
+    }
+
+    /// The framer knows when a request is half-received (the request deadline runs only then).
+    @Test func receivingStateFollowsTheRequest() throws {
+        var framer = HTTPRequestFramer(maxBodyBytes: 1024)
+        var buffer = ByteBuffer()
+        #expect(!framer.isReceiving(buffer))
+        buffer.writeString("POST / HTTP/1.1\r\nContent-Length: 100\r\n")
+        #expect(try framer.step(&buffer) == .needMoreData)
+        #expect(framer.isReceiving(buffer))
+        buffer.writeString("\r\n{")
+        #expect(try framer.step(&buffer) == .progressed)  // head parsed, body awaited
+        #expect(try framer.step(&buffer) == .needMoreData)
+        #expect(framer.isReceiving(buffer))
+        buffer.writeString(String(repeating: " ", count: 98) + "}")
+        guard case .message(let m) = try framer.step(&buffer) else { Issue.record("no message"); return }
+        #expect(m.body.count == 100)
+        #expect(!framer.isReceiving(buffer))
+    }
+
+    /// One-byte chunks up to the cap, many times over: the framing cost stays linear (the
+    /// body is appended in place, never copied per chunk).
+    @Test func chunkedFramingIsLinear() throws {
+        let request = Self.chunked(HTTPRequestFramer.maxChunks, size: 1000)
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure {
+            for _ in 0..<20 { _ = try HTTPRequestFramerTests.frame(request, piece: 1 << 16, maxBody: 256 * 1024) }
+        }
+        #expect(elapsed < .seconds(2), "20 x 256 chunks of 1000 bytes took \(elapsed)")
+    }
+}
+
+extension HTTPRequestFramer.Step: Equatable {
+    public static func == (a: Self, b: Self) -> Bool {
+        switch (a, b) {
+        case (.progressed, .progressed), (.needMoreData, .needMoreData): return true
+        default: return false
+        }
+    }
+}

@@ -64,4 +64,39 @@ import KMSCore
         try store.apply([.removeKey(account: k.account, region: k.region, keyId: k.keyId)])
         #expect(try store.loadKeys().isEmpty)
     }
+
+    /// Deleted key material leaves no trace on disk: neither its sealed row nor any
+    /// 16-byte slice of it is in any file of the directory (secure_delete + TRUNCATE checkpoint).
+    @Test func removalScrubsSealedMaterialFromEveryFile() throws {
+        let store = try SQLiteKeyStore(path: dir + "/kms.sqlite", rootKey: try RootKey(bytes: Array(repeating: 1, count: 32)))
+        let doomed = key(secret: SystemRandom.bytes(32)), kept = key(secret: SystemRandom.bytes(32))
+        try store.apply([.putKey(doomed), .putKey(kept)])
+        // Force the rows through a checkpoint into the database file too, as a long-running server would.
+        try store.scrubDeletedMaterial()
+        try store.apply([.putAlias(Alias(aliasName: "alias/x", account: kept.account, region: kept.region,
+                                         targetKeyId: kept.keyId, creationDate: 1, lastUpdatedDate: 1))])
+        let sealed = try store.db.read { db in
+            try Data.fetchOne(db, sql: "SELECT sealed FROM key_materials WHERE key_id = ?", arguments: [doomed.keyId])
+        }
+        let sealedBytes = try #require(sealed)
+        #expect(sealedBytes.count == 12 + 32 + 16)
+        #expect(Self.filesContaining(sealedBytes.prefix(16), in: dir) == ["kms.sqlite"])  // the probe finds it before
+        try store.apply([.removeKey(account: doomed.account, region: doomed.region, keyId: doomed.keyId)])
+        for start in stride(from: 0, through: sealedBytes.count - 16, by: 4) {
+            let slice = sealedBytes[sealedBytes.startIndex + start ..< sealedBytes.startIndex + start + 16]
+            #expect(Self.filesContaining(slice, in: dir).isEmpty, "slice at \(start)")
+        }
+        #expect(try store.loadKeys().map(\.keyId) == [kept.keyId])
+        // Set by the store itself, not left to how the system's SQLite was compiled (Debian
+        // builds it with SQLITE_SECURE_DELETE; other builds do not).
+        #expect(try store.db.read { try Int.fetchOne($0, sql: "PRAGMA secure_delete") } == 1)
+        #expect(try store.db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+    }
+
+    static func filesContaining(_ needle: Data, in dir: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.sorted().filter { name in
+            FileManager.default.contents(atPath: dir + "/" + name)?.range(of: needle) != nil
+        }
+    }
 }

@@ -4,9 +4,26 @@ import Testing
 
 /// The verifier against requests botocore signed (Fixtures/botocore_sigv4.json).
 @Suite struct BotocoreFixtureTests {
-    /// Each case's own service and region, no region pinning.
+    /// Each case's own service and region, no region pinning. The two fixtures that use what
+    /// the server refuses by default (a repeated signed header, UNSIGNED-PAYLOAD) get a verifier
+    /// that allows it, so their canonical form is still checked against botocore's;
+    /// `defaultRefusals` checks the default verifier refuses them.
     func verifier(for c: FixtureCase) -> SigV4Verifier {
-        SigV4Verifier(service: c.service, cache: SigningKeyCache())
+        var v = SigV4Verifier(service: c.service, cache: SigningKeyCache())
+        v.allowRepeatedHeaders = c.name == "raw-mixed-case-extra-headers"
+        v.allowUnsignedPayload = c.name == "raw-unsigned-payload"
+        return v
+    }
+
+    @Test func defaultRefusals() throws {
+        let repeated = try #require(Fixtures.named("raw-mixed-case-extra-headers"))
+        #expect(throws: SigV4Error.repeatedHeader("x-repeated")) {
+            try verify(repeated, verifier: SigV4Verifier(service: repeated.service, cache: SigningKeyCache()))
+        }
+        let unsigned = try #require(Fixtures.named("raw-unsigned-payload"))
+        #expect(throws: SigV4Error.unsignedPayloadRefused) {
+            try verify(unsigned, verifier: SigV4Verifier(service: unsigned.service, cache: SigningKeyCache()))
+        }
     }
 
     func verify(
@@ -102,7 +119,13 @@ import Testing
         let name = try #require(auth.signedHeaders.first { !["x-amz-date", "date", "x-amz-content-sha256"].contains($0) })
         #expect(throws: SigV4Error.signatureMismatch) { try verify(c, headers: c.headers.removing(name)) }
         let extra = c.headers + [(name.uppercased(), "again")]
-        #expect(throws: SigV4Error.signatureMismatch) { try verify(c, headers: extra) }
+        var strict = verifier(for: c)
+        strict.allowRepeatedHeaders = false
+        // The first repeat met is reported: the fixture's own repeated header, if it has one.
+        let first = c.name == "raw-mixed-case-extra-headers" ? "x-repeated" : name
+        #expect(throws: SigV4Error.repeatedHeader(first)) { try verify(c, headers: extra, verifier: strict) }
+        strict.allowRepeatedHeaders = true
+        #expect(throws: SigV4Error.signatureMismatch) { try verify(c, headers: extra, verifier: strict) }
     }
 
     @Test(arguments: Fixtures.cases)

@@ -36,3 +36,33 @@ public enum EncryptionContext {
         out.append(UInt8(truncatingIfNeeded: n))
     }
 }
+
+/// Request-time caps on an encryption context. AWS documents none for cryptographic
+/// operations (only for grant constraints: 8 pairs, 384 characters each), so these are this
+/// server's own, far above any real use, and keep the work per request and the bytes
+/// authenticated (and audited) per call bounded. `JSONParser.maxMembers` bounds any object
+/// before these run.
+extension EncryptionContext {
+    public static let maxPairs = 128
+    /// UTF-8 bytes of all keys and values together.
+    public static let maxBytes = 16 * 1024
+
+    /// The model shape every EncryptionContext member (and grant constraint) uses.
+    static let modelShape: ResolvedShape? = ResolvedShape.all["EncryptionContextType"]
+
+    /// The constraint a context breaks, worded for a ValidationException, or nil.
+    static func limitViolation(_ context: JSONObject) -> String? {
+        if context.count > maxPairs {
+            return "Member must have length less than or equal to \(maxPairs)"
+        }
+        var bytes = 0
+        for entry in context.entries {
+            bytes += entry.key.utf8.count
+            if case .string(let value) = entry.value { bytes += value.utf8.count }
+        }
+        if bytes > maxBytes {
+            return "Member must have a total size of keys and values less than or equal to \(maxBytes) bytes"
+        }
+        return nil
+    }
+}

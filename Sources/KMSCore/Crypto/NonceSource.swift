@@ -1,12 +1,12 @@
 import Synchronization
 
-/// AES-GCM nonces cut from a buffer of CSPRNG output. Each RAND_bytes call costs about
-/// a microsecond of DRBG locking and bookkeeping; drawing 4 KiB at a time and handing out
-/// 12-byte slices (every byte used once) keeps nonces random at a fraction of that.
-/// Nonces are public (they travel in the blob), so holding them in memory leaks nothing.
+/// Per-message salts (v2) and AES-GCM nonces (v1) cut from a buffer of CSPRNG output. Each
+/// RAND_bytes call costs about a microsecond of DRBG locking and bookkeeping; drawing 4 KiB
+/// at a time and handing out slices (every byte used once) keeps them random at a fraction
+/// of that. They are public (they travel in the blob), so holding them in memory leaks nothing.
 final class NonceSource: Sendable {
     static let shared = NonceSource()
-    static let bufferSize = 4092  // a multiple of the nonce size
+    static let bufferSize = 4096  // a multiple of the v2 salt size
 
     private struct State {
         var buffer = [UInt8](repeating: 0, count: NonceSource.bufferSize)
@@ -15,9 +15,10 @@ final class NonceSource: Sendable {
 
     private let state = Mutex(State())
 
-    /// Writes a fresh 12-byte nonce into `out`.
+    /// Writes fresh random bytes into `out` (at most `bufferSize`; a short tail left in the
+    /// buffer is discarded rather than reused).
     func fill(_ out: UnsafeMutableRawBufferPointer) {
-        precondition(out.count == CiphertextBlob.nonceSize)
+        precondition(out.count <= Self.bufferSize)
         state.withLock { s in
             if s.offset + out.count > s.buffer.count {
                 s.buffer.withUnsafeMutableBytes { SystemRandom.fill($0) }

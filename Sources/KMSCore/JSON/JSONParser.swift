@@ -5,8 +5,13 @@ public struct JSONParseError: Error, Sendable, Equatable {
 }
 
 public enum JSONParser {
-    /// Nesting deeper than this is refused, so hostile input cannot exhaust the stack.
+    /// Nesting deeper than this is refused, so hostile input cannot exhaust the stack
+    /// (the deepest legal KMS request nests 3 levels).
     static let maxDepth = 64
+    /// Members per object. The largest legal KMS object is an encryption context, capped far
+    /// lower (`EncryptionContext.maxPairs`); key policies are small objects too. Refused as
+    /// SerializationException, like any body the service cannot read.
+    public static let maxMembers = 1000
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         let array = Array(bytes)
@@ -64,6 +69,7 @@ public enum JSONParser {
             pos += 1
             var obj = JSONObject()
             obj.reserveCapacity(4)
+            var index: [String: Int]?  // built only for objects of more than a few members
             skipSpace()
             if pos < buf.count, buf[pos] == UInt8(ascii: "}") { pos += 1; return .object(obj) }
             while true {
@@ -76,7 +82,9 @@ public enum JSONParser {
                 skipSpace()
                 let v = try value(depth: depth + 1)
                 // Duplicate keys: the last one wins, as Jackson (AWS's parser) does.
-                obj[key] = v
+                guard obj.insertParsed(key, v, index: &index, limit: JSONParser.maxMembers) else {
+                    throw fail("JSON object has more than \(JSONParser.maxMembers) members")
+                }
                 skipSpace()
                 guard pos < buf.count else { throw fail("Unexpected end of JSON input") }
                 if buf[pos] == UInt8(ascii: ",") { pos += 1; continue }

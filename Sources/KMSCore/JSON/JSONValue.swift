@@ -52,6 +52,42 @@ public struct JSONObject: Sendable, Equatable {
         entries.reserveCapacity(capacity)
     }
 
+    /// Objects up to this size find a repeated name by scanning; larger ones index names.
+    static let indexThreshold = 8
+
+    /// The parser's insert, in linear total time per object: a repeated name replaces the
+    /// earlier value (the last one wins, as with Jackson, AWS's parser). Small objects, every
+    /// KMS request, scan their few entries and allocate nothing more; once an object passes
+    /// `indexThreshold` members its names go into `index` (SipHash with a per-process seed,
+    /// so chosen names cannot make it degrade). Returns false for a new member that would
+    /// make the object larger than `limit`.
+    mutating func insertParsed(_ key: __owned String, _ value: __owned JSONValue, index: inout [String: Int]?,
+                               limit: Int) -> Bool {
+        if index == nil {
+            if let i = entries.firstIndex(where: { $0.key == key }) {
+                entries[i].value = value
+                return true
+            }
+            guard entries.count < limit else { return false }
+            entries.append((key, value))
+            if entries.count > Self.indexThreshold {
+                var built: [String: Int] = [:]
+                built.reserveCapacity(entries.count * 2)
+                for (i, e) in entries.enumerated() { built[e.key] = i }
+                index = built
+            }
+            return true
+        }
+        if let i = index![key] {
+            entries[i].value = value
+            return true
+        }
+        guard entries.count < limit else { return false }
+        index![key] = entries.count
+        entries.append((key, value))
+        return true
+    }
+
     public subscript(key: String) -> JSONValue? {
         get {
             for e in entries where e.key == key { return e.value }

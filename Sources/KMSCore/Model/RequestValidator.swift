@@ -116,6 +116,9 @@ public enum RequestValidator {
             }
         case .map:
             guard case .object(let o) = value else { throw typeError(value, expected: "Map") }
+            if shape === EncryptionContext.modelShape, let violation = EncryptionContext.limitViolation(o) {
+                problems.append("Value at '\(path())' failed to satisfy constraint: \(violation)")
+            }
             guard let keyShape = shape.key, let valueShape = shape.value else { return nil }
             for e in o.entries {
                 try check(.string(e.key), shape: keyShape, path: { "\(path()).\(e.key).key" }, problems: &problems)

@@ -21,7 +21,7 @@ extension KMSService {
         guard let material = key.currentMaterial else { throw KMSError(.kmsInvalidState, "\(key.arn) has no key material.") }
         if algorithm == .symmetricDefault {
             let blob = try SymmetricCipher.encrypt(plaintext: plaintext, account: key.account, keyId: key.keyId,
-                                                   material: material, context: context)
+                                                   material: material, context: context, format: ciphertextFormat)
             return (blob, material)
         }
         try Self.refuseAsymmetricContext(context)

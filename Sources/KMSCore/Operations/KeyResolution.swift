@@ -18,7 +18,16 @@ extension KMSService {
             guard arn.region == caller.region else { throw KMSError(.notFound, "Invalid arn \(arn.region)") }
             if arn.resource.hasPrefix("alias/") {
                 guard allowAlias else { throw KMSError(.invalidArn, "Key Aliases are not supported for this operation.") }
-                return try keyForAlias(arn.resource, account: arn.account, region: arn.region, caller: caller)
+                // Aliases resolve only in the caller's own account: another account's alias
+                // ARN answers exactly as an alias that does not exist, so it reveals neither
+                // whether the alias exists nor which key it names. (Cross-account use goes by
+                // key ARN, which the Authorizer then judges; AWS also resolves another
+                // account's alias ARN for a caller its key policy admits, and that will need
+                // revisiting when cross-account key policies land.)
+                guard arn.account == caller.account else {
+                    throw KMSError(.notFound, "Alias \(ARN.alias(arn.resource, region: arn.region, account: arn.account)) is not found.")
+                }
+                return try keyForAlias(arn.resource, account: caller.account, region: arn.region, caller: caller)
             }
             let keyId = String(arn.resource.dropFirst(4))
             guard let key = registry.key(account: arn.account, region: arn.region, keyId: keyId) else {
