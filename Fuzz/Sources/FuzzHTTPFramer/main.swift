@@ -6,7 +6,10 @@
 // - framing does not depend on segmentation: same requests, in the same order, and a
 //   refusal in one delivery is a refusal in the other;
 // - every step makes progress (no step loops without consuming input or finishing a request);
-// - no body passes maxBodyBytes; a too-large request carries no body and closes the connection.
+// - no body passes maxBodyBytes; a too-large request carries no body and closes the connection;
+// - no request has more than maxHeaders header fields.
+// The framer's other limits (16 KiB head, 256 chunks per body, trailers within a head's
+// budget) are refusals, so segmentation-independence covers them: seeds sit at each limit.
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -80,6 +83,7 @@ public func fuzzFramer(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let pieces = frame(stream, segment: segment)
     for message in whole.messages {
         expect(message.body.count <= maxBodyBytes, "body over the limit")
+        expect(message.headers.count <= HTTPRequestFramer.maxHeaders, "more than maxHeaders header fields")
         if message.tooLarge { expect(message.body.isEmpty && !message.keepAlive, "too-large request kept its body or connection") }
     }
     expect(whole.refused == pieces.refused, "refusal depends on segmentation (whole: \(whole.refused))")

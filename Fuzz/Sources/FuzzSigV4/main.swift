@@ -6,7 +6,12 @@
 // - a parsed Authorization, written back out from its fields, parses to the same fields;
 // - the canonical query string is a fixed point of canonicalization;
 // - signer and verifier agree: a request SigV4Signer signs (any method, target, headers and
-//   body a client could send on the wire) never fails verification with a signature mismatch.
+//   body a client could send on the wire, in the region its Host names) is accepted, unless
+//   the verifier refuses it for one of its documented reasons, which must then hold of the
+//   request: a repeated signed header, UNSIGNED-PAYLOAD, an x-amz-content-sha256 that is not
+//   the body's hash, a region name that is not one, more than 128 signed headers, or a
+//   canonical request over 64 KiB. A signature mismatch, or an unsigned host, content-type
+//   or x-amz-* header (the signer signs all of them), breaks the invariant.
 import Foundation
 import CLibFuzzer
 @testable import SigV4
@@ -19,8 +24,21 @@ func expect(_ condition: Bool, _ message: @autoclosure () -> String) {
 enum Fixture {
     static let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     static let verifier = SigV4Verifier(allowedClockSkew: 300, service: "kms", region: nil, cache: SigningKeyCache())
-    static let signer = SigV4Signer(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: secret, region: "us-east-1",
-                                    cache: SigningKeyCache())
+    static let signingCache = SigningKeyCache()
+    static let defaultHost = "kms.us-east-1.amazonaws.com"
+}
+
+/// The region a client would sign for, as botocore derives it from a `kms.<region>.amazonaws.com`
+/// endpoint; us-east-1 for any other host. Only characters that cannot end a Credential
+/// field are taken, so invalid region names (upper case, `_`, wrong shape) still reach the verifier.
+func region(ofHost host: String) -> String {
+    let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+    guard labels.count == 4, labels[0] == "kms", labels[2] == "amazonaws", labels[3] == "com",
+          labels[1].utf8.allSatisfy({ b in
+              (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x5F
+          })
+    else { return "us-east-1" }
+    return String(labels[1])
 }
 
 func asciiLowercased(_ s: String) -> String {
@@ -109,24 +127,53 @@ public func fuzzSigV4(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     guard wireSafe(request) else { return 0 }
     let replaced: Set<String> = ["authorization", "x-amz-date", "x-amz-security-token"]
     let kept = request.headers.filter { !replaced.contains(asciiLowercased($0.name)) }
-    let hasHost = kept.contains { asciiLowercased($0.name) == "host" }
+    let hostHeader = kept.first { asciiLowercased($0.name) == "host" }
+    let host = hostHeader?.value ?? Fixture.defaultHost
+    let signer = SigV4Signer(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: Fixture.secret,
+                             region: region(ofHost: host), cache: Fixture.signingCache)
     let date = Date(timeIntervalSince1970: 1_764_000_000)
-    guard let added = try? Fixture.signer.sign(method: request.method, path: String(path), query: String(query),
-                                       host: hasHost ? nil : "kms.us-east-1.amazonaws.com", headers: kept,
-                                       body: request.body, date: date)
-    else { return 0 }
-    var sent = added + kept
-    if !hasHost { sent.append(("Host", "kms.us-east-1.amazonaws.com")) }
-    let auth: SigV4Authorization
-    do { auth = try Fixture.verifier.parseAuthorization(headers: sent) } catch {
-        expect(false, "signer output does not parse: \(error)")
+    let added: [(name: String, value: String)]
+    do {
+        added = try signer.sign(method: request.method, path: String(path), query: String(query),
+                                host: hostHeader == nil ? host : nil, headers: kept, body: request.body, date: date)
+    } catch {
+        expect(false, "the signer refuses a request with a host: \(error)")
         return 0
     }
+    var sent = added + kept
+    if hostHeader == nil { sent.append(("Host", host)) }
+
+    // What the signer signed: every header but the hop-by-hop ones it skips.
+    var counts: [String: Int] = [:]
+    for h in sent {
+        let name = asciiLowercased(h.name)
+        if name != "authorization" && !SigV4Signer.unsignedHeaderNames.contains(name) { counts[name, default: 0] += 1 }
+    }
+    let auth: SigV4Authorization
+    do { auth = try Fixture.verifier.parseAuthorization(headers: sent) } catch {
+        expect(error == .tooManySignedHeaders && counts.count > SigV4Authorization.maxSignedHeaders,
+               "signer output does not parse: \(error)")
+        return 0
+    }
+    expect(auth.signedHeaders == counts.keys.sorted(), "SignedHeaders is not what the signer signed")
+
+    // The verifier's documented refusals, and whether each applies to this request.
+    let repeated = Set(counts.filter { $0.value > 1 }.keys)
+    let declared = sent.first { asciiLowercased($0.name) == "x-amz-content-sha256" }?.value
+    let bodyHash = request.body.withUnsafeBytes { SHA256Hasher.hash($0).withUnsafeBytes { ASCII.hex($0) } }
+    let regionName = region(ofHost: host)
+    let documented = !repeated.isEmpty || declared.map { $0 != bodyHash } == true || !RegionName.isValid(regionName)
     do {
         try Fixture.verifier.verify(method: request.method, uri: request.target, headers: sent, body: request.body,
-                            authorization: auth, secretAccessKey: Fixture.secret, now: date)
+                                    authorization: auth, secretAccessKey: Fixture.secret, now: date)
+        expect(!documented, "accepted despite a documented refusal (repeated \(repeated), declared \(declared ?? "-"), region \(regionName))")
     } catch {
-        expect(error != .signatureMismatch, "signer and verifier disagree on the canonical request")
+        let allowed = repeated.contains { error == .repeatedHeader($0) }
+            || (declared == CanonicalRequest.unsignedPayload && error == .unsignedPayloadRefused)
+            || (declared != nil && declared != bodyHash && error == .contentSHA256Mismatch)
+            || (!RegionName.isValid(regionName) && error == .invalidRegion(regionName))
+            || error == .canonicalRequestTooLarge
+        expect(allowed, "signer and verifier disagree: \(error)")
     }
     return 0
 }
