@@ -2,7 +2,7 @@
 """Writes the seed corpus of each fuzz target into Fuzz/Corpus/<target>/ (docs/FUZZING.md).
 
 Seeds are small valid inputs (requests signed by botocore, as boto3 and the AWS CLI send
-them; blobs in the v1 layout; AWS's default key policy) and near-valid ones (one field
+them; blobs in the v2 and v1 layouts; AWS's default key policy) and near-valid ones (one field
 wrong), so libFuzzer starts next to the interesting branches. Deterministic: a fixed
 signing time and fixed credentials, so re-running changes nothing.
 
@@ -23,7 +23,6 @@ SIGNED_AT = datetime.datetime(2025, 11, 24, 12, 0, 0)
 botocore.auth.get_current_datetime = lambda: SIGNED_AT  # deterministic signatures
 CREDS = Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 TEMP_CREDS = Credentials("ASIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FwoGZXIvYXdzEFAKETOKEN")
-HOST = "kms.us-east-1.amazonaws.com"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
@@ -36,9 +35,10 @@ def write(target, name, data):
         f.write(data)
 
 
-def signed(operation, body, creds=CREDS, path="/", query="", extra=None):
+def signed(operation, body, creds=CREDS, path="/", query="", extra=None, region="us-east-1"):
     """(method, target, [(name, value)], body) as botocore signs a KMS call."""
-    url = f"https://{HOST}{path}" + (f"?{query}" if query else "")
+    host = f"kms.{region}.amazonaws.com"
+    url = f"https://{host}{path}" + (f"?{query}" if query else "")
     headers = {
         "X-Amz-Target": f"TrentService.{operation}",
         "Content-Type": "application/x-amz-json-1.1",
@@ -47,8 +47,8 @@ def signed(operation, body, creds=CREDS, path="/", query="", extra=None):
     }
     headers.update(extra or {})
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-    SigV4Auth(creds, "kms", "us-east-1").add_auth(request)
-    items = [("Host", HOST)] + list(request.headers.items())
+    SigV4Auth(creds, "kms", region).add_auth(request)
+    items = [("Host", host)] + list(request.headers.items())
     return "POST", path + (f"?{query}" if query else ""), items, body
 
 
@@ -104,6 +104,17 @@ def sigv4_and_framer():
     write("FuzzSigV4", "http-date", loose((method, target, [(n, v) for n, v in headers if n != "X-Amz-Date"]
                                            + [("Date", "Mon, 24 Nov 2025 12:00:00 GMT")], body)))
     write("FuzzSigV4", "duplicate-signed-headers", loose(replaced(auth.replace("SignedHeaders=", "SignedHeaders=host;host;"))))
+    # What the verifier now refuses (docs/FUZZING.md): each is one documented refusal.
+    write("FuzzSigV4", "region-eu-west-1", loose(signed("Encrypt", ENCRYPT, region="eu-west-1")))
+    write("FuzzSigV4", "region-invalid", loose(signed("Encrypt", ENCRYPT, region="us_east_1")))
+    write("FuzzSigV4", "region-too-long", loose(signed("Encrypt", ENCRYPT, region="us-" + "x" * 40 + "-1")))
+    write("FuzzSigV4", "repeated-signed-header", loose((method, target, headers + [("X-Amz-Target", "TrentService.Decrypt")], body)))
+    write("FuzzSigV4", "content-type-unsigned", loose(replaced(auth.replace("content-type;", ""))))
+    write("FuzzSigV4", "signed-headers-unsorted", loose(replaced(auth.replace("content-type;host", "host;content-type"))))
+    many = [(f"X-H{i:03d}", "v") for i in range(124)]  # 5 more are signed anyway
+    write("FuzzSigV4", "signed-headers-129", loose(signed("DescribeKey", DESCRIBE, extra=dict(many))))
+    write("FuzzSigV4", "signed-headers-128", loose(signed("DescribeKey", DESCRIBE, extra=dict(many[:123]))))
+    write("FuzzSigV4", "authorization-twice", loose((method, target, headers + [("Authorization", auth)], body)))
     # Framer: pipelining, chunked bodies, HTTP/1.0, refusals.
     enc, desc = wire(requests["encrypt"]), wire(requests["describe"])
     write("FuzzHTTPFramer", "pipelined", b"\xff" + enc + desc)
@@ -119,6 +130,18 @@ def sigv4_and_framer():
     # of 145 bytes so that the last piece holds 3 bytes of its CRLFCRLF (113 * 145 = 16385).
     start = b"POST / HTTP/1.1\r\nHost: x\r\nX-Pad: "
     write("FuzzHTTPFramer", "head-at-limit-split145", b"\x90" + start + b"a" * (16384 - len(start)) + b"\r\n\r\n")
+    # The limits main added: 256 data chunks per body, trailers within a head's budget
+    # (100 fields, 16 KiB), 100 header fields. Each at the limit and one past it.
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    write("FuzzHTTPFramer", "chunks-256", b"\xff" + post + b"1\r\nx\r\n" * 256 + b"0\r\n\r\n")
+    write("FuzzHTTPFramer", "chunks-257-split5", b"\x04" + post + b"1\r\nx\r\n" * 257 + b"0\r\n\r\n")
+    write("FuzzHTTPFramer", "trailers-100", b"\xff" + post + b"1\r\nx\r\n0\r\n" + b"T: v\r\n" * 100 + b"\r\n")
+    write("FuzzHTTPFramer", "trailers-101", b"\x20" + post + b"1\r\nx\r\n0\r\n" + b"T: v\r\n" * 101 + b"\r\n")
+    # One trailer line of 16383 bytes: with its CR it is exactly the 16 KiB budget.
+    write("FuzzHTTPFramer", "trailer-at-budget-split145", b"\x90" + post + b"0\r\nT: " + b"a" * 16380 + b"\r\n\r\n")
+    write("FuzzHTTPFramer", "trailer-over-budget", b"\xff" + post + b"0\r\nT: " + b"a" * 16381 + b"\r\n\r\n")
+    write("FuzzHTTPFramer", "headers-100", b"\xff" + b"GET / HTTP/1.1\r\n" + b"H: v\r\n" * 100 + b"\r\n")
+    write("FuzzHTTPFramer", "headers-101", b"\x08" + b"GET / HTTP/1.1\r\n" + b"H: v\r\n" * 101 + b"\r\n")
     write("FuzzHTTPFramer", "obs-fold", b"\xff" + b"POST / HTTP/1.1\r\nX-A: 1\r\n  folded\r\n\r\n")
 
 
@@ -138,19 +161,28 @@ def json_seeds():
     write("FuzzJSON", "leading-zero", "[01]")
 
 
-def blob(account="111122223333", key_id=KEY_ID, version=1, ciphertext=b"secret!", fmt=1):
+def blob(account="111122223333", key_id=KEY_ID, version=1, ciphertext=b"secret!", fmt=2, random_size=None):
+    """v2: 32-byte salt after the header; v1: 12-byte nonce (docs/CIPHERTEXT.md)."""
     kid = key_id.encode()
+    if random_size is None:
+        random_size = 12 if fmt == 1 else 32
     return (bytes([fmt]) + account.encode() + bytes([len(kid)]) + kid + version.to_bytes(4, "big")
-            + bytes(range(12)) + ciphertext + bytes(range(100, 116)))
+            + bytes(range(random_size)) + ciphertext + bytes(range(100, 116)))
 
 
 def blob_seeds():
-    write("FuzzBlob", "v1", blob())
-    write("FuzzBlob", "v1-empty-plaintext", blob(ciphertext=b""))
-    write("FuzzBlob", "v1-version-max", blob(version=0xFFFFFFFF, ciphertext=bytes(64)))
-    write("FuzzBlob", "v1-short-key-id", blob(key_id="a"))
+    for fmt in (2, 1):
+        v = f"v{fmt}"
+        write("FuzzBlob", v, blob(fmt=fmt))
+        write("FuzzBlob", f"{v}-empty-plaintext", blob(fmt=fmt, ciphertext=b""))
+        write("FuzzBlob", f"{v}-version-max", blob(fmt=fmt, version=0xFFFFFFFF, ciphertext=bytes(64)))
+        write("FuzzBlob", f"{v}-short-key-id", blob(fmt=fmt, key_id="a"))
+        write("FuzzBlob", f"{v}-key-id-255", blob(fmt=fmt, key_id="k" * 255))
+    # A v1-sized blob labelled v2: long enough for a 12-byte nonce, too short for a 32-byte salt.
+    write("FuzzBlob", "v2-short-salt", blob(fmt=2, random_size=12, ciphertext=b""))
     write("FuzzBlob", "truncated", blob()[:40])
     write("FuzzBlob", "bad-format", blob(fmt=9))
+    write("FuzzBlob", "format-3", blob(fmt=3))
     write("FuzzBlob", "bad-account", blob(account="11112222333x"))
     write("FuzzBlob", "key-id-uppercase", blob(key_id=KEY_ID.upper()))
     b = bytearray(blob()); b[13] = 0xFF
