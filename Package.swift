@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "kms", targets: ["kms"]),
         .library(name: "KMSCore", targets: ["KMSCore"]),
         .library(name: "SigV4", targets: ["SigV4"]),
+        // For the fuzz package (Fuzz/), which frames requests with the server's HTTPRequestFramer.
+        .library(name: "KMSServer", targets: ["KMSServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

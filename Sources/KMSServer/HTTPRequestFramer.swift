@@ -221,7 +221,9 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
         }
         let result = buffer.withUnsafeReadableBytes { bytes -> Result<(ParsedHead, Int)?, HTTPRequestFramingError> in
             guard let end = Self.endOfHead(bytes) else {
-                return bytes.count > Self.maxHeadBytes ? .failure(.headTooLarge) : .success(nil)
+                // Up to 3 bytes past the limit may be the start of the CRLFCRLF of a head
+                // exactly at it: refusing them would make the verdict depend on segmentation.
+                return bytes.count > Self.maxHeadBytes + 3 ? .failure(.headTooLarge) : .success(nil)
             }
             guard end <= Self.maxHeadBytes else { return .failure(.headTooLarge) }
             do throws(HTTPRequestFramingError) {

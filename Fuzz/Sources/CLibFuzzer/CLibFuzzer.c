@@ -1,0 +1,2 @@
+// Only a header module (see include/CLibFuzzer.h); SwiftPM needs one source file.
+#include "CLibFuzzer.h"
