@@ -31,7 +31,10 @@ public func fuzzPolicy(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let plain = verdict(text, nil)
     let withCaller = verdict(text, Fixture.caller)
     if withCaller == nil { expect(plain == nil, "lockout-checked policy accepted but plain check refused: \(plain ?? "")") }
-    if let doc = try? JSONParser.parse(text) {
+    // The rewrite keeps one member of each repeated name (JSONParser: the last wins), so a
+    // document refused for a duplicate element is another document once rewritten.
+    let refusedForDuplicate = plain?.contains("duplicate element") ?? false
+    if !refusedForDuplicate, let doc = try? JSONParser.parse(text) {
         let rewritten = JSONWriter.string(doc)
         expect(verdict(rewritten, nil) == plain, "verdict changed by re-serialization")
         expect(verdict(rewritten, Fixture.caller) == withCaller, "lockout verdict changed by re-serialization")
