@@ -5,15 +5,18 @@ public final class KMSService: Sendable {
     public let registry: KeyRegistry
     public let clock: any KMSClock
     public let authorizer: any Authorizer
+    /// Grants on keys, for authorization (CreateGrant and friends store them).
+    public let grants: any GrantLookup
     /// The symmetric ciphertext format written: 2 (per-message keys). 1 exists only so a
     /// benchmark can compare the two in one run (`kms server --ciphertext-format 1`).
     public let ciphertextFormat: UInt8
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer(),
-                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion) throws {
+                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants()) throws {
         self.registry = try KeyRegistry(store: store)
         self.clock = clock
         self.authorizer = authorizer
+        self.grants = grants
         self.ciphertextFormat = ciphertextFormat == CiphertextBlob.formatVersion1 ? ciphertextFormat : CiphertextBlob.formatVersion
     }
 
