@@ -65,6 +65,9 @@ public struct CompiledPolicy: Sendable {
     /// A name for reports (an IAM policy name or ARN, "key policy"); not part of the document.
     public let name: String
     public let statements: [CompiledStatement]
+    /// Every condition key the document reads (lowercased), in conditions or as a policy
+    /// variable. The request path builds values only for these.
+    public let conditionKeys: Set<String>
 
     public init(_ text: String, kind: PolicyKind, name: String = "", limits: PolicyLimits? = nil) throws(PolicyError) {
         let limits = limits ?? (kind == .resourceBased ? .keyPolicy : .identityPolicy)
@@ -116,6 +119,7 @@ public struct CompiledPolicy: Sendable {
             statements.append(st)
         }
         self.statements = statements
+        self.conditionKeys = ConditionKeyReferences.collect(statements)
     }
 }
 
