@@ -7,6 +7,8 @@ public struct KMSRequest: Sendable {
     /// Top-level blob members, already decoded by the validator (a few at most: a list
     /// searched by name beats hashing).
     let blobs: [(name: String, bytes: [UInt8])]
+    /// The call's authorization context, set by `KMSService.handle`.
+    public internal(set) var context: RequestContext? = nil
 
     public func string(_ name: String) -> String? { object[name]?.stringValue }
     public func int(_ name: String) -> Int? { object[name]?.intValue }

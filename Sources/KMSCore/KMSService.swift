@@ -10,13 +10,19 @@ public final class KMSService: Sendable {
     /// The symmetric ciphertext format written: 2 (per-message keys). 1 exists only so a
     /// benchmark can compare the two in one run (`kms server --ciphertext-format 1`).
     public let ciphertextFormat: UInt8
+    /// Compiled key policies, kept per key (parsed once, never per request).
+    public let keyPolicies = KeyPolicyCache()
+    /// Which principals exist, for key policy validation (the IAM subsystem supplies one).
+    public let principalDirectory: any PrincipalDirectory
 
-    public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer(),
-                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants()) throws {
+    public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = PolicyAuthorizer(),
+                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
+                principalDirectory: any PrincipalDirectory = AnyWellFormedPrincipal()) throws {
         self.registry = try KeyRegistry(store: store)
         self.clock = clock
         self.authorizer = authorizer
         self.grants = grants
+        self.principalDirectory = principalDirectory
         self.ciphertextFormat = ciphertextFormat == CiphertextBlob.formatVersion1 ? ciphertextFormat : CiphertextBlob.formatVersion
     }
 
@@ -70,19 +76,27 @@ public final class KMSService: Sendable {
     }()
 
     /// Validates `body` against the model and runs the operation.
-    public func handle(operation: String, body: JSONValue, caller: Caller) throws(KMSError) -> JSONObject {
+    public func handle(operation: String, body: JSONValue, caller: Caller, requestId: String? = nil) throws(KMSError) -> JSONObject {
         guard let spec = OperationSpec.named(operation) else { throw KMSError.unknownOperation }
-        return try handle(spec, body: body, caller: caller)
+        return try handle(spec, body: body, caller: caller, requestId: requestId)
     }
 
     /// Same, for an operation the caller has already looked up (the server does, once).
-    public func handle(_ spec: OperationSpec, body: JSONValue, caller: Caller) throws(KMSError) -> JSONObject {
-        let request = try RequestValidator.validate(spec, body: body)
+    public func handle(_ spec: OperationSpec, body: JSONValue, caller: Caller, requestId: String? = nil) throws(KMSError) -> JSONObject {
+        var request = try RequestValidator.validate(spec, body: body)
         guard let entry = spec.entry else {
             throw KMSError(.unsupportedOperation, "\(spec.name) is not supported by this server yet.")
         }
+        // Authorization: one context per call; an operation that declares no action is refused.
+        guard let actions = OperationActions.table[spec.name], !actions.isEmpty else { throw KMSError.internalError }
+        let context = RequestContext(requestId: requestId, caller: caller, operation: spec.name, actions: actions,
+                                     request: request, time: clock.now())
+        request.context = context
         do {
-            return try entry.run(self, request, caller)
+            let out = try entry.run(self, request, caller)
+            // No answer leaves unless every declared action passed the evaluator (fail closed).
+            guard context.authorizedAllDeclaredActions() else { throw KMSError.internalError }
+            return out
         } catch let error as KMSError {
             throw error
         } catch {

@@ -173,7 +173,7 @@ struct RequestPipeline: Sendable {
     static func run(_ service: KMSService, _ operation: OperationSpec, _ json: JSONValue, _ caller: Caller,
                     _ stage: AuditStage) -> Response {
         do {
-            return stage.respond(try service.handle(operation, body: json, caller: caller), nil)
+            return stage.respond(try service.handle(operation, body: json, caller: caller, requestId: stage.context.requestID), nil)
         } catch {
             return stage.respond(nil, error)
         }

@@ -160,11 +160,14 @@ import Testing
         let keyId = try createKey()
         let policy = try call("GetKeyPolicy", JSONObject([("KeyId", .string(keyId))]))["Policy"]?.stringValue ?? ""
         #expect(policy.contains("arn:aws:iam::111122223333:root"))
-        let lockout = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:Encrypt","Resource":"*"}]}"#
+        let lockout = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":["kms:Encrypt","kms:GetKeyPolicy"],"Resource":"*"}]}"#
         do { try call("PutKeyPolicy", JSONObject([("KeyId", .string(keyId)), ("Policy", .string(lockout))])); Issue.record("lockout") } catch { #expect(error.code == .malformedPolicyDocument) }
         try call("PutKeyPolicy", JSONObject([("KeyId", .string(keyId)), ("Policy", .string(lockout)), ("BypassPolicyLockoutSafetyCheck", .bool(true))]))
         #expect(try call("GetKeyPolicy", JSONObject([("KeyId", .string(keyId))]))["Policy"]?.stringValue == lockout)
-        do { try call("PutKeyPolicy", JSONObject([("KeyId", .string(keyId)), ("Policy", .string("{not json"))])); Issue.record("bad json") } catch { #expect(error.code == .malformedPolicyDocument) }
+        // The stored policy is now enforced: the caller can no longer change it.
+        do { try call("PutKeyPolicy", JSONObject([("KeyId", .string(keyId)), ("Policy", .string(lockout))])); Issue.record("locked out") } catch { #expect(error.code == .accessDenied) }
+        let other = try createKey()
+        do { try call("PutKeyPolicy", JSONObject([("KeyId", .string(other)), ("Policy", .string("{not json"))])); Issue.record("bad json") } catch { #expect(error.code == .malformedPolicyDocument) }
     }
 
     @Test func tags() throws {

@@ -18,7 +18,9 @@ extension KMSService {
         let name = try request.required("AliasName")
         try checkAliasName(name)
         try registry.write { () throws(KMSError) in
-            let key = try authorizedKey(request, member: "TargetKeyId", action: "kms:CreateAlias", caller: caller)
+            // AWS authorizes kms:CreateAlias on the alias (IAM policy) and on the key.
+            try authorize(request, on: .alias(ARN.alias(name, region: caller.region, account: caller.account)))
+            let key = try authorizedKey(request, member: "TargetKeyId", caller: caller)
             guard key.account == caller.account else {
                 throw KMSError(.notFound, "Key '\(key.arn)' does not exist")
             }
@@ -38,14 +40,19 @@ extension KMSService {
         let name = try request.required("AliasName")
         try checkAliasName(name)
         try registry.write { () throws(KMSError) in
+            // AWS authorizes kms:UpdateAlias on the alias (IAM policy), on the key it names
+            // now and on the key it will name (KMS Developer Guide, "Controlling access to aliases").
+            let aliasArn = ARN.alias(name, region: caller.region, account: caller.account)
+            try authorize(request, on: .alias(aliasArn))
             guard var alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
-                throw KMSError(.notFound, "Alias \(ARN.alias(name, region: caller.region, account: caller.account)) is not found.")
+                throw KMSError(.notFound, "Alias \(aliasArn) is not found.")
             }
-            let key = try authorizedKey(request, member: "TargetKeyId", action: "kms:UpdateAlias", caller: caller)
+            let current = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
+            if let current { try authorize(request, on: .key(current)) }
+            let key = try authorizedKey(request, member: "TargetKeyId", caller: caller)
             guard key.account == caller.account else { throw KMSError(.notFound, "Key '\(key.arn)' does not exist") }
             try requireNotPendingDeletion(key)
-            if let current = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId),
-               !current.isSameKind(as: key) {
+            if let current, !current.isSameKind(as: key) {
                 throw KMSError(.validation, "\(alias.arn) can only be associated with a key of the same type and usage: \(current.keySpec.rawValue) / \(current.keyUsage.rawValue).")
             }
             alias.targetKeyId = key.keyId
@@ -59,24 +66,27 @@ extension KMSService {
         let name = try request.required("AliasName")
         try checkAliasName(name)
         try registry.write { () throws(KMSError) in
+            // kms:DeleteAlias on the alias (IAM policy) and on its key.
+            let aliasArn = ARN.alias(name, region: caller.region, account: caller.account)
+            try authorize(request, on: .alias(aliasArn))
             guard let alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
-                throw KMSError(.notFound, "Alias \(ARN.alias(name, region: caller.region, account: caller.account)) is not found.")
+                throw KMSError(.notFound, "Alias \(aliasArn) is not found.")
             }
-            let key = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
-            try authorizer.authorize(action: "kms:DeleteAlias", caller: caller, key: key)
+            if let key = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId) {
+                try authorize(request, on: .key(key))
+            }
             return ((), [.removeAlias(alias)])
         }
         return JSONObject()
     }
 
     func listAliases(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        // ListAliases is governed by IAM policies only (its resource is "*"), KeyId or not.
+        try authorize(request, on: .account)
         var aliases = registry.aliases(account: caller.account, region: caller.region)
         if let keyParam = request.string("KeyId") {
             let key = try resolveKey(keyParam, caller: caller, allowAlias: false)
-            try authorizer.authorize(action: "kms:ListAliases", caller: caller, key: key)
             aliases = aliases.filter { $0.targetKeyId == key.keyId }
-        } else {
-            try authorizer.authorize(action: "kms:ListAliases", caller: caller, key: nil)
         }
         aliases.sort { $0.aliasName < $1.aliasName }
         let page = try Page.of(aliases, key: \.aliasName, request: request)

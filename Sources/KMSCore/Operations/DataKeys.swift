@@ -17,8 +17,7 @@ extension KMSService {
     func generateDataKey(_ request: KMSRequest, _ caller: Caller, withPlaintext: Bool) throws(KMSError) -> JSONObject {
         try refuseRecipient(request)
         let operation = withPlaintext ? "GenerateDataKey" : "GenerateDataKeyWithoutPlaintext"
-        let action = withPlaintext ? "kms:GenerateDataKey" : "kms:GenerateDataKeyWithoutPlaintext"  // no interpolation per request
-        let key = try authorizedKey(request, action: action, caller: caller, allowAlias: true)
+        let key = try authorizedKey(request, caller: caller, allowAlias: true)
         let byteCount: Int
         switch (request.string("KeySpec"), request.int("NumberOfBytes")) {
         case (let spec?, nil): byteCount = spec == "AES_128" ? 16 : 32
@@ -43,7 +42,7 @@ extension KMSService {
     func generateDataKeyPair(_ request: KMSRequest, _ caller: Caller, withPlaintext: Bool) throws(KMSError) -> JSONObject {
         try refuseRecipient(request)
         let operation = withPlaintext ? "GenerateDataKeyPair" : "GenerateDataKeyPairWithoutPlaintext"
-        let key = try authorizedKey(request, action: "kms:\(operation)", caller: caller, allowAlias: true)
+        let key = try authorizedKey(request, caller: caller, allowAlias: true)
         guard let pairSpec = DataKeyPairSpec(rawValue: try request.required("KeyPairSpec")) else {
             throw KMSError(.validation, "Unknown KeyPairSpec.")
         }
@@ -64,12 +63,12 @@ extension KMSService {
     }
 
     func generateRandom(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        try authorize(request, on: .account)
         if request.has("CustomKeyStoreId") {
             throw KMSError(.unsupportedOperation, "Custom key stores are not supported by this server.")
         }
         try refuseRecipient(request)
         guard let n = request.int("NumberOfBytes") else { throw KMSError(.validation, "NumberOfBytes is required.") }
-        try authorizer.authorize(action: "kms:GenerateRandom", caller: caller, key: nil)
         return JSONObject([("Plaintext", .string(Base64.encode(SystemRandom.bytes(n))))])
     }
 }

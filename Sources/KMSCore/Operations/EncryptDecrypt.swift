@@ -46,12 +46,14 @@ extension KMSService {
 
     /// Finds, authorizes and opens a ciphertext. Symmetric blobs name their key; asymmetric
     /// ciphertexts need `keyIdParameter`.
-    func decryptWithKey(_ ciphertext: [UInt8], keyIdParameter: String?, context: [String: String]?,
-                        algorithm: EncryptionAlgorithm, action: String, operation: String, caller: Caller,
+    func decryptWithKey(_ request: KMSRequest, _ ciphertext: [UInt8], keyIdParameter: String?, context: [String: String]?,
+                        algorithm: EncryptionAlgorithm, action: String?, operation: String, caller: Caller,
                         dryRun: Bool) throws(KMSError) -> (KMSKey, [UInt8], KeyMaterial) {
+        // A KeyId given is resolved and authorized before anything about the ciphertext is
+        // checked, so an unauthorized caller learns nothing from the answer.
         let expected = try keyIdParameter.map { (id) throws(KMSError) in try resolveKey(id, caller: caller, allowAlias: true) }
+        if let expected { try authorize(request, action, on: .key(expected)) }
         if let expected, expected.keySpec.isAsymmetric {
-            try authorizer.authorize(action: action, caller: caller, key: expected)
             try requireUsable(expected)
             try checkEncryptionUse(expected, algorithm: algorithm, operation: operation)
             try Self.refuseAsymmetricContext(context)
@@ -70,7 +72,8 @@ extension KMSService {
         guard let key = expected ?? registry.key(account: blob.account, region: caller.region, keyId: blob.keyId) else {
             throw KMSError.invalidCiphertext
         }
-        try authorizer.authorize(action: action, caller: caller, key: key)
+        if expected == nil { try authorize(request, action, on: .key(key)) }
+        if action == "kms:ReEncryptFrom" { request.context?.noteSourceKey(key.arn) }
         try requireUsable(key)
         try checkEncryptionUse(key, algorithm: algorithm, operation: operation)
         if dryRun { throw KMSError.dryRun }
@@ -79,7 +82,7 @@ extension KMSService {
     }
 
     func encrypt(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, action: "kms:Encrypt", caller: caller, allowAlias: true)
+        let key = try authorizedKey(request, caller: caller, allowAlias: true)
         let algorithm = encryptionAlgorithm(request)
         try requireUsable(key)
         try checkEncryptionUse(key, algorithm: algorithm, operation: "Encrypt")
@@ -102,8 +105,8 @@ extension KMSService {
         }
         let algorithm = encryptionAlgorithm(request)
         let (key, plaintext, material) = try decryptWithKey(
-            ciphertext, keyIdParameter: request.string("KeyId"), context: request.stringMap("EncryptionContext"),
-            algorithm: algorithm, action: "kms:Decrypt", operation: "Decrypt", caller: caller, dryRun: request.dryRun)
+            request, ciphertext, keyIdParameter: request.string("KeyId"), context: request.stringMap("EncryptionContext"),
+            algorithm: algorithm, action: nil, operation: "Decrypt", caller: caller, dryRun: request.dryRun)
         var out = JSONObject()
         out.reserveCapacity(4)
         out["KeyId"] = .string(key.arn)
@@ -121,7 +124,7 @@ extension KMSService {
         try requireUsable(destination)
         try checkEncryptionUse(destination, algorithm: destinationAlgorithm, operation: "ReEncrypt")
         let (source, plaintext, sourceMaterial) = try decryptWithKey(
-            ciphertext, keyIdParameter: request.string("SourceKeyId"), context: request.stringMap("SourceEncryptionContext"),
+            request, ciphertext, keyIdParameter: request.string("SourceKeyId"), context: request.stringMap("SourceEncryptionContext"),
             algorithm: sourceAlgorithm, action: "kms:ReEncryptFrom", operation: "ReEncrypt", caller: caller, dryRun: request.dryRun)
         let (blob, destinationMaterial) = try encryptWithKey(plaintext, key: destination, algorithm: destinationAlgorithm,
                                                              context: request.stringMap("DestinationEncryptionContext"))

@@ -2,7 +2,7 @@
 extension KMSService {
     func deriveSharedSecret(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try refuseRecipient(request)
-        let key = try usableKey(request, action: "kms:DeriveSharedSecret", caller: caller, usage: .keyAgreement,
+        let key = try usableKey(request, caller: caller, usage: .keyAgreement,
                                 operation: "DeriveSharedSecret")
         guard let algorithm = KeyAgreementAlgorithm(rawValue: try request.required("KeyAgreementAlgorithm")),
               key.keySpec.keyAgreementAlgorithms(for: key.keyUsage).contains(algorithm) else {

@@ -9,7 +9,7 @@ extension KMSService {
             throw KMSError(.validation, "1 validation error detected: Value '\(days)' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value \(days < 7 ? "greater than or equal to 7" : "less than or equal to 30")")
         }
         return try registry.write { () throws(KMSError) in
-            var key = try authorizedKey(request, action: "kms:ScheduleKeyDeletion", caller: caller)
+            var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
             let deletionDate = clock.now() + Double(days) * Self.secondsPerDay
             key.keyState = .pendingDeletion
@@ -27,7 +27,7 @@ extension KMSService {
 
     func cancelKeyDeletion(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try registry.write { () throws(KMSError) in
-            var key = try authorizedKey(request, action: "kms:CancelKeyDeletion", caller: caller)
+            var key = try authorizedKey(request, caller: caller)
             guard key.keyState == .pendingDeletion else {
                 throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.")
             }

@@ -1,6 +1,9 @@
 /// CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, UpdateKeyDescription.
 extension KMSService {
     func createKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
+        // Authorized first, on the request as given (kms:KeySpec, aws:RequestTag... are read
+        // from it), so a refused caller learns nothing from validation.
+        try authorize(request, on: .account)
         if request.has("KeySpec"), request.has("CustomerMasterKeySpec") {
             throw KMSError(.validation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
         }
@@ -23,33 +26,30 @@ extension KMSService {
         guard keySpec.validKeyUsages.contains(keyUsage) else {
             throw KMSError(.validation, "KeyUsage \(keyUsage.rawValue) is not compatible with KeySpec \(keySpec.rawValue)")
         }
-        let policy: String
-        if let given = request.string("Policy") {
-            try KeyPolicy.validate(given, lockoutCheckFor: request.bool("BypassPolicyLockoutSafetyCheck") == true ? nil : caller)
-            policy = given
-        } else {
-            policy = KeyPolicy.defaultPolicy(account: caller.account)
-        }
-        let tags = try TagRules.validated(request.object["Tags"], existing: [])
-        try authorizer.authorize(action: "kms:CreateKey", caller: caller, key: nil)
-
         let now = clock.now()
-        let material = try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)
-        let key = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
+        // Without a Policy, the default key policy exactly as AWS writes it.
+        var key = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
                          creationDate: now, description: request.string("Description") ?? "",
                          keyUsage: keyUsage, keySpec: keySpec, origin: origin, keyManager: "CUSTOMER",
-                         keyState: .enabled, policy: policy, tags: tags, materials: [material])
+                         keyState: .enabled, policy: KeyPolicy.defaultPolicy(account: caller.account), tags: [], materials: [])
+        if let given = request.string("Policy") {
+            let compiled = try validateKeyPolicy(given, request: request, key: key)
+            key.policy = given
+            keyPolicies.store(compiled, text: given, keyArn: key.arn)
+        }
+        key.tags = try TagRules.validated(request.object["Tags"], existing: [])
+        key.materials = [try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)]
         try registry.write { () throws(KMSError) in ((), [.putKey(key)]) }
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }
 
     func describeKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, action: "kms:DescribeKey", caller: caller, allowAlias: true)
+        let key = try authorizedKey(request, caller: caller, allowAlias: true)
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }
 
     func listKeys(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        try authorizer.authorize(action: "kms:ListKeys", caller: caller, key: nil)
+        try authorize(request, on: .account)
         let keys = registry.keys(account: caller.account, region: caller.region).sorted { $0.keyId < $1.keyId }
         let page = try Page.of(keys, key: \.keyId, request: request)
         var out = JSONObject()
@@ -60,7 +60,7 @@ extension KMSService {
 
     func setEnabled(_ enable: Bool, _ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try registry.write { () throws(KMSError) in
-            var key = try authorizedKey(request, action: enable ? "kms:EnableKey" : "kms:DisableKey", caller: caller)
+            var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
             if key.keyState == .pendingImport { throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.") }
             let target: KeyState = enable ? .enabled : .disabled
@@ -74,7 +74,7 @@ extension KMSService {
     func updateKeyDescription(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let description = try request.required("Description")
         try registry.write { () throws(KMSError) in
-            var key = try authorizedKey(request, action: "kms:UpdateKeyDescription", caller: caller)
+            var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
             key.description = description
             return ((), [.putKey(key)])

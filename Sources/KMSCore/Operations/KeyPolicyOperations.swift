@@ -7,7 +7,7 @@ extension KMSService {
     }
 
     func getKeyPolicy(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, action: "kms:GetKeyPolicy", caller: caller)
+        let key = try authorizedKey(request, caller: caller)
         try checkPolicyName(request)
         return JSONObject([("Policy", .string(key.policy)), ("PolicyName", .string("default"))])
     }
@@ -15,9 +15,10 @@ extension KMSService {
     func putKeyPolicy(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let policy = try request.required("Policy")
         try registry.write { () throws(KMSError) in
-            var key = try authorizedKey(request, action: "kms:PutKeyPolicy", caller: caller)
+            var key = try authorizedKey(request, caller: caller)
             try checkPolicyName(request)
-            try KeyPolicy.validate(policy, lockoutCheckFor: request.bool("BypassPolicyLockoutSafetyCheck") == true ? nil : caller)
+            let compiled = try validateKeyPolicy(policy, request: request, key: key)
+            keyPolicies.store(compiled, text: policy, keyArn: key.arn)
             key.policy = policy
             return ((), [.putKey(key)])
         }
@@ -25,7 +26,7 @@ extension KMSService {
     }
 
     func listKeyPolicies(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        _ = try authorizedKey(request, action: "kms:ListKeyPolicies", caller: caller)
+        _ = try authorizedKey(request, caller: caller)
         let page = try Page.of(["default"], key: { $0 }, request: request)
         var out = JSONObject([("PolicyNames", .array(page.items.map { .string($0) }))])
         page.add(to: &out)

@@ -21,9 +21,7 @@ extension KMSService {
                 // Aliases resolve only in the caller's own account: another account's alias
                 // ARN answers exactly as an alias that does not exist, so it reveals neither
                 // whether the alias exists nor which key it names. (Cross-account use goes by
-                // key ARN, which the Authorizer then judges; AWS also resolves another
-                // account's alias ARN for a caller its key policy admits, and that will need
-                // revisiting when cross-account key policies land.)
+                // key ARN, which the key policy then judges, as AWS documents.)
                 guard arn.account == caller.account else {
                     throw KMSError(.notFound, "Alias \(ARN.alias(arn.resource, region: arn.region, account: arn.account)) is not found.")
                 }
@@ -50,10 +48,11 @@ extension KMSService {
     }
 
     /// Resolves and authorizes in one step, as every key operation starts.
-    func authorizedKey(_ request: KMSRequest, member: String = "KeyId", action: String, caller: Caller,
+    /// `action` defaults to the operation's declared action (`OperationActions`).
+    func authorizedKey(_ request: KMSRequest, member: String = "KeyId", action: String? = nil, caller: Caller,
                        allowAlias: Bool = false) throws(KMSError) -> KMSKey {
         let key = try resolveKey(try request.required(member), caller: caller, allowAlias: allowAlias)
-        try authorizer.authorize(action: action, caller: caller, key: key)
+        try authorize(request, action, on: .key(key))
         return key
     }
 

@@ -12,7 +12,7 @@ extension KMSService {
     }
 
     func generateMac(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try usableKey(request, action: "kms:GenerateMac", caller: caller, usage: .generateVerifyMac, operation: "GenerateMac")
+        let key = try usableKey(request, caller: caller, usage: .generateVerifyMac, operation: "GenerateMac")
         let (algorithm, secret) = try macRequest(request, key: key)
         try dryRunCheck(request)
         let mac: [UInt8]
@@ -25,7 +25,7 @@ extension KMSService {
     }
 
     func verifyMac(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try usableKey(request, action: "kms:VerifyMac", caller: caller, usage: .generateVerifyMac, operation: "VerifyMac")
+        let key = try usableKey(request, caller: caller, usage: .generateVerifyMac, operation: "VerifyMac")
         let (algorithm, secret) = try macRequest(request, key: key)
         try dryRunCheck(request)
         let valid: Bool

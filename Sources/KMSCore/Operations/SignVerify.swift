@@ -1,9 +1,9 @@
 /// Sign, Verify and GetPublicKey with asymmetric SIGN_VERIFY keys.
 extension KMSService {
     /// Resolves an enabled key of the usage an operation needs, after authorization.
-    func usableKey(_ request: KMSRequest, action: String, caller: Caller, usage: KeyUsage,
+    func usableKey(_ request: KMSRequest, caller: Caller, usage: KeyUsage,
                    operation: String) throws(KMSError) -> KMSKey {
-        let key = try authorizedKey(request, action: action, caller: caller, allowAlias: true)
+        let key = try authorizedKey(request, caller: caller, allowAlias: true)
         try requireUsable(key)
         guard key.keyUsage == usage else {
             throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keyUsage.rawValue) which is not valid for \(operation).")
@@ -35,7 +35,7 @@ extension KMSService {
     }
 
     func sign(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try usableKey(request, action: "kms:Sign", caller: caller, usage: .signVerify, operation: "Sign")
+        let key = try usableKey(request, caller: caller, usage: .signVerify, operation: "Sign")
         let (algorithm, messageType, message) = try signingRequest(request)
         try checkSigningAlgorithm(algorithm, key: key, messageType: messageType, message: message)
         try dryRunCheck(request)
@@ -53,7 +53,7 @@ extension KMSService {
     }
 
     func verify(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try usableKey(request, action: "kms:Verify", caller: caller, usage: .signVerify, operation: "Verify")
+        let key = try usableKey(request, caller: caller, usage: .signVerify, operation: "Verify")
         let (algorithm, messageType, message) = try signingRequest(request)
         try checkSigningAlgorithm(algorithm, key: key, messageType: messageType, message: message)
         try dryRunCheck(request)
@@ -74,7 +74,7 @@ extension KMSService {
     }
 
     func getPublicKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, action: "kms:GetPublicKey", caller: caller, allowAlias: true)
+        let key = try authorizedKey(request, caller: caller, allowAlias: true)
         try requireUsable(key)
         guard key.keySpec.isAsymmetric else {
             throw KMSError(.unsupportedOperation, "\(key.arn) key spec is \(key.keySpec.rawValue); GetPublicKey needs an asymmetric KMS key.")

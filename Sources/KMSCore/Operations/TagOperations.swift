@@ -23,7 +23,7 @@ enum TagRules {
 extension KMSService {
     func tagResource(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try registry.write { () throws(KMSError) in
-            var key = try authorizedKey(request, action: "kms:TagResource", caller: caller)
+            var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
             key.tags = try TagRules.validated(request.object["Tags"], existing: key.tags)
             return ((), [.putKey(key)])
@@ -34,7 +34,7 @@ extension KMSService {
     func untagResource(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let remove = Set(request.stringList("TagKeys") ?? [])
         try registry.write { () throws(KMSError) in
-            var key = try authorizedKey(request, action: "kms:UntagResource", caller: caller)
+            var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
             key.tags.removeAll { remove.contains($0.key) }
             return ((), [.putKey(key)])
@@ -43,7 +43,7 @@ extension KMSService {
     }
 
     func listResourceTags(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, action: "kms:ListResourceTags", caller: caller)
+        let key = try authorizedKey(request, caller: caller)
         let tags = key.tags.sorted { $0.key < $1.key }
         let page = try Page.of(tags, key: \.key, request: request, defaultLimit: 50)
         var out = JSONObject()

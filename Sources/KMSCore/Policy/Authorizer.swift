@@ -1,19 +1,67 @@
-/// The authorization stage: may `caller` perform `action` (e.g. "kms:Encrypt") on `key`?
-/// Key policies, IAM policies and grants plug in here; the pipeline calls it for every
-/// operation before any state is read or changed.
-public protocol Authorizer: Sendable {
-    func authorize(action: String, caller: Caller, key: KMSKey?) throws(KMSError)
+import IAMPolicy
+
+/// What an action is authorized on: a KMS key (its key policy, the caller's identity
+/// policies and the key's grants decide), an alias, or the account itself (CreateKey,
+/// ListKeys, ListAliases, GenerateRandom). AWS lets only IAM policies govern the last two,
+/// so they are judged on identity policies alone, with the account root allowed in its
+/// own account.
+public enum AuthorizationResource: Sendable {
+    case key(KMSKey)
+    /// An alias ARN in the caller's account.
+    case alias(String)
+    case account
+
+    public var arn: String {
+        switch self {
+        case .key(let k): return k.arn
+        case .alias(let a): return a
+        case .account: return "*"
+        }
+    }
 }
 
-/// Until policy evaluation lands: a principal may use the keys of its own account (what
-/// the default key policy grants) and nothing else, so cross-account use is denied.
-public struct AccountAuthorizer: Authorizer {
+/// The authorization stage: may the request's caller perform `action` on `resource`?
+/// `KMSService.authorize` is the only caller; it records each decision in the context.
+public protocol Authorizer: Sendable {
+    func decide(_ context: RequestContext, action: String, resource: AuthorizationResource,
+                service: KMSService) throws(KMSError) -> RequestContext.Decision
+}
+
+/// The policy engine: the key's compiled key policy, the caller's identity and session
+/// policies, and the key's grants, evaluated by `PolicyEvaluator` (IAM "Policy evaluation
+/// logic" and the KMS Developer Guide's key policy rules; docs/POLICY.md).
+public struct PolicyAuthorizer: Authorizer {
     public init() {}
 
-    public func authorize(action: String, caller: Caller, key: KMSKey?) throws(KMSError) {
-        guard let key else { return }
-        guard key.account == caller.account else {
-            throw KMSError(.accessDenied, "User: \(caller.principalArn) is not authorized to perform: \(action) on resource: \(key.arn) because no resource-based policy allows the \(action) action")
+    public func decide(_ context: RequestContext, action: String, resource: AuthorizationResource,
+                       service: KMSService) throws(KMSError) -> RequestContext.Decision {
+        let caller = context.caller
+        let resourcePolicy: CompiledPolicy?
+        let resourceAccount: String
+        var grants: [GrantRule] = []
+        switch resource {
+        case .key(let key):
+            // A stored policy that no longer compiles allows nothing (fail closed).
+            resourcePolicy = service.keyPolicies.compiled(for: key)
+            resourceAccount = key.account
+            grants = try service.grants.grantRules(forKeyArn: key.arn, grantTokens: context.grantTokens)
+        case .alias(let arn):
+            resourceAccount = ARN.parse(arn)?.account ?? caller.account
+            resourcePolicy = service.keyPolicies.accountPolicy(resourceAccount)
+        case .account:
+            resourceAccount = caller.account
+            resourcePolicy = service.keyPolicies.accountPolicy(caller.account)
         }
+        let conditions = KMSConditionKeys.values(resourcePolicy: resourcePolicy, caller: caller, context: context,
+                                                 action: action, resource: resource, service: service)
+        // Only grant constraints read the context's encryption context (conditions have their own).
+        let facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
+                                         resourceAccount: resourceAccount,
+                                         encryptionContext: grants.isEmpty ? [:] : context.encryptionContext(for: action),
+                                         conditions: conditions)
+        let result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
+                                     sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts)
+        return RequestContext.Decision(action: action, resource: resource.arn, allowed: result.isAllowed,
+                                       message: result.isAllowed ? nil : result.accessDeniedMessage(for: facts))
     }
 }

@@ -24,62 +24,57 @@ public enum KeyPolicy {
 
     static func malformed(_ message: String) -> KMSError { KMSError(.malformedPolicyDocument, message) }
 
-    /// Validates a policy document with the IAM policy compiler (the whole grammar, AWS's
-    /// messages, the 32 KB limit); with `lockoutCheckFor`, also refuses a policy that would
-    /// not let that caller change the policy again (AWS's lockout safety check).
-    public static func validate(_ text: String, lockoutCheckFor caller: Caller?) throws(KMSError) {
+    /// AWS's message when the lockout safety check refuses a policy.
+    static let lockoutMessage = "The new key policy will not allow you to update the key policy in the future."
+
+    /// Compiles a key policy with the IAM policy compiler (the whole grammar, AWS's
+    /// messages), or throws MalformedPolicyDocumentException / LimitExceededException (32 KB).
+    public static func compile(_ text: String) throws(KMSError) -> CompiledPolicy {
         do {
-            _ = try CompiledPolicy(text, kind: .resourceBased, name: "key policy")
+            return try CompiledPolicy(text, kind: .resourceBased, name: "key policy")
         } catch {
             throw error.kind == .tooLarge ? KMSError(.limitExceeded, error.message) : malformed(error.message)
         }
+    }
+
+    /// Validates a policy document; with `lockoutCheckFor`, also refuses a policy under which
+    /// that caller could not call PutKeyPolicy on the key (AWS's lockout safety check), as
+    /// the policy engine decides it with the caller's identity and session policies.
+    public static func validate(_ text: String, lockoutCheckFor caller: Caller?, keyArn: String? = nil,
+                                conditions: [String: [String]] = [:]) throws(KMSError) {
+        let compiled = try compile(text)
         guard let caller else { return }
-        // The document compiled, so it is a JSON object with a Statement list or object.
-        guard let doc = try? JSONParser.parse(text), case .object(let policy) = doc else { throw malformed("Syntax errors in policy.") }
-        let statements: [JSONValue]
-        switch policy["Statement"] {
-        case .object(let single)?: statements = [.object(single)]
-        case .array(let list)?: statements = list
-        default: statements = []
-        }
-        // Until the engine is wired with the caller's identity policies (issue 10, next
-        // step), the check keeps its structural rule: an unconditional Allow of
-        // kms:PutKeyPolicy for the caller, its account, or everyone.
-        var allowsPolicyChange = false
-        for s in statements {
-            guard case .object(let st) = s else { continue }
-            if st["Effect"]?.stringValue == "Allow", st["Condition"] == nil,
-               principalMatches(st["Principal"], caller), actionMatches(st["Action"], "kms:PutKeyPolicy") {
-                allowsPolicyChange = true
-            }
-        }
-        if !allowsPolicyChange {
-            throw malformed("The new key policy will not allow you to update the key policy in the future.")
-        }
+        try lockoutCheck(compiled, caller: caller,
+                         keyArn: keyArn ?? ARN.key("00000000-0000-0000-0000-000000000000", region: caller.region, account: caller.account),
+                         conditions: conditions)
     }
 
-    static func strings(_ v: JSONValue?) -> [String] {
-        switch v {
-        case .string(let s)?: return [s]
-        case .array(let a)?: return a.compactMap(\.stringValue)
-        default: return []
-        }
+    static func lockoutCheck(_ policy: CompiledPolicy, caller: Caller, keyArn: String,
+                             conditions: [String: [String]]) throws(KMSError) {
+        let facts = AuthorizationContext(principal: caller.principal, action: "kms:PutKeyPolicy", resource: keyArn,
+                                         conditions: conditions)
+        let result = PolicyEvaluator(resourcePolicy: policy, identityPolicies: caller.identityPolicies,
+                                     sessionPolicies: caller.sessionPolicies).evaluate(facts)
+        guard result.isAllowed else { throw malformed(lockoutMessage) }
     }
+}
 
-    static func principalMatches(_ principal: JSONValue?, _ caller: Caller) -> Bool {
-        guard let principal else { return false }
-        if principal.stringValue == "*" { return true }
-        for p in strings(principal.objectValue?["AWS"]) {
-            if p == "*" || p == caller.principalArn || p == "arn:aws:iam::\(caller.account):root" || p == caller.account { return true }
+extension KMSService {
+    /// CreateKey's and PutKeyPolicy's checks on a new key policy: it compiles, every principal
+    /// it names exists (`principalDirectory`), and unless BypassPolicyLockoutSafetyCheck the
+    /// caller could still change the policy under it. Returns the compiled policy for the cache.
+    func validateKeyPolicy(_ text: String, request: KMSRequest, key: KMSKey) throws(KMSError) -> CompiledPolicy {
+        let compiled = try KeyPolicy.compile(text)
+        for principal in compiled.namedAWSPrincipals where !principalDirectory.exists(principal) {
+            throw KeyPolicy.malformed("Policy contains a statement with one or more invalid principals.")
         }
-        return false
-    }
-
-    static func actionMatches(_ action: JSONValue?, _ wanted: String) -> Bool {
-        for a in strings(action) {
-            if a == "*" || a.lowercased() == wanted.lowercased() { return true }
-            if a.hasSuffix("*"), wanted.lowercased().hasPrefix(a.dropLast().lowercased()) { return true }
+        if request.bool("BypassPolicyLockoutSafetyCheck") != true {
+            guard let context = request.context else { throw KMSError.internalError }
+            let caller = context.caller
+            let conditions = KMSConditionKeys.values(resourcePolicy: compiled, caller: caller, context: context,
+                                                     action: "kms:PutKeyPolicy", resource: .key(key), service: self)
+            try KeyPolicy.lockoutCheck(compiled, caller: caller, keyArn: key.arn, conditions: conditions)
         }
-        return false
+        return compiled
     }
 }

@@ -1,0 +1,213 @@
+import IAMPolicy
+
+/// Which condition keys each operation supplies, as the KMS Developer Guide binds them
+/// ("AWS KMS permissions" and "AWS KMS condition keys"), and their values for one request.
+/// Keys are lowercased; a name ending in ':' or '/' is a family (kms:EncryptionContext:<key>,
+/// aws:ResourceTag/<key>). A key an operation does not supply is absent, as in AWS, so
+/// `...IfExists` and Null behave as documented.
+public enum KMSConditionKeys {
+    /// Global keys every request carries.
+    static let global: [String] = [
+        "aws:sourceip", "aws:securetransport", "aws:currenttime", "aws:epochtime", "aws:requestedregion",
+    ]
+
+    /// "Conditions for KMS key operations": every operation whose resource is a KMS key.
+    static let keyResource: [String] = [
+        "kms:calleraccount", "kms:keyspec", "kms:keyusage", "kms:keyorigin", "kms:multiregion",
+        "kms:resourcealiases", "aws:resourcetag/",
+    ]
+
+    static let encryptionContext: [String] = ["kms:encryptioncontext:", "kms:encryptioncontextkeys"]
+
+    /// Operation-specific keys, beyond `keyResource` (for key resources) and `global`.
+    public static let byOperation: [String: [String]] = [
+        "CreateKey": ["kms:bypasspolicylockoutsafetycheck", "kms:keyspec", "kms:keyusage", "kms:keyorigin",
+                      "kms:multiregion", "aws:requesttag/", "aws:tagkeys"],
+        "PutKeyPolicy": ["kms:bypasspolicylockoutsafetycheck"],
+        "ScheduleKeyDeletion": ["kms:schedulekeydeletionpendingwindowindays"],
+        "TagResource": ["aws:requesttag/", "aws:tagkeys"],
+        "UntagResource": ["aws:tagkeys"],
+        "DescribeKey": ["kms:requestalias"],
+        "GetPublicKey": ["kms:requestalias"],
+        "Encrypt": ["kms:encryptionalgorithm", "kms:requestalias"] + encryptionContext,
+        "Decrypt": ["kms:encryptionalgorithm", "kms:requestalias"] + encryptionContext,
+        "ReEncrypt": ["kms:encryptionalgorithm", "kms:reencryptonsamekey", "kms:requestalias"] + encryptionContext,
+        "GenerateDataKey": ["kms:encryptionalgorithm", "kms:requestalias"] + encryptionContext,
+        "GenerateDataKeyWithoutPlaintext": ["kms:encryptionalgorithm", "kms:requestalias"] + encryptionContext,
+        "GenerateDataKeyPair": ["kms:datakeypairspec", "kms:encryptionalgorithm", "kms:requestalias"] + encryptionContext,
+        "GenerateDataKeyPairWithoutPlaintext": ["kms:datakeypairspec", "kms:encryptionalgorithm", "kms:requestalias"] + encryptionContext,
+        "Sign": ["kms:signingalgorithm", "kms:messagetype", "kms:requestalias"],
+        "Verify": ["kms:signingalgorithm", "kms:messagetype", "kms:requestalias"],
+        "GenerateMac": ["kms:macalgorithm", "kms:requestalias"],
+        "VerifyMac": ["kms:macalgorithm", "kms:requestalias"],
+        "DeriveSharedSecret": ["kms:keyagreementalgorithm", "kms:requestalias"],
+        // The grant operations read their own request members; they pass them through
+        // RequestContext.setConditionValues.
+        "CreateGrant": ["kms:grantoperations", "kms:granteeprincipal", "kms:retiringprincipal",
+                        "kms:grantconstrainttype", "kms:grantisforawsresource"] + encryptionContext,
+        "ListGrants": ["kms:granteeprincipal", "kms:grantisforawsresource"],
+        "RevokeGrant": ["kms:grantisforawsresource"],
+    ]
+
+    /// Is `key` (lowercased) bound to this operation on this kind of resource?
+    static func binds(_ key: String, operation: String, onKey: Bool) -> Bool {
+        func matches(_ list: [String]) -> Bool {
+            for name in list {
+                if name.hasSuffix(":") || name.hasSuffix("/") {
+                    if key.count > name.count, key.hasPrefix(name) { return true }
+                } else if key == name { return true }
+            }
+            return false
+        }
+        if matches(global) { return true }
+        if onKey, matches(keyResource) { return true }
+        return byOperation[operation].map(matches) ?? false
+    }
+
+    /// The values of the keys the policies read, for `action` on `resource`. Empty (and
+    /// allocation-free) when no policy has a condition.
+    static func values(resourcePolicy: CompiledPolicy?, caller: Caller, context: RequestContext, action: String,
+                       resource: AuthorizationResource, service: KMSService) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        var key: KMSKey? = nil
+        if case .key(let k) = resource { key = k }
+        func add(_ policy: CompiledPolicy) {
+            for name in policy.conditionKeys where out[name] == nil {
+                guard binds(name, operation: context.operation, onKey: key != nil) else { continue }
+                if let v = value(name, context: context, action: action, key: key, service: service) { out[name] = v }
+            }
+        }
+        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { add(resourcePolicy) }
+        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { add(p) }
+        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { add(p) }
+        return out
+    }
+
+    /// One key's values; nil when the request does not carry it.
+    static func value(_ name: String, context c: RequestContext, action: String, key: KMSKey?,
+                      service: KMSService) -> [String]? {
+        if let extra = c.extraCondition(name) { return extra }
+        let r = c.request
+        let isCreate = c.operation == "CreateKey"
+        switch name {
+        case "aws:sourceip": return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
+        case "aws:securetransport": return [c.caller.secureTransport ? "true" : "false"]
+        case "aws:currenttime": return [ISO8601.format(c.time)]
+        case "aws:epochtime": return [String(Int64(c.time))]
+        case "aws:requestedregion": return [c.caller.region]
+        case "kms:calleraccount": return [c.caller.account]
+        case "kms:keyspec":
+            if let key { return [key.keySpec.rawValue] }
+            return isCreate ? [r.string("KeySpec") ?? r.string("CustomerMasterKeySpec") ?? KeySpec.symmetricDefault.rawValue] : nil
+        case "kms:keyusage":
+            if let key { return [key.keyUsage.rawValue] }
+            return isCreate ? [r.string("KeyUsage") ?? KeyUsage.encryptDecrypt.rawValue] : nil
+        case "kms:keyorigin":
+            if let key { return [key.origin] }
+            return isCreate ? [r.string("Origin") ?? "AWS_KMS"] : nil
+        case "kms:multiregion":
+            if key != nil { return ["false"] }  // this server has no multi-Region keys
+            return isCreate ? [(r.bool("MultiRegion") ?? false) ? "true" : "false"] : nil
+        case "kms:resourcealiases":
+            guard let key else { return nil }
+            let names = service.registry.aliases(account: key.account, region: key.region)
+                .filter { $0.targetKeyId == key.keyId }.map(\.aliasName).sorted()
+            return names.isEmpty ? nil : names
+        case "kms:encryptioncontextkeys":
+            let ec = c.encryptionContext(for: action)
+            return ec.isEmpty ? nil : ec.keys.sorted()
+        case "kms:encryptionalgorithm":
+            switch action {
+            case "kms:ReEncryptFrom": return [r.string("SourceEncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
+            case "kms:ReEncryptTo": return [r.string("DestinationEncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
+            default: return [r.string("EncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
+            }
+        case "kms:signingalgorithm": return r.string("SigningAlgorithm").map { [$0] }
+        case "kms:messagetype": return [r.string("MessageType") ?? "RAW"]
+        case "kms:macalgorithm": return r.string("MacAlgorithm").map { [$0] }
+        case "kms:keyagreementalgorithm": return r.string("KeyAgreementAlgorithm").map { [$0] }
+        case "kms:datakeypairspec": return r.string("KeyPairSpec").map { [$0] }
+        case "kms:bypasspolicylockoutsafetycheck": return [(r.bool("BypassPolicyLockoutSafetyCheck") ?? false) ? "true" : "false"]
+        case "kms:schedulekeydeletionpendingwindowindays": return [String(r.int("PendingWindowInDays") ?? 30)]
+        case "kms:requestalias":
+            let member: String
+            switch action {
+            case "kms:ReEncryptFrom": member = "SourceKeyId"
+            case "kms:ReEncryptTo": member = "DestinationKeyId"
+            default: member = "KeyId"
+            }
+            guard let id = r.string(member) else { return nil }
+            if id.hasPrefix("alias/") { return [id] }
+            if id.hasPrefix("arn:"), let arn = ARN.parse(id), arn.resource.hasPrefix("alias/") { return [arn.resource] }
+            return nil
+        case "kms:reencryptonsamekey":
+            // Whether ReEncrypt's source and destination keys are the same key.
+            guard let key else { return nil }
+            let source = action == "kms:ReEncryptFrom" ? key.arn : (c.sourceKeyArn ?? sourceKeyArn(c, service: service))
+            let destination = action == "kms:ReEncryptTo" ? key.arn
+                : r.string("DestinationKeyId").flatMap { try? service.resolveKey($0, caller: c.caller, allowAlias: true).arn }
+            guard let source, let destination else { return nil }
+            return [source == destination ? "true" : "false"]
+        case "aws:tagkeys":
+            if c.operation == "UntagResource" { return r.stringList("TagKeys") }
+            let keys = requestTags(r).map(\.key)
+            return keys.isEmpty ? nil : keys
+        default:
+            if name.hasPrefix("kms:encryptioncontext:") {
+                let wanted = name.dropFirst("kms:encryptioncontext:".count)
+                let ec = c.encryptionContext(for: action)
+                // Condition key names are case-insensitive; the context's values are not.
+                for (k, v) in ec where k.lowercased() == wanted { return [v] }
+                return nil
+            }
+            if name.hasPrefix("aws:resourcetag/") {
+                guard let key else { return nil }
+                let wanted = name.dropFirst("aws:resourcetag/".count)
+                return key.tags.first { $0.key.lowercased() == wanted }.map { [$0.value] }
+            }
+            if name.hasPrefix("aws:requesttag/") {
+                let wanted = name.dropFirst("aws:requesttag/".count)
+                return requestTags(r).first { $0.key.lowercased() == wanted }.map { [$0.value] }
+            }
+            return nil
+        }
+    }
+
+    static func requestTags(_ r: KMSRequest) -> [(key: String, value: String)] {
+        guard let list = r.object["Tags"]?.arrayValue else { return [] }
+        return list.compactMap { t in
+            guard let o = t.objectValue, let k = o["TagKey"]?.stringValue, let v = o["TagValue"]?.stringValue else { return nil }
+            return (k, v)
+        }
+    }
+
+    /// ReEncrypt's source key, from SourceKeyId or the ciphertext's header, before the
+    /// source has been opened.
+    static func sourceKeyArn(_ c: RequestContext, service: KMSService) -> String? {
+        if let id = c.request.string("SourceKeyId"),
+           let key = try? service.resolveKey(id, caller: c.caller, allowAlias: true) { return key.arn }
+        guard let blob = c.request.blob("CiphertextBlob"), let parsed = CiphertextBlob.parse(blob) else { return nil }
+        return ARN.key(parsed.keyId, region: c.caller.region, account: parsed.account)
+    }
+}
+
+/// aws:CurrentTime's form: 2026-01-31T12:00:00Z.
+enum ISO8601 {
+    static func format(_ epoch: Double) -> String {
+        let secs = Int64(epoch.rounded(.down))
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let rem = secs - days * 86_400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))Z"
+    }
+}
