@@ -84,26 +84,40 @@ public struct AuthorizationContext: Sendable {
         self.resource = resource
         self.resourceAccount = resourceAccount ?? ARNParts(resource)?.account ?? principal.account
         self.encryptionContext = encryptionContext
+        // Request keys are stored as given (lowercased once); the principal's keys are derived
+        // on lookup, so a request whose policies read no condition builds no map at all.
         var v: [String: [String]] = [:]
         for (k, vals) in conditions { v[k.lowercased()] = vals }
-        if principal.kind != .anonymous {
-            if principal.kind != .service {
-                v["aws:principalarn"] = [principal.principalArnForConditions]
-                v["aws:principalaccount"] = [principal.account]
-            } else {
-                v["aws:principalservicename"] = [principal.arn]
-                v["aws:principalisawsservice"] = ["true"]
-            }
-            v["aws:principaltype"] = [principal.kind.rawValue]
-            if let id = principal.userId { v["aws:userid"] = [id] }
-            if let name = principal.username { v["aws:username"] = [name] }
-            for (tk, tv) in principal.tags { v["aws:principaltag/" + tk.lowercased()] = [tv] }
-        }
         self.values = v
     }
 
+    /// The principal's global keys, which win over request-supplied values of the same name.
+    private func principalValues(_ key: String) -> [String]? {
+        guard principal.kind != .anonymous else { return nil }
+        switch key {
+        case "aws:principalarn": return principal.kind == .service ? nil : [principal.principalArnForConditions]
+        case "aws:principalaccount": return principal.kind == .service ? nil : [principal.account]
+        case "aws:principalservicename": return principal.kind == .service ? [principal.arn] : nil
+        case "aws:principalisawsservice": return principal.kind == .service ? ["true"] : nil
+        case "aws:principaltype": return [principal.kind.rawValue]
+        case "aws:userid": return principal.userId.map { [$0] }
+        case "aws:username": return principal.username.map { [$0] }
+        default:
+            guard key.hasPrefix("aws:principaltag/") else { return nil }
+            let tag = key.dropFirst("aws:principaltag/".count)
+            for (tk, tv) in principal.tags where tk.lowercased() == tag { return [tv] }
+            return nil
+        }
+    }
+
     /// The key's values, or nil when the request does not carry it.
-    public func values(forKey lowercasedKey: String) -> [String]? { values[lowercasedKey] }
+    public func values(forKey lowercasedKey: String) -> [String]? {
+        if lowercasedKey.hasPrefix("aws:principal") || lowercasedKey == "aws:userid" || lowercasedKey == "aws:username",
+           let derived = principalValues(lowercasedKey) {
+            return derived
+        }
+        return values[lowercasedKey]
+    }
 }
 
 /// The six colon-separated fields of an ARN; the last keeps any further colons.

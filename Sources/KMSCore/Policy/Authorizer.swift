@@ -37,12 +37,15 @@ public struct PolicyAuthorizer: Authorizer {
                        service: KMSService) throws(KMSError) -> RequestContext.Decision {
         let caller = context.caller
         let resourcePolicy: CompiledPolicy?
+        var plan: ConditionPlan? = nil
         let resourceAccount: String
         var grants: [GrantRule] = []
         switch resource {
         case .key(let key):
             // A stored policy that no longer compiles allows nothing (fail closed).
-            resourcePolicy = service.keyPolicies.compiled(for: key)
+            let entry = service.keyPolicies.entry(for: key)
+            resourcePolicy = entry.policy
+            plan = entry.plan
             resourceAccount = key.account
             grants = try service.grants.grantRules(forKeyArn: key.arn, grantTokens: context.grantTokens)
         case .alias(let arn):
@@ -52,7 +55,7 @@ public struct PolicyAuthorizer: Authorizer {
             resourceAccount = caller.account
             resourcePolicy = service.keyPolicies.accountPolicy(caller.account)
         }
-        let conditions = KMSConditionKeys.values(resourcePolicy: resourcePolicy, caller: caller, context: context,
+        let conditions = KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
                                                  action: action, resource: resource, service: service)
         // Only grant constraints read the context's encryption context (conditions have their own).
         let facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,

@@ -65,71 +65,77 @@ public enum KMSConditionKeys {
     }
 
     /// The values of the keys the policies read, for `action` on `resource`. Empty (and
-    /// allocation-free) when no policy has a condition.
-    static func values(resourcePolicy: CompiledPolicy?, caller: Caller, context: RequestContext, action: String,
-                       resource: AuthorizationResource, service: KMSService) -> [String: [String]] {
+    /// allocation-free) when no policy has a condition. The key policy's plan (which keys,
+    /// parsed, and where each is bound) comes precompiled from `KeyPolicyCache`.
+    static func values(resourcePolicy: CompiledPolicy?, plan: ConditionPlan? = nil, caller: Caller,
+                       context: RequestContext, action: String, resource: AuthorizationResource,
+                       service: KMSService) -> [String: [String]] {
         var out: [String: [String]] = [:]
         var key: KMSKey? = nil
         if case .key(let k) = resource { key = k }
-        func add(_ policy: CompiledPolicy) {
-            for name in policy.conditionKeys where out[name] == nil {
-                guard binds(name, operation: context.operation, onKey: key != nil) else { continue }
-                if let v = value(name, context: context, action: action, key: key, service: service) { out[name] = v }
+        func add(_ plan: ConditionPlan) {
+            for planned in plan.keys where planned.binds(operation: context.operation, onKey: key != nil) && out[planned.name] == nil {
+                if let v = value(planned.kind, context: context, action: action, key: key, service: service) { out[planned.name] = v }
             }
         }
-        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { add(resourcePolicy) }
-        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { add(p) }
-        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { add(p) }
+        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { add(plan ?? ConditionPlan(resourcePolicy)) }
+        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { add(ConditionPlan(p)) }
+        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { add(ConditionPlan(p)) }
         return out
     }
 
-    /// One key's values; nil when the request does not carry it.
+    /// One key's values by name; nil when the request does not carry it.
     static func value(_ name: String, context c: RequestContext, action: String, key: KMSKey?,
                       service: KMSService) -> [String]? {
-        if let extra = c.extraCondition(name) { return extra }
+        value(ConditionKeyKind(name), context: c, action: action, key: key, service: service)
+    }
+
+    static func value(_ kind: ConditionKeyKind, context c: RequestContext, action: String, key: KMSKey?,
+                      service: KMSService) -> [String]? {
         let r = c.request
         let isCreate = c.operation == "CreateKey"
-        switch name {
-        case "aws:sourceip": return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
-        case "aws:securetransport": return [c.caller.secureTransport ? "true" : "false"]
-        case "aws:currenttime": return [ISO8601.format(c.time)]
-        case "aws:epochtime": return [String(Int64(c.time))]
-        case "aws:requestedregion": return [c.caller.region]
-        case "kms:calleraccount": return [c.caller.account]
-        case "kms:keyspec":
+        switch kind {
+        case .other(let name): return c.extraCondition(name)
+        case .sourceIp: return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
+        case .secureTransport: return [c.caller.secureTransport ? "true" : "false"]
+        case .currentTime: return [ISO8601.format(c.time)]
+        case .epochTime: return [String(Int64(c.time))]
+        case .requestedRegion: return [c.caller.region]
+        case .callerAccount: return [c.caller.account]
+        case .keySpec:
             if let key { return [key.keySpec.rawValue] }
             return isCreate ? [r.string("KeySpec") ?? r.string("CustomerMasterKeySpec") ?? KeySpec.symmetricDefault.rawValue] : nil
-        case "kms:keyusage":
+        case .keyUsage:
             if let key { return [key.keyUsage.rawValue] }
             return isCreate ? [r.string("KeyUsage") ?? KeyUsage.encryptDecrypt.rawValue] : nil
-        case "kms:keyorigin":
+        case .keyOrigin:
             if let key { return [key.origin] }
             return isCreate ? [r.string("Origin") ?? "AWS_KMS"] : nil
-        case "kms:multiregion":
+        case .multiRegion:
             if key != nil { return ["false"] }  // this server has no multi-Region keys
             return isCreate ? [(r.bool("MultiRegion") ?? false) ? "true" : "false"] : nil
-        case "kms:resourcealiases":
+        case .resourceAliases:
             guard let key else { return nil }
             let names = service.registry.aliases(account: key.account, region: key.region)
                 .filter { $0.targetKeyId == key.keyId }.map(\.aliasName).sorted()
             return names.isEmpty ? nil : names
-        case "kms:encryptioncontextkeys":
+        case .encryptionContextKeys:
             let ec = c.encryptionContext(for: action)
             return ec.isEmpty ? nil : ec.keys.sorted()
-        case "kms:encryptionalgorithm":
+        case .encryptionAlgorithm:
             switch action {
             case "kms:ReEncryptFrom": return [r.string("SourceEncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
             case "kms:ReEncryptTo": return [r.string("DestinationEncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
             default: return [r.string("EncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
             }
-        case "kms:signingalgorithm": return r.string("SigningAlgorithm").map { [$0] }
-        case "kms:messagetype": return [r.string("MessageType") ?? "RAW"]
-        case "kms:macalgorithm": return r.string("MacAlgorithm").map { [$0] }
-        case "kms:keyagreementalgorithm": return r.string("KeyAgreementAlgorithm").map { [$0] }
-        case "kms:datakeypairspec": return r.string("KeyPairSpec").map { [$0] }
-        case "kms:bypasspolicylockoutsafetycheck": return [(r.bool("BypassPolicyLockoutSafetyCheck") ?? false) ? "true" : "false"]
-        case "kms:schedulekeydeletionpendingwindowindays": return [String(r.int("PendingWindowInDays") ?? 30)]
-        case "kms:requestalias":
+        case .signingAlgorithm: return r.string("SigningAlgorithm").map { [$0] }
+        case .messageType: return [r.string("MessageType") ?? "RAW"]
+        case .macAlgorithm: return r.string("MacAlgorithm").map { [$0] }
+        case .keyAgreementAlgorithm: return r.string("KeyAgreementAlgorithm").map { [$0] }
+        case .dataKeyPairSpec: return r.string("KeyPairSpec").map { [$0] }
+        case .bypassLockoutCheck: return [(r.bool("BypassPolicyLockoutSafetyCheck") ?? false) ? "true" : "false"]
+        case .pendingWindow: return [String(r.int("PendingWindowInDays") ?? 30)]
+        case .requestAlias:
             let member: String
             switch action {
             case "kms:ReEncryptFrom": member = "SourceKeyId"
@@ -140,7 +146,7 @@ public enum KMSConditionKeys {
             if id.hasPrefix("alias/") { return [id] }
             if id.hasPrefix("arn:"), let arn = ARN.parse(id), arn.resource.hasPrefix("alias/") { return [arn.resource] }
             return nil
-        case "kms:reencryptonsamekey":
+        case .reEncryptOnSameKey:
             // Whether ReEncrypt's source and destination keys are the same key.
             guard let key else { return nil }
             let source = action == "kms:ReEncryptFrom" ? key.arn : (c.sourceKeyArn ?? sourceKeyArn(c, service: service))
@@ -148,28 +154,19 @@ public enum KMSConditionKeys {
                 : r.string("DestinationKeyId").flatMap { try? service.resolveKey($0, caller: c.caller, allowAlias: true).arn }
             guard let source, let destination else { return nil }
             return [source == destination ? "true" : "false"]
-        case "aws:tagkeys":
+        case .tagKeys:
             if c.operation == "UntagResource" { return r.stringList("TagKeys") }
             let keys = requestTags(r).map(\.key)
             return keys.isEmpty ? nil : keys
-        default:
-            if name.hasPrefix("kms:encryptioncontext:") {
-                let wanted = name.dropFirst("kms:encryptioncontext:".count)
-                let ec = c.encryptionContext(for: action)
-                // Condition key names are case-insensitive; the context's values are not.
-                for (k, v) in ec where k.lowercased() == wanted { return [v] }
-                return nil
-            }
-            if name.hasPrefix("aws:resourcetag/") {
-                guard let key else { return nil }
-                let wanted = name.dropFirst("aws:resourcetag/".count)
-                return key.tags.first { $0.key.lowercased() == wanted }.map { [$0.value] }
-            }
-            if name.hasPrefix("aws:requesttag/") {
-                let wanted = name.dropFirst("aws:requesttag/".count)
-                return requestTags(r).first { $0.key.lowercased() == wanted }.map { [$0.value] }
-            }
+        case .encryptionContext(let wanted):
+            // Condition key names are case-insensitive; the context's values are not.
+            for (k, v) in c.encryptionContext(for: action) where k.lowercased() == wanted { return [v] }
             return nil
+        case .resourceTag(let wanted):
+            guard let key else { return nil }
+            return key.tags.first { $0.key.lowercased() == wanted }.map { [$0.value] }
+        case .requestTag(let wanted):
+            return requestTags(r).first { $0.key.lowercased() == wanted }.map { [$0.value] }
         }
     }
 

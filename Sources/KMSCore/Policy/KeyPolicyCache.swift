@@ -7,9 +7,11 @@ import Synchronization
 /// it was compiled from (a text comparison; the registry hands out the same string storage,
 /// so it is usually a pointer check).
 public final class KeyPolicyCache: Sendable {
-    struct Entry {
+    public struct Entry: Sendable {
         let text: String
         let policy: CompiledPolicy?
+        /// Its condition keys, parsed and bound (empty for a policy without conditions).
+        let plan: ConditionPlan?
     }
     struct State {
         var keys: [String: Entry] = [:]
@@ -23,22 +25,27 @@ public final class KeyPolicyCache: Sendable {
 
     /// The key's compiled policy; nil when the stored text does not compile, which then
     /// allows nothing.
-    public func compiled(for key: KMSKey) -> CompiledPolicy? {
+    public func compiled(for key: KMSKey) -> CompiledPolicy? { entry(for: key).policy }
+
+    func entry(for key: KMSKey) -> Entry {
         if let hit = state.withLock({ s -> Entry? in
             guard let e = s.keys[key.arn], e.text == key.policy else { return nil }
             return e
-        }) { return hit.policy }
+        }) { return hit }
         let policy = try? CompiledPolicy(key.policy, kind: .resourceBased, name: "key policy")
-        store(policy, text: key.policy, keyArn: key.arn)
-        return policy
+        return store(policy, text: key.policy, keyArn: key.arn)
     }
 
     /// Records a policy compiled when it was validated (CreateKey, PutKeyPolicy).
-    public func store(_ policy: CompiledPolicy?, text: String, keyArn: String) {
+    @discardableResult
+    public func store(_ policy: CompiledPolicy?, text: String, keyArn: String) -> Entry {
+        let entry = Entry(text: text, policy: policy,
+                          plan: policy.flatMap { $0.conditionKeys.isEmpty ? nil : ConditionPlan($0) })
         state.withLock { s in
             if s.keys.count >= capacity { s.keys.removeAll(keepingCapacity: true) }
-            s.keys[keyArn] = Entry(text: text, policy: policy)
+            s.keys[keyArn] = entry
         }
+        return entry
     }
 
     /// The stand-in resource policy for account-level actions and aliases: it names the

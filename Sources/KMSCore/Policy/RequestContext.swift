@@ -30,7 +30,6 @@ public final class RequestContext: Sendable {
     }
 
     struct State {
-        var resources: [String] = []
         var decisions: [Decision] = []
         /// Values an operation supplies itself (CreateGrant's kms:GrantOperations,
         /// kms:GranteePrincipal...), by lowercased key.
@@ -51,8 +50,12 @@ public final class RequestContext: Sendable {
         self.grantTokens = request.stringList("GrantTokens") ?? []
     }
 
-    /// The resources resolved so far (key ARNs, alias ARNs), in order.
-    public var resources: [String] { state.withLock { $0.resources } }
+    /// The resources resolved and judged so far (key ARNs, alias ARNs, "*"), in order.
+    public var resources: [String] {
+        var out: [String] = []
+        for d in decisions where !out.contains(d.resource) { out.append(d.resource) }
+        return out
+    }
     /// Every evaluation made for this request, in order.
     public var decisions: [Decision] { state.withLock { $0.decisions } }
 
@@ -63,10 +66,7 @@ public final class RequestContext: Sendable {
     }
 
     func record(_ decision: Decision) {
-        state.withLock { s in
-            if !s.resources.contains(decision.resource) { s.resources.append(decision.resource) }
-            s.decisions.append(decision)
-        }
+        state.withLock { $0.decisions.append(decision) }
     }
 
     func noteSourceKey(_ arn: String) { state.withLock { $0.sourceKeyArn = arn } }

@@ -1,0 +1,71 @@
+import IAMPolicy
+
+/// A condition key name parsed once: which request fact it reads.
+enum ConditionKeyKind: Sendable, Equatable {
+    case sourceIp, secureTransport, currentTime, epochTime, requestedRegion
+    case callerAccount, keySpec, keyUsage, keyOrigin, multiRegion, resourceAliases
+    case encryptionContextKeys, encryptionAlgorithm, signingAlgorithm, messageType, macAlgorithm
+    case keyAgreementAlgorithm, dataKeyPairSpec, bypassLockoutCheck, pendingWindow, requestAlias
+    case reEncryptOnSameKey, tagKeys
+    /// The part after the prefix, lowercased.
+    case encryptionContext(String), resourceTag(String), requestTag(String)
+    /// A key only an operation itself supplies (RequestContext.setConditionValues), or none.
+    case other(String)
+
+    static let simple: [String: ConditionKeyKind] = [
+        "aws:sourceip": .sourceIp, "aws:securetransport": .secureTransport, "aws:currenttime": .currentTime,
+        "aws:epochtime": .epochTime, "aws:requestedregion": .requestedRegion, "kms:calleraccount": .callerAccount,
+        "kms:keyspec": .keySpec, "kms:keyusage": .keyUsage, "kms:keyorigin": .keyOrigin, "kms:multiregion": .multiRegion,
+        "kms:resourcealiases": .resourceAliases, "kms:encryptioncontextkeys": .encryptionContextKeys,
+        "kms:encryptionalgorithm": .encryptionAlgorithm, "kms:signingalgorithm": .signingAlgorithm,
+        "kms:messagetype": .messageType, "kms:macalgorithm": .macAlgorithm,
+        "kms:keyagreementalgorithm": .keyAgreementAlgorithm, "kms:datakeypairspec": .dataKeyPairSpec,
+        "kms:bypasspolicylockoutsafetycheck": .bypassLockoutCheck,
+        "kms:schedulekeydeletionpendingwindowindays": .pendingWindow, "kms:requestalias": .requestAlias,
+        "kms:reencryptonsamekey": .reEncryptOnSameKey, "aws:tagkeys": .tagKeys,
+    ]
+
+    /// `name` is lowercased (as `CompiledPolicy.conditionKeys` holds it).
+    init(_ name: String) {
+        if let k = Self.simple[name] { self = k; return }
+        for (prefix, make) in [("kms:encryptioncontext:", ConditionKeyKind.encryptionContext),
+                               ("aws:resourcetag/", ConditionKeyKind.resourceTag),
+                               ("aws:requesttag/", ConditionKeyKind.requestTag)]
+        where name.count > prefix.count && name.hasPrefix(prefix) {
+            self = make(String(name.dropFirst(prefix.count)))
+            return
+        }
+        self = .other(name)
+    }
+}
+
+/// One condition key a policy reads, with where it is bound, worked out once.
+struct PlannedConditionKey: Sendable {
+    let name: String
+    let kind: ConditionKeyKind
+    let global: Bool
+    let onKeyResources: Bool
+    let operations: Set<String>
+
+    init(_ name: String) {
+        self.name = name
+        kind = ConditionKeyKind(name)
+        global = KMSConditionKeys.binds(name, operation: "", onKey: false)
+        onKeyResources = KMSConditionKeys.binds(name, operation: "", onKey: true)
+        operations = Set(KMSConditionKeys.byOperation.keys.filter { KMSConditionKeys.binds(name, operation: $0, onKey: false) })
+    }
+
+    func binds(operation: String, onKey: Bool) -> Bool {
+        global || (onKey && onKeyResources) || operations.contains(operation)
+    }
+}
+
+/// A policy's condition keys, parsed and bound once; `KeyPolicyCache` keeps the key
+/// policy's plan with its compiled form, so a request does no string matching to find them.
+struct ConditionPlan: Sendable {
+    let keys: [PlannedConditionKey]
+
+    init(_ policy: CompiledPolicy) {
+        keys = policy.conditionKeys.sorted().map(PlannedConditionKey.init)
+    }
+}
