@@ -78,8 +78,45 @@ def _fx_signing_key(spec):
     return create
 
 
+def fx_policy_key(client, fx):
+    """A key under a key policy of ten statements with conditions (issue 10): every
+    statement is weighed on each Encrypt, as the default policy's single one is."""
+    acct = client.describe_key(KeyId=fx["symmetric_key"])["KeyMetadata"]["AWSAccountId"]
+    root = {"AWS": f"arn:aws:iam::{acct}:root"}
+    st = [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": root, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": root, "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:CallerAccount": acct}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+         "Condition": {"NotIpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": "forbidden"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringNotEquals": {"kms:EncryptionAlgorithm": ["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_256"]}}},
+        {"Effect": "Allow", "Principal": root, "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"ForAnyValue:StringLike": {"kms:EncryptionContextKeys": "tenant*"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "frozen"}}},
+        {"Effect": "Allow", "Principal": root, "Action": "kms:GenerateDataKey*", "Resource": "*",
+         "Condition": {"StringLike": {"kms:RequestAlias": "alias/app*"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+         "Condition": {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": "14"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+         "Condition": {"DateLessThan": {"aws:CurrentTime": "2000-01-01T00:00:00Z"}}},
+    ]
+    resp = client.create_key(Description="swift-kms bench 10-statement policy key",
+                             Policy=json.dumps({"Version": "2012-10-17", "Statement": st}),
+                             Tags=[{"TagKey": "stage", "TagValue": "bench"}])
+    return {"policy_key": resp["KeyMetadata"]["KeyId"]}
+
+
+def op_encrypt_policy10(fx):
+    return "TrentService.Encrypt", {"KeyId": fx["policy_key"], "Plaintext": b64(os.urandom(64))}
+
+
 FIXTURES = {
     # name: (function, dependencies, optional)
+    "policy_key": (fx_policy_key, ["symmetric_key"], True),
     "symmetric_key": (fx_symmetric_key, [], False),
     "ciphertext": (fx_ciphertext, ["symmetric_key"], False),
     "sign_key_ECC_NIST_P256": (_fx_signing_key("ECC_NIST_P256"), [], True),
@@ -171,6 +208,9 @@ OPS = {
                       "needs": ["sign_key_RSA_2048"],
                       "expect": ["Signature"],
                       "check": _check_signature("RSA_2048", "RSASSA_PSS_SHA_256")},
+    # Encrypt under a ten-statement conditional key policy, next to Encrypt under the default.
+    "Encrypt:policy10": {"build": op_encrypt_policy10, "needs": ["policy_key"],
+                         "expect": ["CiphertextBlob"]},
 }
 DEFAULT_OPS = list(OPS)
 
@@ -595,6 +635,14 @@ def cmd_report(args):
                   f"{_fmt(a.get('server_cpu_us_per_request'), '10.1f'):>10} "
                   f"{_fmt(b.get('server_cpu_us_per_request'), '10.1f'):>10}  "
                   f"{'yes' if ratio is not None and ratio >= 0.9 else 'NO'}")
+
+    # Authorization: Encrypt under a ten-statement conditional key policy vs the default policy.
+    plain, policy = runs.get("Encrypt", {}), runs.get("Encrypt:policy10", {})
+    if plain.get("status") == "ok" and policy.get("status") == "ok" and plain.get("rps"):
+        ratio = policy["rps"] / plain["rps"]
+        print(f"\nkey policy: Encrypt:policy10 {policy['rps']:.0f} req/s vs default policy {plain['rps']:.0f} req/s "
+              f"= {ratio:.3f} (target >= 0.9: {'yes' if ratio >= 0.9 else 'NO'}; cpu us/req "
+              f"{_fmt(policy.get('server_cpu_us_per_request'), '.1f')} vs {_fmt(plain.get('server_cpu_us_per_request'), '.1f')})")
 
     raw = r.get("raw_sign") or {}
     if raw:
