@@ -24,6 +24,7 @@ import json
 import pytest
 
 from kms_harness import DEFAULT_REGION, expect_error, random_account
+from test_tls import tls_server  # noqa: F401 (fixture)
 
 
 def _policy(*statements):
@@ -176,3 +177,18 @@ def test_conditions_on_request_alias_and_resource_tags(accounts):
     kms.tag_resource(KeyId=arn, Tags=[{"TagKey": "stage", "TagValue": "frozen"}])
     with expect_error("AccessDeniedException"):
         kms.generate_data_key(KeyId=arn, NumberOfBytes=16)
+
+
+def test_secure_transport_is_the_servers_transport(accounts, tls_server):
+    """aws:SecureTransport is "false" over plain HTTP and "true" on a TLS server."""
+    from test_tls import https_client
+    deny_plain = {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+                  "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    (kms, a), _ = accounts
+    arn = kms.create_key(Policy=_policy(_root_all(a), deny_plain))["KeyMetadata"]["Arn"]
+    with expect_error("AccessDeniedException"):
+        kms.encrypt(KeyId=arn, Plaintext=b"x")
+    tls = https_client(tls_server, verify=tls_server.tls["ca"])
+    root = tls_server.account_id
+    key = tls.create_key(Policy=_policy(_root_all(root), deny_plain))["KeyMetadata"]["Arn"]
+    tls.encrypt(KeyId=key, Plaintext=b"x")

@@ -59,7 +59,8 @@ public enum KMSHTTPServer {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
         }
-        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit)
+        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
+                                       secureTransport: tls != nil)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopThreads)
         let blockingQueue = BlockingWorkQueue()

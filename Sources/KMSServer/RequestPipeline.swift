@@ -13,13 +13,16 @@ struct RequestPipeline: Sendable {
 
     /// The audit stage's trail; nil only with the benchmark switch `--audit off`.
     let audit: AuditLog?
+    /// Whether the server listens with TLS (it then accepts nothing else): aws:SecureTransport.
+    let secureTransport: Bool
 
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
-         audit: AuditLog? = nil) {
+         audit: AuditLog? = nil, secureTransport: Bool = false) {
         self.service = service
         self.authenticator = authenticator
         self.quotas = quotas.isUnlimited ? nil : RequestQuotas(rates: quotas)
         self.audit = audit
+        self.secureTransport = secureTransport
     }
 
     struct Response: Sendable {
@@ -89,6 +92,7 @@ struct RequestPipeline: Sendable {
                 stage.eventName = Self.eventName(target: target)
             }
             let caller = try authenticator.authenticate(request, sourceIP: sourceIP, cloudTrail: isLookup)
+                .overTransport(secure: secureTransport)
             stage.caller = caller
             stage.region = caller.region
             guard isLookup || operation != nil else {
