@@ -386,6 +386,11 @@ final class SpyAuthorizer: Authorizer {
             try call("CreateKey", JSONObject([("KeySpec", .string("HMAC_512")), ("KeyUsage", .string("GENERATE_VERIFY_MAC"))]), as: creator)
         } != nil)
         let arn = try createKey([("Tags", tag("team", "blue"))], as: creator)
+        // Tags at creation need kms:TagResource too, in AWS's wording (no resource named).
+        let createOnly = try user("createonly", policies: [Self.policy(#"{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}"#)])
+        #expect(deniedMessage { () throws(KMSError) in try call("CreateKey", JSONObject([("Tags", tag("team", "blue"))]), as: createOnly) }
+            == "User: arn:aws:iam::111122223333:user/createonly is not authorized to perform: kms:TagResource because no identity-based policy allows the kms:TagResource action")
+        try call("CreateKey", JSONObject(), as: createOnly)
         try call("UntagResource", JSONObject([("KeyId", .string(arn)), ("TagKeys", .array([.string("team")]))]), as: creator)
         #expect(deniedMessage { () throws(KMSError) in
             try call("UntagResource", JSONObject([("KeyId", .string(arn)), ("TagKeys", .array([.string("owner")]))]), as: creator)

@@ -38,6 +38,8 @@ extension KMSService {
             keyPolicies.store(compiled, text: given, keyArn: key.arn)
         }
         key.tags = try TagRules.validated(request.object["Tags"], existing: [])
+        // Tagging at creation also needs kms:TagResource (an IAM policy permission).
+        if !key.tags.isEmpty { try authorize(request, "kms:TagResource", on: .account) }
         key.materials = [try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)]
         try registry.write { () throws(KMSError) in ((), [.putKey(key)]) }
         return JSONObject([("KeyMetadata", key.metadataJSON)])

@@ -64,7 +64,11 @@ public struct PolicyAuthorizer: Authorizer {
                                          conditions: conditions)
         let result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
                                      sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts)
-        return RequestContext.Decision(action: action, resource: resource.arn, allowed: result.isAllowed,
-                                       message: result.isAllowed ? nil : result.accessDeniedMessage(for: facts))
+        var message = result.isAllowed ? nil : result.accessDeniedMessage(for: facts)
+        if case .account = resource, action != context.actions.first {
+            // AWS names no resource for an extra account-level action (CreateKey's kms:TagResource).
+            message = message?.replacing(" on resource: *", with: "")
+        }
+        return RequestContext.Decision(action: action, resource: resource.arn, allowed: result.isAllowed, message: message)
     }
 }

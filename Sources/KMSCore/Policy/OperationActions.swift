@@ -43,6 +43,12 @@ public enum OperationActions {
         "RevokeGrant": ["kms:RevokeGrant"],
     ]
 
+    /// Actions an operation needs only for some requests, beyond its declared ones: CreateKey
+    /// with Tags also needs kms:TagResource (CreateKey API reference, "Required permissions").
+    public static let conditional: [String: [String]] = [
+        "CreateKey": ["kms:TagResource"],
+    ]
+
     /// The operations AWS lets a principal of another account call on a key ("Cross-account
     /// use: Yes" in the permissions reference); the others refuse another account's key.
     public static let crossAccount: Set<String> = [

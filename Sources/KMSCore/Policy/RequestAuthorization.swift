@@ -7,7 +7,9 @@ extension KMSService {
         // A request that did not come through `handle` has no context: refuse (fail closed).
         guard let context = request.context else { throw KMSError.internalError }
         let action = action ?? context.actions.first ?? ""
-        guard context.actions.contains(action) else { throw KMSError.internalError }
+        guard context.actions.contains(action) || OperationActions.conditional[context.operation]?.contains(action) == true else {
+            throw KMSError.internalError
+        }
         let decision: RequestContext.Decision
         if case .key(let key) = resource, key.account != context.caller.account,
            !OperationActions.crossAccount.contains(context.operation) {
