@@ -77,7 +77,8 @@ public struct AuthorizationContext: Sendable {
     /// the principal's global keys (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
     /// aws:userid, aws:username, aws:PrincipalTag/*) are derived here and win over them.
     public init(principal: RequestPrincipal, action: String, resource: String, resourceAccount: String? = nil,
-                encryptionContext: [String: String] = [:], conditions: [String: [String]] = [:]) {
+                encryptionContext: [String: String] = [:], conditions: [String: [String]] = [:],
+                conditionKeysAreLowercased: Bool = false) {
         self.principal = principal
         self.action = action
         self.actionLowercased = action.lowercased()
@@ -86,9 +87,13 @@ public struct AuthorizationContext: Sendable {
         self.encryptionContext = encryptionContext
         // Request keys are stored as given (lowercased once); the principal's keys are derived
         // on lookup, so a request whose policies read no condition builds no map at all.
-        var v: [String: [String]] = [:]
-        for (k, vals) in conditions { v[k.lowercased()] = vals }
-        self.values = v
+        if conditionKeysAreLowercased {
+            self.values = conditions  // the request path builds them from CompiledPolicy.conditionKeys
+        } else {
+            var v: [String: [String]] = [:]
+            for (k, vals) in conditions { v[k.lowercased()] = vals }
+            self.values = v
+        }
     }
 
     /// The principal's global keys, which win over request-supplied values of the same name.

@@ -61,7 +61,7 @@ public struct PolicyAuthorizer: Authorizer {
         let facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
                                          resourceAccount: resourceAccount,
                                          encryptionContext: grants.isEmpty ? [:] : context.encryptionContext(for: action),
-                                         conditions: conditions)
+                                         conditions: conditions, conditionKeysAreLowercased: true)
         let result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
                                      sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts)
         var message = result.isAllowed ? nil : result.accessDeniedMessage(for: facts)

@@ -74,6 +74,7 @@ public enum KMSConditionKeys {
         var key: KMSKey? = nil
         if case .key(let k) = resource { key = k }
         func add(_ plan: ConditionPlan) {
+            out.reserveCapacity(out.count + plan.keys.count)
             for planned in plan.keys where planned.binds(operation: context.operation, onKey: key != nil) && out[planned.name] == nil {
                 if let v = value(planned.kind, context: context, action: action, key: key, service: service) { out[planned.name] = v }
             }
