@@ -443,6 +443,37 @@ final class SpyAuthorizer: Authorizer {
         #expect(ISO8601.format(1_700_000_000) == "2023-11-14T22:13:20Z")
     }
 
+    @Test func macPairSpecAgreementUsageAndContextKeys() throws {
+        let mac = try keyDenying(#"{"StringEquals":{"kms:MacAlgorithm":"HMAC_SHA_256","kms:KeyUsage":"GENERATE_VERIFY_MAC"}}"#,
+                                 spec: [("KeySpec", .string("HMAC_256")), ("KeyUsage", .string("GENERATE_VERIFY_MAC"))])
+        #expect(deniedMessage { () throws(KMSError) in
+            try call("GenerateMac", JSONObject([("KeyId", .string(mac)), ("Message", .string("AAAA")), ("MacAlgorithm", .string("HMAC_SHA_256"))]))
+        } != nil)
+        try call("DescribeKey", JSONObject([("KeyId", .string(mac))]))  // kms:MacAlgorithm is not bound to DescribeKey
+
+        let pair = try keyDenying(#"{"StringEquals":{"kms:DataKeyPairSpec":"RSA_4096"}}"#)
+        try call("GenerateDataKeyPairWithoutPlaintext", JSONObject([("KeyId", .string(pair)), ("KeyPairSpec", .string("ECC_NIST_P256"))]))
+        #expect(deniedMessage { () throws(KMSError) in
+            try call("GenerateDataKeyPair", JSONObject([("KeyId", .string(pair)), ("KeyPairSpec", .string("RSA_4096"))]))
+        } != nil)
+
+        let agree = try keyDenying(#"{"StringEquals":{"kms:KeyAgreementAlgorithm":"ECDH","kms:KeySpec":"ECC_NIST_P256"}}"#,
+                                   spec: [("KeySpec", .string("ECC_NIST_P256")), ("KeyUsage", .string("KEY_AGREEMENT"))])
+        let publicKey = try #require(try call("GetPublicKey", JSONObject([("KeyId", .string(agree))]))["PublicKey"])
+        #expect(deniedMessage { () throws(KMSError) in
+            try call("DeriveSharedSecret", JSONObject([("KeyId", .string(agree)), ("KeyAgreementAlgorithm", .string("ECDH")), ("PublicKey", publicKey)]))
+        } != nil)
+
+        // Only contexts whose every key starts with "tenant" may decrypt-or-encrypt (ForAllValues
+        // is vacuously true without a context; a Null check closes that, as AWS advises).
+        let scoped = try keyDenying(#"{"ForAnyValue:StringNotLike":{"kms:EncryptionContextKeys":"tenant*"}}"#)
+        let encrypt = { (ctx: [(String, JSONValue)]) throws(KMSError) -> Void in
+            _ = try call("Encrypt", JSONObject([("KeyId", .string(scoped)), ("Plaintext", .string("AAAA")), ("EncryptionContext", .object(JSONObject(ctx)))]))
+        }
+        try encrypt([("tenant", .string("1")), ("tenantName", .string("a"))])
+        #expect(deniedMessage { () throws(KMSError) in try encrypt([("tenant", .string("1")), ("other", .string("x"))]) } != nil)
+    }
+
     @Test func conditionKeyBindings() {
         #expect(KMSConditionKeys.binds("kms:encryptioncontext:purpose", operation: "Encrypt", onKey: true))
         #expect(!KMSConditionKeys.binds("kms:encryptioncontext:purpose", operation: "DescribeKey", onKey: true))
