@@ -158,6 +158,22 @@ final class GrantOnlyStore: KeyStore, @unchecked Sendable {
         #expect(try grants.grantRules(forKeyArn: key.arn, grantTokens: []).count == 1)
     }
 
+    @Test func anotherNodeSeesGrantsAfterARefresh() throws {
+        let key = try createKey()
+        // A second node on the same store: same token key, its own memory.
+        let other = try GrantRegistry(store: store, tokenKey: Self.tokenKey, clock: clock)
+        let g = try create(key.id, ops("Decrypt"))
+        #expect(try other.grantRules(forKeyArn: key.arn, grantTokens: []).isEmpty)  // not yet
+        #expect(try other.grantRules(forKeyArn: key.arn, grantTokens: [g.token]).map(\.grantId) == [g.id])  // the token at once
+        try other.reload()
+        #expect(try other.grantRules(forKeyArn: key.arn, grantTokens: []).map(\.grantId) == [g.id])
+        // The token and the stored grant are one grant, not two.
+        #expect(try other.grantRules(forKeyArn: key.arn, grantTokens: [g.token]).count == 1)
+        try call("RevokeGrant", [("KeyId", .string(key.id)), ("GrantId", .string(g.id))])
+        try other.reload()
+        #expect(try other.grantRules(forKeyArn: key.arn, grantTokens: []).isEmpty)
+    }
+
     @Test func constraintsAllowExactlyTheirEncryptionContext() throws {
         let key = try createKey()
         let equals = try create(key.id, ops("Decrypt", "DescribeKey"), extra: [("Constraints", .object(JSONObject([
@@ -182,6 +198,13 @@ final class GrantOnlyStore: KeyStore, @unchecked Sendable {
         #expect(sub.allows(ctx(carol, "kms:Encrypt", ["tenant": "a", "other": "z"])))
         #expect(!sub.allows(ctx(carol, "kms:Encrypt", ["tenant": "b"])))
         #expect(!sub.allows(ctx(carol, "kms:Encrypt", [:])))
+        // Constraint keys are not case sensitive, values are (GrantConstraints).
+        #expect(eq.allows(ctx(bobP, "kms:Decrypt", ["Tenant": "a", "APP": "x"])))
+        #expect(!eq.allows(ctx(bobP, "kms:Decrypt", ["tenant": "A", "app": "x"])))
+        #expect(sub.allows(ctx(carol, "kms:Encrypt", ["TENANT": "a"])))
+        #expect(!sub.allows(ctx(carol, "kms:Encrypt", ["tenant": "A"])))
+        // Two request keys differing only by case are not an exact match of one constraint key.
+        #expect(!eq.allows(ctx(bobP, "kms:Decrypt", ["tenant": "a", "Tenant": "a", "app": "x"])))
         // Listed back as created.
         let listed = try call("ListGrants", [("KeyId", .string(key.id)), ("GrantId", .string(equals.id))])["Grants"]?.arrayValue
         #expect(listed?.count == 1)
