@@ -342,3 +342,38 @@ final class GrantOnlyStore: KeyStore, @unchecked Sendable {
         } catch { #expect(error.code == .unsupportedOperation) }
     }
 }
+
+@Suite struct GrantDelegationTests {
+    let parentSubset = GrantRule(grantId: "p", granteePrincipal: "arn:aws:iam::444455556666:root", operations: ["Decrypt", "CreateGrant"],
+                                 constraint: .encryptionContextSubset(["tenant": "a"]))
+    let parentEquals = GrantRule(grantId: "q", granteePrincipal: "arn:aws:iam::444455556666:root", operations: ["Decrypt", "CreateGrant"],
+                                 constraint: .encryptionContextEquals(["tenant": "a"]))
+
+    @Test func constraintsMustBeAtLeastAsStrict() {
+        typealias C = KMSGrant.Constraints
+        #expect(GrantDelegation.isAtLeastAsStrict(nil, as: nil))
+        #expect(GrantDelegation.isAtLeastAsStrict(C(encryptionContextSubset: ["x": "y"]), as: nil))
+        #expect(!GrantDelegation.isAtLeastAsStrict(nil, as: parentSubset.constraint))
+        #expect(GrantDelegation.isAtLeastAsStrict(C(encryptionContextSubset: ["tenant": "a"]), as: parentSubset.constraint))
+        #expect(GrantDelegation.isAtLeastAsStrict(C(encryptionContextSubset: ["Tenant": "a", "app": "x"]), as: parentSubset.constraint))
+        #expect(GrantDelegation.isAtLeastAsStrict(C(encryptionContextEquals: ["tenant": "a", "app": "x"]), as: parentSubset.constraint))
+        #expect(!GrantDelegation.isAtLeastAsStrict(C(encryptionContextSubset: ["tenant": "b"]), as: parentSubset.constraint))
+        #expect(!GrantDelegation.isAtLeastAsStrict(C(encryptionContextSubset: ["app": "x"]), as: parentSubset.constraint))
+        #expect(GrantDelegation.isAtLeastAsStrict(C(encryptionContextEquals: ["tenant": "a"]), as: parentEquals.constraint))
+        #expect(!GrantDelegation.isAtLeastAsStrict(C(encryptionContextSubset: ["tenant": "a"]), as: parentEquals.constraint))
+        #expect(!GrantDelegation.isAtLeastAsStrict(C(encryptionContextEquals: ["tenant": "a", "app": "x"]), as: parentEquals.constraint))
+    }
+
+    @Test func operationsMustBeThoseOfTheParent() throws {
+        try GrantDelegation.check(operations: ["Decrypt"], constraints: .init(encryptionContextSubset: ["tenant": "a"]), parent: parentSubset,
+                                  callerArn: "arn:aws:iam::444455556666:root", keyArn: "arn:aws:kms:us-east-1:111122223333:key/k")
+        #expect(throws: KMSError.self) {
+            try GrantDelegation.check(operations: ["Decrypt", "Encrypt"], constraints: .init(encryptionContextSubset: ["tenant": "a"]),
+                                      parent: parentSubset, callerArn: "arn:aws:iam::444455556666:root", keyArn: "k")
+        }
+        #expect(throws: KMSError.self) {
+            try GrantDelegation.check(operations: ["Decrypt"], constraints: nil, parent: parentSubset,
+                                      callerArn: "arn:aws:iam::444455556666:root", keyArn: "k")
+        }
+    }
+}

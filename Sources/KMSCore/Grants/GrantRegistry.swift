@@ -32,6 +32,8 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
     public let limits: Limits
     private let lock = NSLock()
     private var byKey: [String: [KMSGrant]] = [:]
+    /// The same grants as the policy engine takes them, built once per change, not per request.
+    private var rulesByKey: [String: [GrantRule]] = [:]
     /// Grants removed on this node within the token lifetime: their tokens no longer count here.
     private var removed: [String: Double] = [:]
     /// Bumped by every local publish: a store read that raced with one is not installed over
@@ -54,21 +56,28 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
         let before = lock.withLock { generation }
         var fresh: [String: [KMSGrant]] = [:]
         for g in try store.loadGrants() { fresh[g.keyArn, default: []].append(g) }
-        lock.withLock { if generation == before { byKey = fresh } }
+        let rules = fresh.mapValues { $0.map(\.rule) }
+        lock.withLock {
+            if generation == before {
+                byKey = fresh
+                rulesByKey = rules
+            }
+        }
     }
 
     // MARK: GrantLookup
 
     public func grantRules(forKeyArn keyArn: String, grantTokens: [String]) throws(KMSError) -> [GrantRule] {
-        let (stored, removedNow) = lock.withLock { (byKey[keyArn] ?? [], removed) }
-        var rules = stored.map(\.rule)
-        guard !grantTokens.isEmpty else { return rules }
+        guard !grantTokens.isEmpty else { return lock.withLock { rulesByKey[keyArn] ?? [] } }
+        let (held, removedNow) = lock.withLock { (rulesByKey[keyArn] ?? [], removed) }
+        var rules = held
+        let stored = Set(rules.map(\.grantId))
         let now = clock.now()
         for text in grantTokens {
             let token = try GrantToken.open(text, with: tokenKey)
             // A token names one key; on another key it grants nothing.
             guard token.keyArn == keyArn, abs(now - token.issuedAt) <= Self.tokenLifetime,
-                  removedNow[token.grantId] == nil, !stored.contains(where: { $0.grantId == token.grantId }) else { continue }
+                  removedNow[token.grantId] == nil, !stored.contains(token.grantId) else { continue }
             rules.append(token.rule)
         }
         return rules
@@ -90,7 +99,7 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
         } catch {
             throw KMSError.internalError
         }
-        lock.withLock { if generation == before { byKey[key.arn] = fresh.isEmpty ? nil : fresh } }
+        lock.withLock { if generation == before { install(fresh, for: key.arn) } }
         return fresh
     }
 
@@ -112,7 +121,7 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
             var list = byKey[g.keyArn] ?? []
             list.removeAll { $0.grantId == g.grantId }
             list.append(g)
-            byKey[g.keyArn] = list
+            install(list, for: g.keyArn)
             generation &+= 1
         }
     }
@@ -123,11 +132,17 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
         lock.withLock {
             var list = byKey[grant.keyArn] ?? []
             list.removeAll { $0.grantId == grant.grantId }
-            byKey[grant.keyArn] = list.isEmpty ? nil : list
+            install(list, for: grant.keyArn)
             removed = removed.filter { now - $0.value <= Self.tokenLifetime }
             removed[grant.grantId] = now
             generation &+= 1
         }
+    }
+
+    /// Replaces one key's grants (and rules) in memory; call with `lock` held.
+    private func install(_ list: [KMSGrant], for keyArn: String) {
+        byKey[keyArn] = list.isEmpty ? nil : list
+        rulesByKey[keyArn] = list.isEmpty ? nil : list.map(\.rule)
     }
 
     /// A new token for `grant`, issued now.
