@@ -377,3 +377,44 @@ final class GrantOnlyStore: KeyStore, @unchecked Sendable {
         }
     }
 }
+
+/// What the authorization funnel will do with `KMSService.grants`, end to end at the engine:
+/// the key's default policy names only its account; a grant lets another account's root
+/// decrypt, within its constraint, at once by token, until the grant is retired.
+@Suite struct GrantEvaluationTests {
+    @Test func aGranteeInAnotherAccountDecryptsUntilRetired() throws {
+        let clock = ManualClock()
+        let store = GrantOnlyStore()
+        let grants = try GrantRegistry(store: store, tokenKey: GrantTests.tokenKey, clock: clock)
+        let service = try KMSService(store: store, clock: clock, grants: grants)
+        let owner = Caller(account: "111122223333", region: "us-east-1", accessKeyId: "AKIAOWNER")
+        let md = try #require(try service.handle(operation: "CreateKey", body: .object(JSONObject()), caller: owner)["KeyMetadata"]?.objectValue)
+        let keyId = try #require(md["KeyId"]?.stringValue), keyArn = try #require(md["Arn"]?.stringValue)
+        let policy = try CompiledPolicy(KeyPolicy.defaultPolicy(account: "111122223333"), kind: .resourceBased)
+        let bob = RequestPrincipal.root("444455556666")
+        func decision(_ tokens: [String], _ ec: [String: String] = ["app": "x"], action: String = "kms:Decrypt",
+                      lookup: GrantRegistry? = nil) throws -> AuthorizationResult.Decision {
+            let rules = try (lookup ?? grants).grantRules(forKeyArn: keyArn, grantTokens: tokens)
+            return PolicyEvaluator(resourcePolicy: policy, grants: rules)
+                .evaluate(AuthorizationContext(principal: bob, action: action, resource: keyArn, encryptionContext: ec)).decision
+        }
+        #expect(try decision([]) == .implicitDeny)
+        let out = try service.handle(operation: "CreateGrant", body: .object(JSONObject([
+            ("KeyId", .string(keyId)), ("GranteePrincipal", .string("arn:aws:iam::444455556666:root")),
+            ("Operations", .array([.string("Decrypt")])),
+            ("Constraints", .object(JSONObject([("EncryptionContextEquals", .object(JSONObject([("app", .string("x"))])))]))),
+        ])), caller: owner)
+        let token = try #require(out["GrantToken"]?.stringValue), grantId = try #require(out["GrantId"]?.stringValue)
+        #expect(try decision([]) == .allowed)
+        #expect(try decision([], ["app": "y"]) == .implicitDeny)
+        #expect(try decision([], action: "kms:Encrypt") == .implicitDeny)
+        // A node that has not seen the grant yet: allowed with the token only.
+        let lagging = try GrantRegistry(store: GrantOnlyStore(), tokenKey: GrantTests.tokenKey, clock: clock)
+        #expect(try decision([], lookup: lagging) == .implicitDeny)
+        #expect(try decision([token], lookup: lagging) == .allowed)
+        _ = try service.handle(operation: "RetireGrant", body: .object(JSONObject([("KeyId", .string(keyId)), ("GrantId", .string(grantId))])),
+                               caller: owner)
+        #expect(try decision([]) == .implicitDeny)
+        #expect(try decision([token]) == .implicitDeny)  // this node saw it retired
+    }
+}
