@@ -26,6 +26,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kms_harness import DEFAULT_REGION, expect_error, key_arn, random_account
+from test_postgres_storage import pg_url, psql  # noqa: F401 (pg_url is a fixture)
 
 
 def _grants(client, **kw):
@@ -271,3 +272,33 @@ def test_a_bad_token_in_grant_tokens_is_refused(kms, key, account):
     kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=[g["GrantToken"]])
     with expect_error("InvalidGrantTokenException"):
         kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=[_tamper(g["GrantToken"])])
+
+
+def test_two_nodes_share_grants_on_postgresql(server_factory, pg_url):
+    import shutil
+    a = server_factory(name="grants-a", extra_args=["--storage", pg_url])
+    b = server_factory(name="grants-b", start=False,
+                       extra_args=["--storage", pg_url, "--root-key-file", os.path.join(a.data_dir, "root.key")])
+    os.chmod(b.data_dir, 0o700)
+    shutil.copy2(a.credentials_path, b.credentials_path)
+    os.chmod(b.credentials_path, 0o600)
+    ka = a.client()
+    account = a.account_id
+    kid = ka.create_key()["KeyMetadata"]["KeyId"]
+    b.start()  # B loads the key at start (read-through of keys is issue 8, section 2)
+    kb = b.client()
+    args = dict(KeyId=kid, GranteePrincipal=f"arn:aws:iam::{account}:user/app", Operations=["Decrypt"], Name="shared",
+                RetiringPrincipal=f"arn:aws:iam::{account}:user/ops")
+    g = ka.create_grant(**args)
+    # B reads the store: it lists the grant at once, and the same name and parameters are the same grant.
+    assert [x["GrantId"] for x in kb.list_grants(KeyId=kid)["Grants"]] == [g["GrantId"]]
+    assert kb.create_grant(**args)["GrantId"] == g["GrantId"]
+    assert len(kb.list_retirable_grants(RetiringPrincipal=f"arn:aws:iam::{account}:user/ops")["Grants"]) == 1
+    # A token issued by A verifies on B (same root key, same derived MAC key).
+    kb.retire_grant(GrantToken=g["GrantToken"])
+    assert ka.list_grants(KeyId=kid)["Grants"] == []
+    assert psql(pg_url, "SELECT count(*) FROM grants") == "0"
+    g2 = ka.create_grant(KeyId=kid, GranteePrincipal=f"arn:aws:iam::{account}:user/app", Operations=["Encrypt"])
+    assert psql(pg_url, f"SELECT grantee_principal FROM grants WHERE grant_id = '{g2['GrantId']}'") == \
+        f"arn:aws:iam::{account}:user/app"
+    assert g2["GrantToken"] not in psql(pg_url, "SELECT grant_data FROM grants")

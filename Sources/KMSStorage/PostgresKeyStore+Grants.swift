@@ -3,7 +3,7 @@ import KMSCore
 import Logging
 import PostgresNIO
 
-/// Grants in PostgreSQL: the `grants` table (migration 2), the same rows and versions as SQLite.
+/// Grants in PostgreSQL: the `grants` table (migration 3), the same rows and versions as SQLite.
 extension PostgresKeyStore {
     public func loadGrants() throws -> [KMSGrant] {
         try wait { [self] in try await grants(where: "TRUE", PostgresBindings()) }

@@ -42,7 +42,7 @@ enum PostgresMigrations {
                 sealed_secret BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)
             """,
         ]),
-        Migration(version: 2, name: "grants with row versions", sql: [
+        Migration(version: 3, name: "grants with row versions", sql: [
             """
             CREATE TABLE grants (
                 account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, grant_id TEXT NOT NULL,
