@@ -39,6 +39,11 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
     /// Bumped by every local publish: a store read that raced with one is not installed over
     /// it (it may predate the write); the next read installs.
     private var generation: UInt64 = 0
+    /// Tokens already verified, by SHA-256 of their text (a client sends the same token with
+    /// every call of the consistency window: one MAC check and parse, then a lookup). Keyed by
+    /// digest so no lookup compares a caller's bytes with a valid token's. Bounded: emptied when full.
+    private var verified: [SHA256.Digest: GrantToken] = [:]
+    static let verifiedCapacity = 4096
 
     /// `tokenKey`: 32 bytes derived from the root key (every node derives the same), never stored.
     public init(store: any KeyStore, tokenKey: [UInt8], clock: any KMSClock = SystemClock(), limits: Limits = Limits()) throws {
@@ -74,7 +79,7 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
         let stored = Set(rules.map(\.grantId))
         let now = clock.now()
         for text in grantTokens {
-            let token = try GrantToken.open(text, with: tokenKey)
+            let token = try verifiedToken(text)
             // A token names one key; on another key it grants nothing.
             guard token.keyArn == keyArn, abs(now - token.issuedAt) <= Self.tokenLifetime,
                   removedNow[token.grantId] == nil, !stored.contains(token.grantId) else { continue }
@@ -151,6 +156,17 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
     }
 
     func openToken(_ text: String) throws(KMSError) -> GrantToken {
-        try GrantToken.open(text, with: tokenKey)
+        try verifiedToken(text)
+    }
+
+    private func verifiedToken(_ text: String) throws(KMSError) -> GrantToken {
+        let digest = SHA256.hash(data: Array(text.utf8))
+        if let known = lock.withLock({ verified[digest] }) { return known }
+        let token = try GrantToken.open(text, with: tokenKey)
+        lock.withLock {
+            if verified.count >= Self.verifiedCapacity { verified.removeAll(keepingCapacity: true) }
+            verified[digest] = token
+        }
+        return token
     }
 }
