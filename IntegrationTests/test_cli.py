@@ -97,3 +97,16 @@ def test_cli_service_error(aws):
     assert proc.returncode != 0
     assert "NotFoundException" in proc.stderr
     assert "DescribeKey" in proc.stderr
+
+
+def test_cli_grants(aws, server):
+    kid = json.loads(aws("create-key", "--output", "json").stdout)["KeyMetadata"]["KeyId"]
+    grantee = f"arn:aws:iam::{server.account_id}:user/cli"
+    g = json.loads(aws("create-grant", "--key-id", kid, "--grantee-principal", grantee,
+                       "--operations", "Decrypt", "Encrypt", "--constraints", "EncryptionContextSubset={app=cli}",
+                       "--output", "json").stdout)
+    listed = json.loads(aws("list-grants", "--key-id", kid, "--output", "json").stdout)["Grants"]
+    assert [x["GrantId"] for x in listed] == [g["GrantId"]]
+    assert listed[0]["Constraints"] == {"EncryptionContextSubset": {"app": "cli"}}
+    aws("retire-grant", "--grant-token", g["GrantToken"])
+    assert json.loads(aws("list-grants", "--key-id", kid, "--output", "json").stdout)["Grants"] == []

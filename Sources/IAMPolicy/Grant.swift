@@ -35,11 +35,16 @@ public struct GrantRule: Sendable, Equatable {
         let operation = String(c.action.dropFirst(4))
         guard operations.contains(operation) else { return false }
         guard let constraint, GrantRule.contextOperations.contains(operation) else { return true }
+        // In a grant constraint the key of each pair is not case sensitive, the value is
+        // (KMS API reference, GrantConstraints).
+        var request: [String: String] = [:]
+        for (k, v) in c.encryptionContext { request[k.lowercased()] = v }
         switch constraint {
         case .encryptionContextEquals(let required):
-            return c.encryptionContext == required
+            return request.count == c.encryptionContext.count && request.count == required.count
+                && required.allSatisfy { request[$0.key.lowercased()] == $0.value }
         case .encryptionContextSubset(let required):
-            return required.allSatisfy { c.encryptionContext[$0.key] == $0.value }
+            return required.allSatisfy { request[$0.key.lowercased()] == $0.value }
         }
     }
 }

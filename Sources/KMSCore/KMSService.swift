@@ -72,6 +72,12 @@ public final class KMSService: Sendable {
         add("GenerateMac", blocking: false) { try $0.generateMac($1, $2) }
         add("VerifyMac", blocking: false) { try $0.verifyMac($1, $2) }
         add("DeriveSharedSecret", blocking: false) { try $0.deriveSharedSecret($1, $2) }
+        // Grants read the store (other nodes' grants, quotas): off the event loop.
+        add("CreateGrant", blocking: true) { try $0.createGrant($1, $2) }
+        add("ListGrants", blocking: true) { try $0.listGrants($1, $2) }
+        add("ListRetirableGrants", blocking: true) { try $0.listRetirableGrants($1, $2) }
+        add("RetireGrant", blocking: true) { try $0.retireGrant($1, $2) }
+        add("RevokeGrant", blocking: true) { try $0.revokeGrant($1, $2) }
         return table
     }()
 

@@ -18,6 +18,19 @@ public protocol KeyStore: Sendable {
     /// Applies a batch of conditional changes atomically; throws `StoreConflict` if any
     /// object's stored version is not the one the change expects.
     func apply(_ changes: [StoreChange]) throws
+    /// Every grant, for the grant registry's start-up load.
+    func loadGrants() throws -> [KMSGrant]
+    /// The grants on one key, as stored now.
+    func grants(account: String, region: String, keyId: String) throws -> [KMSGrant]
+    /// The grants, on any key, whose retiring principal is `retiringPrincipal` (ListRetirableGrants).
+    func grants(retiringPrincipal: String) throws -> [KMSGrant]
+}
+
+/// Stores that keep no grants (test doubles) get empty answers; the real backends override these.
+extension KeyStore {
+    public func loadGrants() throws -> [KMSGrant] { [] }
+    public func grants(account: String, region: String, keyId: String) throws -> [KMSGrant] { [] }
+    public func grants(retiringPrincipal: String) throws -> [KMSGrant] { [] }
 }
 
 /// A conditional change. Puts and removes carry the object as it was read: its
@@ -30,12 +43,16 @@ public enum StoreChange: Sendable {
     case removeKey(KMSKey)
     case putAlias(Alias)
     case removeAlias(Alias)
+    /// Grants are created and deleted, never updated: a put has base version 0.
+    case putGrant(KMSGrant)
+    case removeGrant(KMSGrant)
 
     /// The object whose stored version the change depends on.
     public var target: StoreObject {
         switch self {
         case .putKey(let k), .removeKey(let k): .key(account: k.account, region: k.region, keyId: k.keyId)
         case .putAlias(let a), .removeAlias(let a): .alias(account: a.account, region: a.region, aliasName: a.aliasName)
+        case .putGrant(let g), .removeGrant(let g): .grant(account: g.account, region: g.region, keyId: g.keyId, grantId: g.grantId)
         }
     }
 
@@ -43,6 +60,7 @@ public enum StoreChange: Sendable {
         switch self {
         case .putKey(let k), .removeKey(let k): k.storeVersion
         case .putAlias(let a), .removeAlias(let a): a.storeVersion
+        case .putGrant(let g), .removeGrant(let g): g.storeVersion
         }
     }
 }
@@ -52,11 +70,13 @@ public enum StoreChange: Sendable {
 public enum StoreObject: Sendable, Hashable, CustomStringConvertible {
     case key(account: String, region: String, keyId: String)
     case alias(account: String, region: String, aliasName: String)
+    case grant(account: String, region: String, keyId: String, grantId: String)
 
     public var description: String {
         switch self {
         case .key(let account, let region, let keyId): "key \(account)/\(region)/\(keyId)"
         case .alias(let account, let region, let name): "alias \(account)/\(region)/\(name)"
+        case .grant(let account, let region, let keyId, let grantId): "grant \(account)/\(region)/\(keyId)/\(grantId)"
         }
     }
 }

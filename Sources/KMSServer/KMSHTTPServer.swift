@@ -25,8 +25,11 @@ public enum KMSHTTPServer {
         // concurrency pool and off the event loops, on a thread meant for blocking.
         let (service, credentials, created) = try await NIOThreadPool.singleton.runIfActive {
             let store = try storage.open(rootKey: rootKey)
+            // Grants: in memory per key for authorization; their tokens MACed under a key every node derives.
+            let grants = try GrantRegistry(store: store, tokenKey: rootKey.derivedKey(purpose: "grant-token-v1"),
+                                           clock: SystemClock(offset: config.lifecycleClockOffset))
             let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
-                                         ciphertextFormat: config.ciphertextFormat)
+                                         ciphertextFormat: config.ciphertextFormat, grants: grants)
             let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                            dataDirectory: config.dataDirectory,
                                                                            seed: config.rootCredentialSeed)
@@ -145,6 +148,21 @@ public enum KMSHTTPServer {
             }
         }
 
+        // Grants created or removed by other nodes sharing the store take effect here within
+        // this interval (until then, a new grant's token proves it).
+        let grantRefresh = (service.grants as? GrantRegistry).map { grants in
+            Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: UInt64(GrantRegistry.refreshInterval * 1_000_000_000))
+                    do {
+                        try await NIOThreadPool.singleton.runIfActive { try grants.reload() }
+                    } catch {
+                        logger.error("grant refresh failed: \(error)")
+                    }
+                }
+            }
+        }
+
         // fsync of the audit trail on a timer (with --audit-fsync always, every group is fsynced).
         let auditSync = audit.map { audit in
             Task.detached {
@@ -172,6 +190,7 @@ public enum KMSHTTPServer {
         signals.cancel()
         reloads?.cancel()
         sweeper.cancel()
+        grantRefresh?.cancel()
         auditSync?.cancel()
         try await blockingQueue.shutdownGracefully()
         try await group.shutdownGracefully()

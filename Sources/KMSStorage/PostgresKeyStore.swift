@@ -343,6 +343,8 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
                 RETURNING version
                 """)
             try await conn.query("DELETE FROM key_materials WHERE account = \(k.account) AND region = \(k.region) AND key_id = \(k.keyId)", logger: logger)
+            // A key's grants go with it, in the same transaction.
+            try await conn.query("DELETE FROM grants WHERE account = \(k.account) AND region = \(k.region) AND key_id = \(k.keyId)", logger: logger)
         case .putAlias(let a):
             if a.storeVersion == 0 {
                 try await requireOneRow("""
@@ -362,6 +364,8 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
                 DELETE FROM aliases WHERE account = \(a.account) AND region = \(a.region) AND alias_name = \(a.aliasName) AND version = \(a.storeVersion)
                 RETURNING version
                 """)
+        case .putGrant, .removeGrant:
+            try await applyGrant(change, on: conn, logger: logger)
         }
     }
 

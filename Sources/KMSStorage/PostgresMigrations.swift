@@ -42,6 +42,16 @@ enum PostgresMigrations {
                 sealed_secret BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)
             """,
         ]),
+        Migration(version: 3, name: "grants with row versions", sql: [
+            """
+            CREATE TABLE grants (
+                account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL, grant_id TEXT NOT NULL,
+                grantee_principal TEXT NOT NULL, retiring_principal TEXT,
+                grant_data TEXT NOT NULL, version BIGINT NOT NULL,
+                PRIMARY KEY (account, region, key_id, grant_id))
+            """,
+            "CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal)",
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

@@ -56,6 +56,7 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
                 ALTER TABLE aliases ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
                 """)
         }
+        registerGrantMigration(&m)
         return m
     }
 
@@ -167,6 +168,7 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
                                    arguments: [k.account, k.region, k.keyId, k.storeVersion])
                     try requireOneRow(db, change)
                     try db.execute(sql: "DELETE FROM key_materials WHERE account = ? AND region = ? AND key_id = ?", arguments: [k.account, k.region, k.keyId])
+                    try removeGrants(ofKey: k, db)
                 case .putAlias(let a):
                     if a.storeVersion == 0 {
                         try db.execute(sql: """
@@ -184,6 +186,8 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
                     try db.execute(sql: "DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ? AND version = ?",
                                    arguments: [a.account, a.region, a.aliasName, a.storeVersion])
                     try requireOneRow(db, change)
+                case .putGrant(let g): try putGrant(g, db)
+                case .removeGrant(let g): try removeGrant(g, db)
                 }
             }
         }

@@ -748,7 +748,10 @@ for name, constraint, ec, ok in [
     ("Equals with another value", EQ, {"Department": "HR"}, False),
     ("Equals with no context", EQ, {}, False),
     ("Equals is case-sensitive in values", EQ, {"Department": "it"}, False),
-    ("Equals is case-sensitive in keys", EQ, {"department": "IT"}, False),
+    # API reference, GrantConstraints: "in a grant constraint, the key in each key-value pair is not
+    # case sensitive, but the value is case sensitive".
+    ("Equals is not case-sensitive in keys", EQ, {"department": "IT"}, True),
+    ("Subset is not case-sensitive in keys", SUB, {"DEPARTMENT": "IT"}, True),
     ("Subset with the same context", SUB, {"Department": "IT"}, True),
     ("Subset with an extra pair", SUB, {"Department": "IT", "Project": "x"}, True),
     ("Subset with another value", SUB, {"Department": "HR", "Project": "x"}, False),

@@ -7,8 +7,9 @@ struct Page<T> {
     /// Markers are opaque to clients, as AWS's are; one the server did not issue is refused.
     static var markerPrefix: String { "kms1:" }
 
-    static func of(_ sorted: [T], key: (T) -> String, request: KMSRequest, defaultLimit: Int = 100) throws(KMSError) -> Page<T> {
-        let limit = request.int("Limit") ?? defaultLimit
+    static func of(_ sorted: [T], key: (T) -> String, request: KMSRequest, defaultLimit: Int = 100,
+                   maxLimit: Int = Int.max) throws(KMSError) -> Page<T> {
+        let limit = min(request.int("Limit") ?? defaultLimit, maxLimit)
         var start = 0
         if let marker = request.string("Marker") {
             guard marker.hasPrefix(markerPrefix), let bytes = Base64.decode(String(marker.dropFirst(markerPrefix.count))),

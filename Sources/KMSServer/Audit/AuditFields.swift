@@ -40,6 +40,12 @@ enum AuditFields {
         "PutKeyPolicy": ["KeyId", "PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck"],
         "ListKeyPolicies": ["KeyId", "Limit"],
         "LookupEvents": ["LookupAttributes", "StartTime", "EndTime", "MaxResults"],
+        // Grants: never GrantToken or GrantTokens (a token is a bearer credential for its grant).
+        "CreateGrant": ["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name"],
+        "ListGrants": ["KeyId", "GrantId", "GranteePrincipal", "Limit"],
+        "ListRetirableGrants": ["RetiringPrincipal", "Limit"],
+        "RetireGrant": ["KeyId", "GrantId"],
+        "RevokeGrant": ["KeyId", "GrantId"],
     ]
 
     /// responseElements: null for reads and cryptographic operations, as in AWS's trail.
@@ -47,6 +53,8 @@ enum AuditFields {
         "CreateKey": ["KeyMetadata"],
         "ScheduleKeyDeletion": ["KeyId", "DeletionDate", "KeyState", "PendingWindowInDays"],
         "CancelKeyDeletion": ["KeyId"],
+        // CloudTrail logs the new grant's ID, never its token.
+        "CreateGrant": ["GrantId"],
     ]
 
     /// Members whose values name keys, for `resources`.
