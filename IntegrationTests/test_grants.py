@@ -232,9 +232,6 @@ def test_audit_names_the_grant_never_the_token(server_factory):
     assert retire["readOnly"] is False
 
 
-@pytest.mark.xfail(strict=False, reason="needs the policy-engine authorizer (branch authz) that consults "
-                                        "KMSService.grants; the account-only authorizer on this branch denies "
-                                        "every cross-account call, grant or not")
 def test_grantee_in_another_account_decrypts_until_the_grant_is_retired(dev_server):
     owner, a = _account_client(dev_server)
     grantee, b = _account_client(dev_server)
@@ -265,8 +262,6 @@ def test_grantee_in_another_account_decrypts_until_the_grant_is_retired(dev_serv
                         GrantTokens=[g["GrantToken"]])
 
 
-@pytest.mark.xfail(strict=False, reason="GrantTokens of the other operations reach GrantLookup only through the "
-                                        "policy-engine authorizer (branch authz)")
 def test_a_bad_token_in_grant_tokens_is_refused(kms, key, account):
     g = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=f"arn:aws:iam::{account}:user/t", Operations=["Decrypt"])
     kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=[g["GrantToken"]])

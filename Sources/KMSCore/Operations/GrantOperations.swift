@@ -16,12 +16,18 @@ extension KMSService {
         let operations = request.stringList("Operations") ?? []
         let name = request.string("Name")
         let (grant, created) = try registry.write { () throws(KMSError) -> ((KMSGrant, Bool), [StoreChange]) in
+            bindGrantConditions(request)
             let key = try authorizedKey(request, action: "kms:CreateGrant", caller: caller)
             try requireNotPendingDeletion(key)
             try GrantValidation.checkPrincipal(grantee, member: "GranteePrincipal")
             if let retiring { try GrantValidation.checkPrincipal(retiring, member: "RetiringPrincipal") }
             let constraints = try GrantValidation.constraints(request)
             try GrantValidation.checkOperations(operations, constraints: constraints, key: key)
+            // Allowed by a grant rather than a policy: pass on no more than that grant holds.
+            if let parent = request.context?.decisions.last(where: { $0.action == "kms:CreateGrant" && $0.allowed })?.grant {
+                try GrantDelegation.check(operations: operations, constraints: constraints, parent: parent,
+                                          callerArn: caller.principalArn, keyArn: key.arn)
+            }
             try dryRunCheck(request)
             let candidate = KMSGrant(grantId: KMSGrant.newGrantId(), account: key.account, region: key.region, keyId: key.keyId,
                                      granteePrincipal: grantee, retiringPrincipal: retiring, operations: operations,
@@ -48,6 +54,7 @@ extension KMSService {
 
     func listGrants(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let grants = try grantRegistry()
+        bindGrantConditions(request)
         let key = try authorizedKey(request, action: "kms:ListGrants", caller: caller)
         var list = try grants.storedGrants(on: key)
         if let id = request.string("GrantId") { list = list.filter { $0.grantId == id } }
@@ -58,7 +65,7 @@ extension KMSService {
     func listRetirableGrants(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let grants = try grantRegistry()
         let retiring = try request.required("RetiringPrincipal")
-        try authorizer.authorize(action: "kms:ListRetirableGrants", caller: caller, key: nil)
+        try authorize(request, "kms:ListRetirableGrants", on: .account)
         // AWS: the principal must be in the caller's own account (grants on other accounts' keys are listed).
         let account = GrantValidation.principalAccount(retiring)
         guard account == caller.account else {
@@ -112,7 +119,11 @@ extension KMSService {
             // grantee when it includes RetireGrant, the account it was created in); anyone else
             // needs kms:RetireGrant delegated by policy, which the authorizer decides.
             if !GrantRetirement.mayRetire(grant, caller: caller.principal) {
-                try authorizer.authorize(action: "kms:RetireGrant", caller: caller, key: key)
+                try authorize(request, "kms:RetireGrant", on: .key(key))
+            } else {
+                // The grant itself names the caller: that is the decision, recorded as one.
+                request.context?.record(RequestContext.Decision(action: "kms:RetireGrant", resource: key.arn,
+                                                                allowed: true, message: nil))
             }
             try dryRunCheck(request)
             return (grant, [.removeGrant(grant)])
@@ -125,6 +136,7 @@ extension KMSService {
         let grants = try grantRegistry()
         let grantId = try request.required("GrantId")
         let grant = try registry.write { () throws(KMSError) -> (KMSGrant, [StoreChange]) in
+            bindGrantConditions(request)
             let key = try authorizedKey(request, action: "kms:RevokeGrant", caller: caller)
             guard let grant = try grants.storedGrants(on: key).first(where: { $0.grantId == grantId }) else {
                 throw KMSError(.notFound, "Grant ID \(grantId) not found for key \(key.arn)")
@@ -134,5 +146,14 @@ extension KMSService {
         }
         grants.unpublished(grant)
         return JSONObject()
+    }
+
+    /// The kms:Grant* condition keys come from the request itself; the funnel reads them
+    /// from the context when a policy references them.
+    func bindGrantConditions(_ request: KMSRequest) {
+        guard let context = request.context else { return }
+        for (key, values) in GrantConditionKeys.conditions(operation: context.operation, request: request) {
+            context.setConditionValues(key, values)
+        }
     }
 }

@@ -69,6 +69,8 @@ public struct PolicyAuthorizer: Authorizer {
             // AWS names no resource for an extra account-level action (CreateKey's kms:TagResource).
             message = message?.replacing(" on resource: *", with: "")
         }
-        return RequestContext.Decision(action: action, resource: resource.arn, allowed: result.isAllowed, message: message)
+        var decision = RequestContext.Decision(action: action, resource: resource.arn, allowed: result.isAllowed, message: message)
+        if let id = result.grantId { decision.grant = grants.first { $0.grantId == id } }
+        return decision
     }
 }

@@ -27,6 +27,9 @@ public final class RequestContext: Sendable {
         public let allowed: Bool
         /// AccessDeniedException's message for a refusal; nil when allowed.
         public let message: String?
+        /// The grant that allowed it, when a grant did (CreateGrant by a grantee is then
+        /// limited to what that grant holds: GrantDelegation).
+        public var grant: GrantRule? = nil
     }
 
     struct State {
