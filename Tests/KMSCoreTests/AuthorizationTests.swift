@@ -31,7 +31,10 @@ final class SpyAuthorizer: Authorizer {
     let rootB = Caller(account: accountB, region: "us-east-1", accessKeyId: "AKIAROOTB")
 
     init() throws {
-        service = try KMSService(store: InMemoryKeyStore(), clock: clock, authorizer: spy)
+        // A store and registry with grants, so the grant operations reach the funnel too.
+        let store = GrantOnlyStore()
+        let grants = try GrantRegistry(store: store, tokenKey: Array(repeating: 7, count: 32), clock: clock)
+        service = try KMSService(store: store, clock: clock, authorizer: spy, grants: grants)
     }
 
     @discardableResult

@@ -113,6 +113,9 @@ extension KMSService {
                 key = k
             }
             guard let grant = try grants.storedGrants(on: key).first(where: { $0.grantId == grantId }) else {
+                // Named by ID, no grant names the caller, so only the key's policy may let it
+                // learn that. A token's holder was named by the grant the token carries.
+                if request.string("GrantToken") == nil { try authorize(request, "kms:RetireGrant", on: .key(key)) }
                 throw KMSError(.notFound, "Grant ID \(grantId) not found for key \(key.arn)")
             }
             // Permission to retire is determined primarily by the grant (retiring principal,
