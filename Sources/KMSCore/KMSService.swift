@@ -12,8 +12,9 @@ public final class KMSService: Sendable {
     public let ciphertextFormat: UInt8
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer(),
-                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants()) throws {
-        self.registry = try KeyRegistry(store: store)
+                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
+                cacheCapacity: Int = KeyRegistry.defaultCapacity, mayBlock: @escaping @Sendable () -> Bool = { true }) throws {
+        self.registry = KeyRegistry(store: store, capacity: cacheCapacity, mayBlock: mayBlock)
         self.clock = clock
         self.authorizer = authorizer
         self.grants = grants

@@ -18,6 +18,15 @@ public protocol KeyStore: Sendable {
     /// Applies a batch of conditional changes atomically; throws `StoreConflict` if any
     /// object's stored version is not the one the change expects.
     func apply(_ changes: [StoreChange]) throws
+    /// Keys pending deletion whose deletion date is at or before `dueBy` (the sweep's work).
+    func keysPendingDeletion(dueBy: Double) throws -> [KMSKey]
+}
+
+extension KeyStore {
+    /// A full scan; stores override it with an indexed query.
+    public func keysPendingDeletion(dueBy: Double) throws -> [KMSKey] {
+        try loadKeys().filter { $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= dueBy }
+    }
 }
 
 /// A conditional change. Puts and removes carry the object as it was read: its
@@ -75,16 +84,4 @@ public struct StoreConflict: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String { "conflict on \(object) (expected version \(expectedVersion)): \(reason)" }
-}
-
-/// A store that keeps nothing: for unit tests of the core. Every write applies.
-public struct InMemoryKeyStore: KeyStore {
-    public init() {}
-    public func loadKeys() throws -> [KMSKey] { [] }
-    public func loadAliases() throws -> [Alias] { [] }
-    public func key(account: String, region: String, keyId: String) throws -> KMSKey? { nil }
-    public func alias(account: String, region: String, aliasName: String) throws -> Alias? { nil }
-    public func listKeys(account: String, region: String, after: String?, limit: Int) throws -> [KMSKey] { [] }
-    public func listAliases(account: String, region: String, after: String?, limit: Int) throws -> [Alias] { [] }
-    public func apply(_ changes: [StoreChange]) throws {}
 }

@@ -14,6 +14,12 @@ struct RequestPipeline: Sendable {
     /// The audit stage's trail; nil only with the benchmark switch `--audit off`.
     let audit: AuditLog?
 
+    /// GET /health/live, /health/ready and /metrics on this listener; nil when they are on
+    /// the admin listener only.
+    var operations: OperationsEndpoints?
+    /// The admin listener (`--admin-listen`) answers only those.
+    var operationsOnly = false
+
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
          audit: AuditLog? = nil) {
         self.service = service
@@ -32,6 +38,8 @@ struct RequestPipeline: Sendable {
         /// it before the response may leave.
         var event: [UInt8] = []
         var entry: AuditIndexEntry?
+        /// Content-Type when not the AWS JSON one (health and metrics answers).
+        var contentType: String?
     }
 
     /// What the handler must do: answer now, or run a blocking operation off the event loop.
@@ -72,6 +80,9 @@ struct RequestPipeline: Sendable {
     /// The one audit stage: every request that reaches here leaves exactly one event, in
     /// the Response (or in the blocking work's Response), whatever its outcome.
     func process(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS? = nil) -> Outcome {
+        // Health and metrics: GET only (KMS itself is POST /), unaudited, never authenticated.
+        if request.method == "GET", let operations, let outcome = operations.outcome(for: request.uri) { return outcome }
+        if operationsOnly { return .respond(OperationsEndpoints.text(.notFound, "not found\n")) }
         var stage = auditStage(request, sourceIP: sourceIP, tls: tls)
         let body = request.body
         do throws(KMSError) {
@@ -129,7 +140,16 @@ struct RequestPipeline: Sendable {
                     Self.run(service, operation, json, caller, stage)
                 })
             }
-            return .respond(Self.run(service, operation, json, caller, stage))
+            // Served on the event loop; a cache miss there (KMSError.storeReadNeeded) moves
+            // the request to the blocking pool, where it reads through to the store.
+            do {
+                return .respond(stage.respond(try service.handle(operation, body: json, caller: caller), nil))
+            } catch where error == .storeReadNeeded {
+                let stage = stage
+                return .offload(BlockingWork(lane: .writes, account: caller.account, refuse: { stage.respond(nil, $0) }) {
+                    Self.run(service, operation, json, caller, stage)
+                })
+            }
         } catch {
             return .respond(stage.respond(nil, error))
         }

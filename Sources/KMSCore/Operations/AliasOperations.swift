@@ -23,7 +23,7 @@ extension KMSService {
                 throw KMSError(.notFound, "Key '\(key.arn)' does not exist")
             }
             try requireNotPendingDeletion(key)
-            if registry.alias(account: caller.account, region: caller.region, name: name) != nil {
+            if try registry.alias(account: caller.account, region: caller.region, name: name) != nil {
                 throw KMSError(.alreadyExists, "An alias with the name \(ARN.alias(name, region: caller.region, account: caller.account)) already exists")
             }
             let now = clock.now()
@@ -38,13 +38,13 @@ extension KMSService {
         let name = try request.required("AliasName")
         try checkAliasName(name)
         try registry.write { () throws(KMSError) in
-            guard var alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
+            guard var alias = try registry.alias(account: caller.account, region: caller.region, name: name) else {
                 throw KMSError(.notFound, "Alias \(ARN.alias(name, region: caller.region, account: caller.account)) is not found.")
             }
             let key = try authorizedKey(request, member: "TargetKeyId", action: "kms:UpdateAlias", caller: caller)
             guard key.account == caller.account else { throw KMSError(.notFound, "Key '\(key.arn)' does not exist") }
             try requireNotPendingDeletion(key)
-            if let current = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId),
+            if let current = try registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId),
                !current.isSameKind(as: key) {
                 throw KMSError(.validation, "\(alias.arn) can only be associated with a key of the same type and usage: \(current.keySpec.rawValue) / \(current.keyUsage.rawValue).")
             }
@@ -59,10 +59,10 @@ extension KMSService {
         let name = try request.required("AliasName")
         try checkAliasName(name)
         try registry.write { () throws(KMSError) in
-            guard let alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
+            guard let alias = try registry.alias(account: caller.account, region: caller.region, name: name) else {
                 throw KMSError(.notFound, "Alias \(ARN.alias(name, region: caller.region, account: caller.account)) is not found.")
             }
-            let key = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
+            let key = try registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
             try authorizer.authorize(action: "kms:DeleteAlias", caller: caller, key: key)
             return ((), [.removeAlias(alias)])
         }
@@ -70,7 +70,7 @@ extension KMSService {
     }
 
     func listAliases(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        var aliases = registry.aliases(account: caller.account, region: caller.region)
+        var aliases = try registry.aliases(account: caller.account, region: caller.region)
         if let keyParam = request.string("KeyId") {
             let key = try resolveKey(keyParam, caller: caller, allowAlias: false)
             try authorizer.authorize(action: "kms:ListAliases", caller: caller, key: key)
