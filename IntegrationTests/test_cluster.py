@@ -59,12 +59,15 @@ def get(node_or_url, path):
     return resp.status, body
 
 
-def metric(node, name):
+def metric(node, name, **labels):
+    """The sum of a metric family's series whose labels include `labels`; None if absent."""
     _, body = get(node, "/metrics")
+    total = None
     for line in body.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total = (total or 0) + float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def test_created_on_one_node_usable_on_the_other_at_once(server_factory, pg_url):
@@ -151,8 +154,8 @@ def test_background_jobs_run_on_one_node_and_move_when_it_dies(server_factory, p
     assert len(holders()) == 1, "two nodes ran the background jobs at once"
     holder = holders()[0]
     other = next(n for n in nodes if n is not holder)
-    assert metric(holder, "kms_background_job_runs_total") >= 1
-    assert metric(other, "kms_background_job_runs_total") == 0
+    assert metric(holder, "kms_background_job_runs_total", outcome="ok") >= 1
+    assert not metric(other, "kms_background_job_runs_total")
 
     holder.proc.send_signal(signal.SIGKILL)
     holder.proc.wait(timeout=10)
@@ -174,11 +177,26 @@ def test_health_and_metrics(server_factory, pg_url):
     a, = start_nodes(server_factory, pg_url, count=1)
     assert get(a, "/health/live") == (200, "ok\n")
     assert get(a, "/health/ready") == (200, "ready\n")
-    a.client().create_key()
+    kms = a.client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    for _ in range(3):
+        kms.encrypt(KeyId=key_id, Plaintext=MARKER)
+    try:
+        kms.encrypt(KeyId="alias/does-not-exist", Plaintext=MARKER)
+    except ClientError:
+        pass
     status, body = get(a, "/metrics")
     assert status == 200
-    for name in ("kms_key_cache_hits_total", "kms_key_cache_misses_total", "kms_background_job_runs_total"):
+    assert metric(a, "kms_requests_total", operation="Encrypt", outcome="ok") == 3
+    assert metric(a, "kms_requests_total", operation="Encrypt", outcome="NotFoundException") == 1
+    assert metric(a, "kms_request_duration_seconds_count", operation="Encrypt", outcome="ok") == 3
+    assert metric(a, "kms_request_duration_seconds_bucket", operation="CreateKey", outcome="ok", le="+Inf") == 1
+    assert metric(a, "kms_storage_duration_seconds_count", call="write") >= 1
+    assert metric(a, "kms_key_cache_hits_total") >= 2
+    for name in ("kms_key_cache_misses_total", "kms_background_job_lease_held", "kms_keys"):
         assert name in body
+    # No key ID, alias or caller input in any label.
+    assert key_id not in body and "does-not-exist" not in body
     # The main listener still refuses everything else that is not a KMS call.
     assert get(a, "/nothing")[0] == 400
 
@@ -194,3 +212,36 @@ def test_health_on_an_admin_listener(server_factory):
     assert get(admin, "/")[0] == 404
     # Moved: the main listener no longer answers them.
     assert get(srv, "/health/live")[0] == 400
+
+
+def test_sigterm_drains_in_flight_requests(server_factory):
+    """SIGTERM while a slow request (RSA-4096 key generation) runs: it is answered, then the server exits."""
+    import threading
+    srv = server_factory()
+    kms = srv.client()
+    result = {}
+
+    def slow():
+        try:
+            result["key"] = kms.create_key(KeySpec="RSA_4096", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            result["error"] = exc
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3)
+    proc = srv.proc
+    assert t.is_alive(), "the request finished before SIGTERM: nothing was in flight"
+    proc.send_signal(signal.SIGTERM)
+    t.join(timeout=60)
+    rc = proc.wait(timeout=30)
+    srv.proc = None
+    assert "error" not in result, result.get("error")
+    assert result.get("key")
+    assert rc == 0
+    with open(srv.stdout_path) as fh:
+        out = fh.read()
+    assert "kms: draining" in out and "kms: stopped" in out
+    # The key it created was stored before the answer: a restart finds it.
+    srv.start()
+    assert srv.client().describe_key(KeyId=result["key"])["KeyMetadata"]["KeySpec"] == "RSA_4096"

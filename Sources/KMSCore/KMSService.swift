@@ -13,8 +13,9 @@ public final class KMSService: Sendable {
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
-                cacheCapacity: Int = KeyRegistry.defaultCapacity, mayBlock: @escaping @Sendable () -> Bool = { true }) throws {
-        self.registry = KeyRegistry(store: store, capacity: cacheCapacity, mayBlock: mayBlock)
+                cacheCapacity: Int = KeyRegistry.defaultCapacity, mayBlock: @escaping @Sendable () -> Bool = { true },
+                observeStore: (@Sendable (KeyRegistry.StoreCall, Duration) -> Void)? = nil) throws {
+        self.registry = KeyRegistry(store: store, capacity: cacheCapacity, mayBlock: mayBlock, observeStore: observeStore)
         self.clock = clock
         self.authorizer = authorizer
         self.grants = grants

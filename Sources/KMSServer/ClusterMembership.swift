@@ -1,6 +1,5 @@
 import KMSCore
 import KMSStorage
-import Synchronization
 
 /// What a node does to be one of several on a shared PostgreSQL: follow the changes the
 /// others commit (PostgresChangeFeed evicts them from this node's cache) and take part in
@@ -11,8 +10,6 @@ final class ClusterMembership: Sendable {
     let feed: PostgresChangeFeed?
     let lease: any JobLease
     private let postgresLease: PostgresJobLease?
-    /// Background job runs on this node (sweeps started while holding the lease).
-    let jobRuns = Atomic<Int>(0)
 
     private init(feed: PostgresChangeFeed?, lease: any JobLease, postgresLease: PostgresJobLease?) {
         self.feed = feed

@@ -23,12 +23,14 @@ public enum KMSHTTPServer {
         let storage = try StorageLocation(config.storage, dataDirectory: config.dataDirectory)
         // Stores block their caller (PostgreSQL waits on its client): off the Swift
         // concurrency pool and off the event loops, on a thread meant for blocking.
+        let metrics = ServerMetrics()
         let (service, credentials, created, store) = try await NIOThreadPool.singleton.runIfActive {
             let store = try storage.open(rootKey: rootKey)
             // Event loops never wait for the store: a cache miss there is re-run off the loop.
             let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
                                          ciphertextFormat: config.ciphertextFormat, cacheCapacity: config.keyCacheCapacity,
-                                         mayBlock: { MultiThreadedEventLoopGroup.currentEventLoop == nil })
+                                         mayBlock: { MultiThreadedEventLoopGroup.currentEventLoop == nil },
+                                         observeStore: { metrics.observeStore($0, $1) })
             let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                            dataDirectory: config.dataDirectory,
                                                                            seed: config.rootCredentialSeed)
@@ -69,9 +71,10 @@ public enum KMSHTTPServer {
         var configured = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit)
         let drain = ShutdownDrain()
         let operations = OperationsEndpoints(readiness: { try (store as? any StoreReadiness)?.checkReady() },
-                                             metrics: { ServerMetrics.exposition(service: service, cluster: cluster) },
+                                             metrics: { metrics.exposition(service: service, cluster: cluster) },
                                              draining: drain)
         if config.adminListen == nil { configured.operations = operations }
+        configured.metrics = metrics.requests
         let pipeline = configured
         let adminPipeline: RequestPipeline = {
             var p = RequestPipeline(service: service, authenticator: authenticator)
@@ -164,7 +167,6 @@ public enum KMSHTTPServer {
                 try? await Task.sleep(nanoseconds: UInt64(config.deletionSweepInterval * 1_000_000_000))
                 // On a cluster, only the node holding the job lease runs the sweep.
                 guard cluster.lease.isHeld else { continue }
-                cluster.jobRuns.add(1, ordering: .relaxed)
                 do {
                     // AwsServiceEvent records first: a key whose event cannot be written is
                     // not deleted (the next sweep tries again). Off the concurrency pool: the
@@ -179,8 +181,13 @@ public enum KMSHTTPServer {
                         return try recorded?.isEmpty == true ? 0 : service.sweepDeletions(only: recorded)
                     }
                     if deleted > 0 { logger.info("deleted \(deleted) key(s) whose deletion window ended") }
-                    try await NIOThreadPool.singleton.runIfActive { try cluster.feed?.prune() }
+                    metrics.jobRan(ok: true)
+                    try await NIOThreadPool.singleton.runIfActive {
+                        try cluster.feed?.prune()
+                        if let counts = try (store as? any StoreStatistics)?.keyCountsByState() { metrics.setKeyCounts(counts) }
+                    }
                 } catch {
+                    metrics.jobRan(ok: false)
                     logger.error("deletion sweep failed: \(error)")
                 }
             }

@@ -19,6 +19,8 @@ struct RequestPipeline: Sendable {
     var operations: OperationsEndpoints?
     /// The admin listener (`--admin-listen`) answers only those.
     var operationsOnly = false
+    /// Requests by operation and outcome with latencies; nil records nothing.
+    var metrics: RequestMetrics?
 
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
          audit: AuditLog? = nil) {
@@ -94,8 +96,10 @@ struct RequestPipeline: Sendable {
             if isLookup {
                 stage.source = .cloudtrail
                 stage.eventName = "LookupEvents"
+                stage.metricOperation = "LookupEvents"
             } else if let operation {
                 stage.eventName = operation.name
+                stage.metricOperation = operation.name
             } else if let target = request.amzTarget {
                 stage.eventName = Self.eventName(target: target)
             }
@@ -164,7 +168,8 @@ struct RequestPipeline: Sendable {
 
     private func auditStage(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS?) -> AuditStage {
         let requestID = RequestID.next()
-        return AuditStage(enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
+        return AuditStage(metrics: metrics, started: metrics == nil ? 0 : RequestMetrics.now(),
+                          enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
                           context: AuditRequestContext(requestID: requestID, time: audit == nil ? 0 : Date().timeIntervalSince1970,
                                                        sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls))
     }
@@ -210,6 +215,11 @@ struct RequestPipeline: Sendable {
 /// What the audit stage gathers about one request as the pipeline runs, and the response
 /// it turns into: the answer and its event, built from the same facts.
 struct AuditStage: Sendable {
+    /// Metrics: where the request's outcome and latency go, when it started, and its
+    /// operation label (a model operation name only: never what the client sent).
+    let metrics: RequestMetrics?
+    let started: UInt64
+    var metricOperation = "other"
     let enabled: Bool
     let fallbackAccount: String
     let context: AuditRequestContext
@@ -220,6 +230,9 @@ struct AuditStage: Sendable {
     var request: JSONObject?
 
     func respond(_ result: JSONObject?, _ error: KMSError?) -> RequestPipeline.Response {
+        if let metrics {
+            metrics.record(operation: metricOperation, outcome: error?.code.rawValue ?? "ok", nanoseconds: RequestMetrics.now() &- started)
+        }
         var response: RequestPipeline.Response
         if let error {
             response = RequestPipeline.error(error, requestID: context.requestID)

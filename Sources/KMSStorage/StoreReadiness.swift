@@ -42,3 +42,33 @@ extension SQLiteKeyStore {
         }.filter { ($0.deletionDate ?? .infinity) <= dueBy }
     }
 }
+
+/// Keys by state across the store, for the `kms_keys` gauge.
+public protocol StoreStatistics: Sendable {
+    func keyCountsByState() throws -> [String: Int]
+}
+
+extension PostgresKeyStore: StoreStatistics {
+    public func keyCountsByState() throws -> [String: Int] {
+        try wait { [client, logger] in
+            var counts: [String: Int] = [:]
+            for row in try await client.query("SELECT metadata::jsonb->>'keyState', count(*)::int8 FROM keys GROUP BY 1", logger: logger).collect() {
+                let (state, n) = try row.decode((String?, Int64).self)
+                counts[state ?? "", default: 0] += Int(n)
+            }
+            return counts
+        }
+    }
+}
+
+extension SQLiteKeyStore: StoreStatistics {
+    public func keyCountsByState() throws -> [String: Int] {
+        try db.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT json_extract(metadata, '$.keyState') AS s, count(*) AS n FROM keys GROUP BY s") {
+                counts[(row["s"] as String?) ?? "", default: 0] += row["n"] as Int
+            }
+            return counts
+        }
+    }
+}

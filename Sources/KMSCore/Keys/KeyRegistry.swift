@@ -38,9 +38,16 @@ public final class KeyRegistry: @unchecked Sendable {
     /// loops: a miss there throws `KMSError.storeReadNeeded` and the request is re-run on
     /// the blocking pool, so the event loop never waits for PostgreSQL.
     let mayBlock: @Sendable () -> Bool
+    /// Told how long each store call took (metrics); nil measures nothing.
+    let observeStore: (@Sendable (StoreCall, Duration) -> Void)?
+
+    /// The kinds of store call, for storage latency metrics.
+    public enum StoreCall: String, Sendable, CaseIterable { case read, list, write }
 
     public init(store: any KeyStore, capacity: Int = KeyRegistry.defaultCapacity,
-                mayBlock: @escaping @Sendable () -> Bool = { true }) {
+                mayBlock: @escaping @Sendable () -> Bool = { true },
+                observeStore: (@Sendable (StoreCall, Duration) -> Void)? = nil) {
+        self.observeStore = observeStore
         self.store = store
         self.capacity = max(1, capacity)
         self.mayBlock = mayBlock
@@ -62,7 +69,7 @@ public final class KeyRegistry: @unchecked Sendable {
         state.misses &+= 1
         let generation = state.generation
         stateLock.unlock()
-        let key = try readThrough { () throws in try store.key(account: account, region: region, keyId: keyId) }
+        let key = try readThrough(.read) { () throws in try store.key(account: account, region: region, keyId: keyId) }
         if let key { cacheLoaded(generation) { $0.keys.put(ref, key, capacity: capacity) } }
         return key
     }
@@ -78,7 +85,7 @@ public final class KeyRegistry: @unchecked Sendable {
         state.misses &+= 1
         let generation = state.generation
         stateLock.unlock()
-        let alias = try readThrough { () throws in try store.alias(account: account, region: region, aliasName: name) }
+        let alias = try readThrough(.read) { () throws in try store.alias(account: account, region: region, aliasName: name) }
         if let alias { cacheLoaded(generation) { $0.aliases.put(ref, alias, capacity: capacity) } }
         return alias
     }
@@ -86,7 +93,7 @@ public final class KeyRegistry: @unchecked Sendable {
     /// Keys of one account and region in key-ID order after `after`, at most `limit`:
     /// always from the store (listing is not served from a partial cache).
     public func keys(account: String, region: String, after: String?, limit: Int) throws(KMSError) -> [KMSKey] {
-        try readThrough { () throws in try store.listKeys(account: account, region: region, after: after, limit: limit) }
+        try readThrough(.list) { () throws in try store.listKeys(account: account, region: region, after: after, limit: limit) }
     }
 
     /// Every key of one account and region, from the store, in key-ID order.
@@ -104,7 +111,7 @@ public final class KeyRegistry: @unchecked Sendable {
         var all: [Alias] = []
         while true {
             let after = all.last?.aliasName
-            let page = try readThrough { () throws in try store.listAliases(account: account, region: region, after: after, limit: Self.pageSize) }
+            let page = try readThrough(.list) { () throws in try store.listAliases(account: account, region: region, after: after, limit: Self.pageSize) }
             all += page
             if page.count < Self.pageSize { return all }
         }
@@ -112,13 +119,15 @@ public final class KeyRegistry: @unchecked Sendable {
 
     /// Keys pending deletion whose date is at or before `date`, from the store.
     public func keysDueForDeletion(at date: Double) throws(KMSError) -> [KMSKey] {
-        try readThrough { () throws in try store.keysPendingDeletion(dueBy: date) }
+        try readThrough(.list) { () throws in try store.keysPendingDeletion(dueBy: date) }
     }
 
     static let pageSize = 1_000
 
-    private func readThrough<T>(_ read: () throws -> T) throws(KMSError) -> T {
+    private func readThrough<T>(_ kind: StoreCall, _ read: () throws -> T) throws(KMSError) -> T {
         guard mayBlock() else { throw KMSError.storeReadNeeded }
+        let started = ContinuousClock.now
+        defer { observeStore?(kind, ContinuousClock.now - started) }
         do { return try read() } catch { throw KMSError.storeUnavailable }
     }
 
@@ -183,6 +192,8 @@ public final class KeyRegistry: @unchecked Sendable {
             stateLock.unlock()
             let (result, changes) = try body()
             guard !changes.isEmpty else { return result }
+            let started = ContinuousClock.now
+            defer { observeStore?(.write, ContinuousClock.now - started) }
             do {
                 try store.apply(changes)
             } catch let conflict as StoreConflict {
