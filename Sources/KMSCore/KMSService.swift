@@ -17,8 +17,10 @@ public final class KMSService: Sendable {
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = PolicyAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
-                principalDirectory: any PrincipalDirectory = AnyWellFormedPrincipal()) throws {
-        self.registry = try KeyRegistry(store: store)
+                principalDirectory: any PrincipalDirectory = AnyWellFormedPrincipal(),
+                cacheCapacity: Int = KeyRegistry.defaultCapacity, mayBlock: @escaping @Sendable () -> Bool = { true },
+                observeStore: (@Sendable (KeyRegistry.StoreCall, Duration) -> Void)? = nil) throws {
+        self.registry = KeyRegistry(store: store, capacity: cacheCapacity, mayBlock: mayBlock, observeStore: observeStore)
         self.clock = clock
         self.authorizer = authorizer
         self.grants = grants

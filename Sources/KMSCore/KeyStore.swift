@@ -24,6 +24,8 @@ public protocol KeyStore: Sendable {
     func grants(account: String, region: String, keyId: String) throws -> [KMSGrant]
     /// The grants, on any key, whose retiring principal is `retiringPrincipal` (ListRetirableGrants).
     func grants(retiringPrincipal: String) throws -> [KMSGrant]
+    /// Keys pending deletion whose deletion date is at or before `dueBy` (the sweep's work).
+    func keysPendingDeletion(dueBy: Double) throws -> [KMSKey]
 }
 
 /// Stores that keep no grants (test doubles) get empty answers; the real backends override these.
@@ -31,6 +33,13 @@ extension KeyStore {
     public func loadGrants() throws -> [KMSGrant] { [] }
     public func grants(account: String, region: String, keyId: String) throws -> [KMSGrant] { [] }
     public func grants(retiringPrincipal: String) throws -> [KMSGrant] { [] }
+}
+
+extension KeyStore {
+    /// A full scan; stores override it with an indexed query.
+    public func keysPendingDeletion(dueBy: Double) throws -> [KMSKey] {
+        try loadKeys().filter { $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= dueBy }
+    }
 }
 
 /// A conditional change. Puts and removes carry the object as it was read: its
@@ -95,16 +104,4 @@ public struct StoreConflict: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String { "conflict on \(object) (expected version \(expectedVersion)): \(reason)" }
-}
-
-/// A store that keeps nothing: for unit tests of the core. Every write applies.
-public struct InMemoryKeyStore: KeyStore {
-    public init() {}
-    public func loadKeys() throws -> [KMSKey] { [] }
-    public func loadAliases() throws -> [Alias] { [] }
-    public func key(account: String, region: String, keyId: String) throws -> KMSKey? { nil }
-    public func alias(account: String, region: String, aliasName: String) throws -> Alias? { nil }
-    public func listKeys(account: String, region: String, after: String?, limit: Int) throws -> [KMSKey] { [] }
-    public func listAliases(account: String, region: String, after: String?, limit: Int) throws -> [Alias] { [] }
-    public func apply(_ changes: [StoreChange]) throws {}
 }

@@ -103,7 +103,7 @@ final class FlushBatcher: @unchecked Sendable {
                 }
                 var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
                 ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
-                                       keepAlive: keepAlive, into: &buffer)
+                                       keepAlive: keepAlive, into: &buffer, contentType: response.contentType)
                 if keepAlive {
                     context.write(NIOAny(buffer), promise: nil)
                     pending.append(context)

@@ -128,7 +128,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// last response is flushed (responses wait for the tick's batched flush otherwise).
     /// A connection idle for the configured timeout (IdleStateHandler) is closed here.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
+        if (event as? ChannelEvent) == .inputClosed || event is DrainRequest {
             inputClosed = true
             closeIfFinished(context: context)
         } else if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
@@ -172,7 +172,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
         ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
-                               keepAlive: keepAlive, into: &buffer)
+                               keepAlive: keepAlive, into: &buffer, contentType: response.contentType)
         guard !keepAlive else {
             // No promise: allocating a future per response only to drop it cost ~2% of CPU.
             guard let flusher else {
@@ -223,13 +223,18 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 /// The HTTP/1.1 response bytes: status line, the fixed headers AWS JSON clients read, body.
 enum ResponseEncoding {
-    static func write(status: HTTPResponseStatus, body: [UInt8], requestID: String, keepAlive: Bool, into buffer: inout ByteBuffer) {
+    static func write(status: HTTPResponseStatus, body: [UInt8], requestID: String, keepAlive: Bool, into buffer: inout ByteBuffer,
+                      contentType: String? = nil) {
         if status == .ok {
             buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
         } else {
             buffer.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
         }
-        buffer.writeStaticString("Content-Type: application/x-amz-json-1.1\r\nContent-Length: ")
+        if let contentType {
+            buffer.writeString("Content-Type: \(contentType)\r\nContent-Length: ")
+        } else {
+            buffer.writeStaticString("Content-Type: application/x-amz-json-1.1\r\nContent-Length: ")
+        }
         buffer.writeString(String(body.count))
         buffer.writeStaticString("\r\nx-amzn-RequestId: ")
         buffer.writeString(requestID.isEmpty ? RequestID.next() : requestID)

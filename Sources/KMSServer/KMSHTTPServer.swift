@@ -23,17 +23,27 @@ public enum KMSHTTPServer {
         let storage = try StorageLocation(config.storage, dataDirectory: config.dataDirectory)
         // Stores block their caller (PostgreSQL waits on its client): off the Swift
         // concurrency pool and off the event loops, on a thread meant for blocking.
-        let (service, credentials, created) = try await NIOThreadPool.singleton.runIfActive {
+        let metrics = ServerMetrics()
+        let (service, credentials, created, store) = try await NIOThreadPool.singleton.runIfActive {
             let store = try storage.open(rootKey: rootKey)
             // Grants: in memory per key for authorization; their tokens MACed under a key every node derives.
             let grants = try GrantRegistry(store: store, tokenKey: rootKey.derivedKey(purpose: "grant-token-v1"),
                                            clock: SystemClock(offset: config.lifecycleClockOffset))
+            // Event loops never wait for the store: a cache miss there is re-run off the loop.
             let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
-                                         ciphertextFormat: config.ciphertextFormat, grants: grants)
+                                         ciphertextFormat: config.ciphertextFormat, grants: grants,
+                                         cacheCapacity: config.keyCacheCapacity,
+                                         mayBlock: { MultiThreadedEventLoopGroup.currentEventLoop == nil },
+                                         observeStore: { metrics.observeStore($0, $1) })
             let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                            dataDirectory: config.dataDirectory,
                                                                            seed: config.rootCredentialSeed)
-            return (service, credentials, created)
+            return (service, credentials, created, store)
+        }
+        // A cluster node (PostgreSQL): follow other nodes' changes, and take part in
+        // choosing the one node that runs the background jobs.
+        let cluster = try await NIOThreadPool.singleton.runIfActive {
+            try ClusterMembership.join(store: store, registry: service.registry, pollInterval: config.changePollInterval)
         }
         if config.ciphertextFormat == 1 {
             FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
@@ -62,8 +72,21 @@ public enum KMSHTTPServer {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
         }
-        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
-                                       secureTransport: tls != nil)
+        var configured = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
+                                         secureTransport: tls != nil)
+        let drain = ShutdownDrain()
+        let operations = OperationsEndpoints(readiness: { try (store as? any StoreReadiness)?.checkReady() },
+                                             metrics: { metrics.exposition(service: service, cluster: cluster) },
+                                             draining: drain)
+        if config.adminListen == nil { configured.operations = operations }
+        configured.metrics = metrics.requests
+        let pipeline = configured
+        let adminPipeline: RequestPipeline = {
+            var p = RequestPipeline(service: service, authenticator: authenticator)
+            p.operations = operations
+            p.operationsOnly = true
+            return p
+        }()
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopThreads)
         let blockingQueue = BlockingWorkQueue()
@@ -96,6 +119,7 @@ public enum KMSHTTPServer {
                         try channel.pipeline.syncOperations.addHandler(ConnectionLimiter.Refuse())
                         return
                     }
+                    drain.track(channel)
                     // TLS first: everything after it sees plaintext. The context is read per
                     // connection, so a SIGHUP reload applies to the next connection accepted.
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
@@ -109,6 +133,24 @@ public enum KMSHTTPServer {
                 }
             }
         let channel = try await bootstrap.bind(host: config.host, port: config.port).get()
+        var adminChannel: (any Channel)?
+        if let admin = config.adminListen {
+            adminChannel = try await ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(HTTPRequestFramer(maxBodyBytes: 4096, requestTimeout: requestTimeout)))
+                        try channel.pipeline.syncOperations.addHandler(
+                            KMSHTTPHandler(pipeline: adminPipeline, blockingQueue: blockingQueue, maxBodyBytes: 4096))
+                    }
+                }
+                .bind(host: admin.host, port: admin.port).get()
+        }
+        if let adminChannel {
+            Console.line("kms: health and metrics on http://\(ListenAddress.urlHost(config.adminListen?.host ?? "")):\(adminChannel.localAddress?.port ?? 0)")
+        }
         let port = channel.localAddress?.port ?? config.port
         let address = "\(tls == nil ? "http" : "https")://\(ListenAddress.urlHost(config.host)):\(port)"
         if config.dev {
@@ -128,6 +170,8 @@ public enum KMSHTTPServer {
         let sweeper = Task.detached {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(config.deletionSweepInterval * 1_000_000_000))
+                // On a cluster, only the node holding the job lease runs the sweep.
+                guard cluster.lease.isHeld else { continue }
                 do {
                     // AwsServiceEvent records first: a key whose event cannot be written is
                     // not deleted (the next sweep tries again). Off the concurrency pool: the
@@ -135,14 +179,20 @@ public enum KMSHTTPServer {
                     let deleted = try await NIOThreadPool.singleton.runIfActive { () throws -> Int in
                         var recorded: Set<String>?
                         if let audit {
-                            recorded = Set(service.dueDeletions().filter {
+                            recorded = Set(try service.dueDeletions().filter {
                                 audit.appendServiceEvent(eventName: "DeleteKey", account: $0.account, region: $0.region, keyArn: $0.arn)
                             }.map(\.arn))
                         }
                         return try recorded?.isEmpty == true ? 0 : service.sweepDeletions(only: recorded)
                     }
                     if deleted > 0 { logger.info("deleted \(deleted) key(s) whose deletion window ended") }
+                    metrics.jobRan(ok: true)
+                    try await NIOThreadPool.singleton.runIfActive {
+                        try cluster.feed?.prune()
+                        if let counts = try (store as? any StoreStatistics)?.keyCountsByState() { metrics.setKeyCounts(counts) }
+                    }
                 } catch {
+                    metrics.jobRan(ok: false)
                     logger.error("deletion sweep failed: \(error)")
                 }
             }
@@ -173,6 +223,8 @@ public enum KMSHTTPServer {
             }
         }
 
+        // SIGINT/SIGTERM: ready answers 503, the listener closes, open connections finish
+        // what they received (up to --shutdown-grace seconds), then the process stops.
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
             channel.close(promise: nil)
         }
@@ -187,6 +239,10 @@ public enum KMSHTTPServer {
             }
         }
         try await channel.closeFuture.get()
+        Console.line("kms: draining \(drain.openChannels) connection(s), up to \(config.shutdownGrace) s")
+        await drain.drain(deadline: config.shutdownGrace)
+        try? await adminChannel?.close()
+        cluster.stop()
         signals.cancel()
         reloads?.cancel()
         sweeper.cancel()

@@ -16,6 +16,14 @@ struct RequestPipeline: Sendable {
     /// Whether the server listens with TLS (it then accepts nothing else): aws:SecureTransport.
     let secureTransport: Bool
 
+    /// GET /health/live, /health/ready and /metrics on this listener; nil when they are on
+    /// the admin listener only.
+    var operations: OperationsEndpoints?
+    /// The admin listener (`--admin-listen`) answers only those.
+    var operationsOnly = false
+    /// Requests by operation and outcome with latencies; nil records nothing.
+    var metrics: RequestMetrics?
+
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
          audit: AuditLog? = nil, secureTransport: Bool = false) {
         self.service = service
@@ -35,6 +43,8 @@ struct RequestPipeline: Sendable {
         /// it before the response may leave.
         var event: [UInt8] = []
         var entry: AuditIndexEntry?
+        /// Content-Type when not the AWS JSON one (health and metrics answers).
+        var contentType: String?
     }
 
     /// What the handler must do: answer now, or run a blocking operation off the event loop.
@@ -75,6 +85,9 @@ struct RequestPipeline: Sendable {
     /// The one audit stage: every request that reaches here leaves exactly one event, in
     /// the Response (or in the blocking work's Response), whatever its outcome.
     func process(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS? = nil) -> Outcome {
+        // Health and metrics: GET only (KMS itself is POST /), unaudited, never authenticated.
+        if request.method == "GET", let operations, let outcome = operations.outcome(for: request.uri) { return outcome }
+        if operationsOnly { return .respond(OperationsEndpoints.text(.notFound, "not found\n")) }
         var stage = auditStage(request, sourceIP: sourceIP, tls: tls)
         let body = request.body
         do throws(KMSError) {
@@ -86,8 +99,10 @@ struct RequestPipeline: Sendable {
             if isLookup {
                 stage.source = .cloudtrail
                 stage.eventName = "LookupEvents"
+                stage.metricOperation = "LookupEvents"
             } else if let operation {
                 stage.eventName = operation.name
+                stage.metricOperation = operation.name
             } else if let target = request.amzTarget {
                 stage.eventName = Self.eventName(target: target)
             }
@@ -133,7 +148,16 @@ struct RequestPipeline: Sendable {
                     Self.run(service, operation, json, caller, stage)
                 })
             }
-            return .respond(Self.run(service, operation, json, caller, stage))
+            // Served on the event loop; a cache miss there (KMSError.storeReadNeeded) moves
+            // the request to the blocking pool, where it reads through to the store.
+            do {
+                return .respond(stage.respond(try service.handle(operation, body: json, caller: caller), nil))
+            } catch where error == .storeReadNeeded {
+                let stage = stage
+                return .offload(BlockingWork(lane: .writes, account: caller.account, refuse: { stage.respond(nil, $0) }) {
+                    Self.run(service, operation, json, caller, stage)
+                })
+            }
         } catch {
             return .respond(stage.respond(nil, error))
         }
@@ -148,7 +172,8 @@ struct RequestPipeline: Sendable {
 
     private func auditStage(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS?) -> AuditStage {
         let requestID = RequestID.next()
-        return AuditStage(enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
+        return AuditStage(metrics: metrics, started: metrics == nil ? 0 : RequestMetrics.now(),
+                          enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
                           context: AuditRequestContext(requestID: requestID, time: audit == nil ? 0 : Date().timeIntervalSince1970,
                                                        sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls))
     }
@@ -194,6 +219,11 @@ struct RequestPipeline: Sendable {
 /// What the audit stage gathers about one request as the pipeline runs, and the response
 /// it turns into: the answer and its event, built from the same facts.
 struct AuditStage: Sendable {
+    /// Metrics: where the request's outcome and latency go, when it started, and its
+    /// operation label (a model operation name only: never what the client sent).
+    let metrics: RequestMetrics?
+    let started: UInt64
+    var metricOperation = "other"
     let enabled: Bool
     let fallbackAccount: String
     let context: AuditRequestContext
@@ -204,6 +234,9 @@ struct AuditStage: Sendable {
     var request: JSONObject?
 
     func respond(_ result: JSONObject?, _ error: KMSError?) -> RequestPipeline.Response {
+        if let metrics {
+            metrics.record(operation: metricOperation, outcome: error?.code.rawValue ?? "ok", nanoseconds: RequestMetrics.now() &- started)
+        }
         var response: RequestPipeline.Response
         if let error {
             response = RequestPipeline.error(error, requestID: context.requestID)

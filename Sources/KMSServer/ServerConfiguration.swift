@@ -1,3 +1,4 @@
+import KMSCore
 import NIOCore
 
 /// Everything `kms server` is started with.
@@ -49,6 +50,16 @@ public struct ServerConfiguration: Sendable {
     public var auditFsyncInterval: Double = 1
     /// Off only for benchmarks (hidden `--audit off`); the server warns loudly at start.
     public var audit = true
+
+    /// Keys (and, separately, aliases) the node keeps in memory; more are read from the store on use.
+    public var keyCacheCapacity = KeyRegistry.defaultCapacity
+    /// `--admin-listen HOST:PORT`: health and metrics on a listener of their own (and not
+    /// on the main one); nil serves them on the main listener.
+    public var adminListen: (host: String, port: Int)?
+    /// SIGTERM/SIGINT: seconds in-flight requests get to finish before the process stops.
+    public var shutdownGrace: Double = 10
+    /// How often a node polls the change log (PostgreSQL), seconds.
+    public var changePollInterval: Double = 0.25
 
     public init() {}
 

@@ -42,6 +42,38 @@ enum PostgresMigrations {
                 sealed_secret BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)
             """,
         ]),
+        // Every committed UPDATE or DELETE of a key or alias is logged and notified, so each
+        // node evicts its cached copy (PostgresChangeFeed). Inserts need neither: a node
+        // never caches an object it did not find. The log is the poll's fallback when a
+        // notification is lost; the background job prunes it.
+        Migration(version: 2, name: "change log and notifications for cache invalidation", sql: [
+            """
+            CREATE TABLE kms_changes (
+                seq BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
+                name TEXT NOT NULL, changed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())
+            """,
+            "CREATE INDEX kms_changes_changed_at ON kms_changes (changed_at)",
+            """
+            CREATE FUNCTION kms_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE s BIGINT;
+            BEGIN
+                INSERT INTO kms_changes (kind, account, region, name) VALUES ('k', OLD.account, OLD.region, OLD.key_id) RETURNING seq INTO s;
+                PERFORM pg_notify('kms_changes', s || '|k|' || OLD.account || '|' || OLD.region || '|' || OLD.key_id);
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE FUNCTION kms_alias_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE s BIGINT;
+            BEGIN
+                INSERT INTO kms_changes (kind, account, region, name) VALUES ('a', OLD.account, OLD.region, OLD.alias_name) RETURNING seq INTO s;
+                PERFORM pg_notify('kms_changes', s || '|a|' || OLD.account || '|' || OLD.region || '|' || OLD.alias_name);
+                RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER keys_changed AFTER UPDATE OR DELETE ON keys FOR EACH ROW EXECUTE FUNCTION kms_key_changed()",
+            "CREATE TRIGGER aliases_changed AFTER UPDATE OR DELETE ON aliases FOR EACH ROW EXECUTE FUNCTION kms_alias_changed()",
+        ]),
         Migration(version: 3, name: "grants with row versions", sql: [
             """
             CREATE TABLE grants (

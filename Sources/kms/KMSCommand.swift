@@ -9,7 +9,8 @@ struct KMSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
-        subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self])
+        subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self,
+                      Backup.self, Restore.self, Migrate.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
@@ -47,6 +48,10 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("audit-fsync-interval"), help: "Seconds between fsyncs of the audit trail with --audit-fsync interval (default 1).") var auditFsyncInterval: Double?
     /// Benchmark only: `--audit off` turns the trail off, with a loud warning at start.
     @Option(name: .customLong("audit"), help: .hidden) var audit: String?
+    @Option(name: .customLong("admin-listen"), help: "HOST:PORT for /health/live, /health/ready and /metrics (default: on the main listener).") var adminListen: String?
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds in-flight requests get to finish after SIGTERM (default 10).") var shutdownGrace: Double?
+    @Option(name: .customLong("key-cache-size"), help: "Keys (and aliases) kept in memory; others are read from the store on use (default 100000).") var keyCacheSize: Int?
+    @Option(name: .customLong("change-poll-interval"), help: .hidden) var changePollInterval: Double?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -116,6 +121,20 @@ struct Server: AsyncParsableCommand {
         case "off": c.audit = false
         default: throw ValidationError("--audit must be on or off")
         }
+        if let admin = adminListen ?? reader.string(forKey: "kms.adminListen") {
+            guard let colon = admin.lastIndex(of: ":"), let p = Int(admin[admin.index(after: colon)...]), (0...65535).contains(p) else {
+                throw ValidationError("--admin-listen must be HOST:PORT")
+            }
+            var host = String(admin[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            c.adminListen = (host, p)
+        }
+        c.shutdownGrace = shutdownGrace ?? reader.double(forKey: "kms.shutdownGrace", default: c.shutdownGrace)
+        guard c.shutdownGrace >= 0, c.shutdownGrace.isFinite else { throw ValidationError("--shutdown-grace must be a number of seconds") }
+        c.keyCacheCapacity = keyCacheSize ?? reader.int(forKey: "kms.keyCacheSize", default: c.keyCacheCapacity)
+        guard c.keyCacheCapacity > 0 else { throw ValidationError("--key-cache-size must be positive") }
+        c.changePollInterval = changePollInterval ?? c.changePollInterval
+        guard c.changePollInterval > 0 else { throw ValidationError("--change-poll-interval must be positive") }
         try await KMSHTTPServer.run(c)
     }
 }

@@ -3,18 +3,23 @@ import Testing
 @testable import IAMPolicy
 @testable import KMSCore
 
-/// A store that keeps only grants (keys live in the registry's memory, as with
-/// `InMemoryKeyStore`), versioned and conditional like the real backends.
+/// An in-memory store with grants: keys and aliases kept by `InMemoryKeyStore` (the
+/// registry reads through to it), grants here, versioned and conditional like the real backends.
 final class GrantOnlyStore: KeyStore, @unchecked Sendable {
     private let lock = NSLock()
     private var rows: [String: KMSGrant] = [:]
+    private let keys = InMemoryKeyStore()
 
-    func loadKeys() throws -> [KMSKey] { [] }
-    func loadAliases() throws -> [Alias] { [] }
-    func key(account: String, region: String, keyId: String) throws -> KMSKey? { nil }
-    func alias(account: String, region: String, aliasName: String) throws -> Alias? { nil }
-    func listKeys(account: String, region: String, after: String?, limit: Int) throws -> [KMSKey] { [] }
-    func listAliases(account: String, region: String, after: String?, limit: Int) throws -> [Alias] { [] }
+    func loadKeys() throws -> [KMSKey] { try keys.loadKeys() }
+    func loadAliases() throws -> [Alias] { try keys.loadAliases() }
+    func key(account: String, region: String, keyId: String) throws -> KMSKey? { try keys.key(account: account, region: region, keyId: keyId) }
+    func alias(account: String, region: String, aliasName: String) throws -> Alias? { try keys.alias(account: account, region: region, aliasName: aliasName) }
+    func listKeys(account: String, region: String, after: String?, limit: Int) throws -> [KMSKey] {
+        try keys.listKeys(account: account, region: region, after: after, limit: limit)
+    }
+    func listAliases(account: String, region: String, after: String?, limit: Int) throws -> [Alias] {
+        try keys.listAliases(account: account, region: region, after: after, limit: limit)
+    }
     func loadGrants() throws -> [KMSGrant] { lock.withLock { Array(rows.values) } }
     func grants(account: String, region: String, keyId: String) throws -> [KMSGrant] {
         lock.withLock { rows.values.filter { $0.account == account && $0.region == region && $0.keyId == keyId } }
@@ -23,6 +28,7 @@ final class GrantOnlyStore: KeyStore, @unchecked Sendable {
         lock.withLock { rows.values.filter { $0.retiringPrincipal == retiringPrincipal } }
     }
     func apply(_ changes: [StoreChange]) throws {
+        try keys.apply(changes)  // ignores grant changes
         try lock.withLock {
             for change in changes {
                 switch change {

@@ -169,11 +169,11 @@ import KMSCore
     @Test(arguments: StoreBackend.allCases)
     func registryRetriesAWriteWhoseBaseMovedOnTheFreshState(_ backend: StoreBackend) throws {
         guard let scratch = try ScratchStore.make(backend) else { return }
-        let nodeA = try KeyRegistry(store: try scratch.open())
+        let nodeA = KeyRegistry(store: try scratch.open())
         let nodeB = try scratch.open()
         let key = Fixtures.key()
         try nodeA.write { () throws(KMSError) in ((), [.putKey(key)]) }
-        #expect(nodeA.key(account: key.account, region: key.region, keyId: key.keyId)?.storeVersion == 1)
+        #expect(try nodeA.key(account: key.account, region: key.region, keyId: key.keyId)?.storeVersion == 1)
 
         // Another node changes the key behind A's back.
         var behind = try #require(try nodeB.key(account: key.account, region: key.region, keyId: key.keyId))
@@ -184,20 +184,20 @@ import KMSCore
         var runs = 0
         try nodeA.write { () throws(KMSError) in
             runs += 1
-            guard var k = nodeA.key(account: key.account, region: key.region, keyId: key.keyId) else { throw KMSError(.notFound, "gone") }
+            guard var k = try nodeA.key(account: key.account, region: key.region, keyId: key.keyId) else { throw KMSError(.notFound, "gone") }
             k.keyState = .disabled
             return ((), [.putKey(k)])
         }
         #expect(runs == 2)
         let stored = try #require(try nodeB.key(account: key.account, region: key.region, keyId: key.keyId))
         #expect(stored.keyState == .disabled && stored.description == "changed on B" && stored.storeVersion == 3)
-        #expect(nodeA.key(account: key.account, region: key.region, keyId: key.keyId)?.description == "changed on B")
+        #expect(try nodeA.key(account: key.account, region: key.region, keyId: key.keyId)?.description == "changed on B")
 
         // Deleted elsewhere: the retry sees it gone and answers NotFound, nothing resurrected.
         try nodeB.apply([.removeKey(stored)])
         #expect(throws: KMSError.self) {
             try nodeA.write { () throws(KMSError) in
-                guard var k = nodeA.key(account: key.account, region: key.region, keyId: key.keyId) else { throw KMSError(.notFound, "gone") }
+                guard var k = try nodeA.key(account: key.account, region: key.region, keyId: key.keyId) else { throw KMSError(.notFound, "gone") }
                 k.description = "x"
                 return ((), [.putKey(k)])
             }

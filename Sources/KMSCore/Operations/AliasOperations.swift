@@ -25,7 +25,7 @@ extension KMSService {
                 throw KMSError(.notFound, "Key '\(key.arn)' does not exist")
             }
             try requireNotPendingDeletion(key)
-            if registry.alias(account: caller.account, region: caller.region, name: name) != nil {
+            if try registry.alias(account: caller.account, region: caller.region, name: name) != nil {
                 throw KMSError(.alreadyExists, "An alias with the name \(ARN.alias(name, region: caller.region, account: caller.account)) already exists")
             }
             let now = clock.now()
@@ -44,10 +44,10 @@ extension KMSService {
             // now and on the key it will name (KMS Developer Guide, "Controlling access to aliases").
             let aliasArn = ARN.alias(name, region: caller.region, account: caller.account)
             try authorize(request, on: .alias(aliasArn))
-            guard var alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
+            guard var alias = try registry.alias(account: caller.account, region: caller.region, name: name) else {
                 throw KMSError(.notFound, "Alias \(aliasArn) is not found.")
             }
-            let current = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
+            let current = try registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId)
             if let current { try authorize(request, on: .key(current)) }
             let key = try authorizedKey(request, member: "TargetKeyId", caller: caller)
             guard key.account == caller.account else { throw KMSError(.notFound, "Key '\(key.arn)' does not exist") }
@@ -69,10 +69,10 @@ extension KMSService {
             // kms:DeleteAlias on the alias (IAM policy) and on its key.
             let aliasArn = ARN.alias(name, region: caller.region, account: caller.account)
             try authorize(request, on: .alias(aliasArn))
-            guard let alias = registry.alias(account: caller.account, region: caller.region, name: name) else {
+            guard let alias = try registry.alias(account: caller.account, region: caller.region, name: name) else {
                 throw KMSError(.notFound, "Alias \(aliasArn) is not found.")
             }
-            if let key = registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId) {
+            if let key = try registry.key(account: caller.account, region: caller.region, keyId: alias.targetKeyId) {
                 try authorize(request, on: .key(key))
             }
             return ((), [.removeAlias(alias)])
@@ -83,7 +83,7 @@ extension KMSService {
     func listAliases(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         // ListAliases is governed by IAM policies only (its resource is "*"), KeyId or not.
         try authorize(request, on: .account)
-        var aliases = registry.aliases(account: caller.account, region: caller.region)
+        var aliases = try registry.aliases(account: caller.account, region: caller.region)
         if let keyParam = request.string("KeyId") {
             let key = try resolveKey(keyParam, caller: caller, allowAlias: false)
             aliases = aliases.filter { $0.targetKeyId == key.keyId }

@@ -69,7 +69,9 @@ extension KMSService {
         if let expected, expected.keyId != blob.keyId || expected.account != blob.account {
             throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
         }
-        guard let key = expected ?? registry.key(account: blob.account, region: caller.region, keyId: blob.keyId) else {
+        let found: KMSKey?
+        if let expected { found = expected } else { found = try registry.key(account: blob.account, region: caller.region, keyId: blob.keyId) }
+        guard let key = found else {
             throw KMSError.invalidCiphertext
         }
         if expected == nil { try authorize(request, action, on: .key(key)) }

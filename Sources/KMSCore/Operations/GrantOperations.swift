@@ -107,7 +107,7 @@ extension KMSService {
             if let keyParam {
                 key = try resolveKey(keyParam, caller: caller, allowAlias: false)
             } else {
-                guard let arn = ARN.parse(keyArn), let k = registry.key(account: arn.account, region: arn.region, keyId: String(arn.resource.dropFirst(4))) else {
+                guard let arn = ARN.parse(keyArn), let k = try registry.key(account: arn.account, region: arn.region, keyId: String(arn.resource.dropFirst(4))) else {
                     throw KMSError(.notFound, "Key '\(keyArn)' does not exist")
                 }
                 key = k

@@ -46,12 +46,10 @@ extension KMSService {
         let now = clock.now()
         return try registry.write { () throws(KMSError) in
             var changes: [StoreChange] = []
-            let due = registry.allKeys().filter {
-                $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now && (only?.contains($0.arn) ?? true)
-            }
+            let due = try registry.keysDueForDeletion(at: now).filter { only?.contains($0.arn) ?? true }
             for key in due {
                 changes.append(.removeKey(key))
-                for alias in registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
+                for alias in try registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
                     changes.append(.removeAlias(alias))
                 }
             }
@@ -60,9 +58,9 @@ extension KMSService {
     }
 
     /// The keys the next sweep would delete: account, region, key ID and ARN of each.
-    public func dueDeletions() -> [(account: String, region: String, keyId: String, arn: String)] {
+    public func dueDeletions() throws(KMSError) -> [(account: String, region: String, keyId: String, arn: String)] {
         let now = clock.now()
-        return registry.allKeys().filter { $0.keyState == .pendingDeletion && ($0.deletionDate ?? .infinity) <= now }
+        return try registry.keysDueForDeletion(at: now)
             .map { ($0.account, $0.region, $0.keyId, $0.arn) }
     }
 }

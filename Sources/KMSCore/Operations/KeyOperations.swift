@@ -52,7 +52,10 @@ extension KMSService {
 
     func listKeys(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try authorize(request, on: .account)
-        let keys = registry.keys(account: caller.account, region: caller.region).sorted { $0.keyId < $1.keyId }
+        // One page (plus one, to know whether more follow) from the store, not the whole account.
+        let limit = request.int("Limit") ?? 100
+        let after = try Page<KMSKey>.markerValue(request)
+        let keys = try registry.keys(account: caller.account, region: caller.region, after: after, limit: limit + 1)
         let page = try Page.of(keys, key: \.keyId, request: request)
         var out = JSONObject()
         out["Keys"] = .array(page.items.map { .object(JSONObject([("KeyId", .string($0.keyId)), ("KeyArn", .string($0.arn))])) })

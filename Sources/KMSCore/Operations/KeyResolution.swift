@@ -7,7 +7,7 @@ extension KMSService {
     public func resolveKey(_ identifier: String, caller: Caller, allowAlias: Bool) throws(KMSError) -> KMSKey {
         // The common case first, by bytes: a bare key ID (String.hasPrefix is Unicode-aware and slow).
         if KeyIdentifier.isKeyId(identifier) {
-            guard let key = registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
+            guard let key = try registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
                 throw KMSError(.notFound, "Key '\(ARN.key(identifier, region: caller.region, account: caller.account))' does not exist")
             }
             return key
@@ -28,7 +28,7 @@ extension KMSService {
                 return try keyForAlias(arn.resource, account: caller.account, region: arn.region, caller: caller)
             }
             let keyId = String(arn.resource.dropFirst(4))
-            guard let key = registry.key(account: arn.account, region: arn.region, keyId: keyId) else {
+            guard let key = try registry.key(account: arn.account, region: arn.region, keyId: keyId) else {
                 throw KMSError(.notFound, "Key '\(identifier)' does not exist")
             }
             return key
@@ -40,8 +40,8 @@ extension KMSService {
     }
 
     func keyForAlias(_ name: String, account: String, region: String, caller: Caller) throws(KMSError) -> KMSKey {
-        guard region == caller.region, let alias = registry.alias(account: account, region: region, name: name),
-              let key = registry.key(account: account, region: region, keyId: alias.targetKeyId) else {
+        guard region == caller.region, let alias = try registry.alias(account: account, region: region, name: name),
+              let key = try registry.key(account: account, region: region, keyId: alias.targetKeyId) else {
             throw KMSError(.notFound, "Alias \(ARN.alias(name, region: region, account: account)) is not found.")
         }
         return key

@@ -7,6 +7,16 @@ struct Page<T> {
     /// Markers are opaque to clients, as AWS's are; one the server did not issue is refused.
     static var markerPrefix: String { "kms1:" }
 
+    /// The sort key a request's Marker names, nil without one; refused when not ours.
+    static func markerValue(_ request: KMSRequest) throws(KMSError) -> String? {
+        guard let marker = request.string("Marker") else { return nil }
+        guard marker.hasPrefix(markerPrefix), let bytes = Base64.decode(String(marker.dropFirst(markerPrefix.count))),
+              let last = String(validating: bytes, as: UTF8.self) else {
+            throw KMSError(.invalidMarker, "The marker \(marker) is not valid.")
+        }
+        return last
+    }
+
     static func of(_ sorted: [T], key: (T) -> String, request: KMSRequest, defaultLimit: Int = 100,
                    maxLimit: Int = Int.max) throws(KMSError) -> Page<T> {
         let limit = min(request.int("Limit") ?? defaultLimit, maxLimit)

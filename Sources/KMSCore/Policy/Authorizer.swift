@@ -55,7 +55,7 @@ public struct PolicyAuthorizer: Authorizer {
             resourceAccount = caller.account
             resourcePolicy = service.keyPolicies.accountPolicy(caller.account)
         }
-        let conditions = KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
+        let conditions = try KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
                                                  action: action, resource: resource, service: service)
         // Only grant constraints read the context's encryption context (conditions have their own).
         let facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,

@@ -69,30 +69,30 @@ public enum KMSConditionKeys {
     /// parsed, and where each is bound) comes precompiled from `KeyPolicyCache`.
     static func values(resourcePolicy: CompiledPolicy?, plan: ConditionPlan? = nil, caller: Caller,
                        context: RequestContext, action: String, resource: AuthorizationResource,
-                       service: KMSService) -> [String: [String]] {
+                       service: KMSService) throws(KMSError) -> [String: [String]] {
         var out: [String: [String]] = [:]
         var key: KMSKey? = nil
         if case .key(let k) = resource { key = k }
-        func add(_ plan: ConditionPlan) {
+        func add(_ plan: ConditionPlan) throws(KMSError) {
             out.reserveCapacity(out.count + plan.keys.count)
             for planned in plan.keys where planned.binds(operation: context.operation, onKey: key != nil) && out[planned.name] == nil {
-                if let v = value(planned.kind, context: context, action: action, key: key, service: service) { out[planned.name] = v }
+                if let v = try value(planned.kind, context: context, action: action, key: key, service: service) { out[planned.name] = v }
             }
         }
-        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { add(plan ?? ConditionPlan(resourcePolicy)) }
-        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { add(ConditionPlan(p)) }
-        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { add(ConditionPlan(p)) }
+        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { try add(plan ?? ConditionPlan(resourcePolicy)) }
+        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { try add(ConditionPlan(p)) }
+        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { try add(ConditionPlan(p)) }
         return out
     }
 
     /// One key's values by name; nil when the request does not carry it.
     static func value(_ name: String, context c: RequestContext, action: String, key: KMSKey?,
-                      service: KMSService) -> [String]? {
-        value(ConditionKeyKind(name), context: c, action: action, key: key, service: service)
+                      service: KMSService) throws(KMSError) -> [String]? {
+        try value(ConditionKeyKind(name), context: c, action: action, key: key, service: service)
     }
 
     static func value(_ kind: ConditionKeyKind, context c: RequestContext, action: String, key: KMSKey?,
-                      service: KMSService) -> [String]? {
+                      service: KMSService) throws(KMSError) -> [String]? {
         let r = c.request
         let isCreate = c.operation == "CreateKey"
         switch kind {
@@ -117,7 +117,8 @@ public enum KMSConditionKeys {
             return isCreate ? [(r.bool("MultiRegion") ?? false) ? "true" : "false"] : nil
         case .resourceAliases:
             guard let key else { return nil }
-            let names = service.registry.aliases(account: key.account, region: key.region)
+            // A store that cannot answer fails the request: a Deny on aliases must not be skipped.
+            let names = try service.registry.aliases(account: key.account, region: key.region)
                 .filter { $0.targetKeyId == key.keyId }.map(\.aliasName).sorted()
             return names.isEmpty ? nil : names
         case .encryptionContextKeys:

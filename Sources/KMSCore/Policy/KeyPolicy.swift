@@ -71,7 +71,7 @@ extension KMSService {
         if request.bool("BypassPolicyLockoutSafetyCheck") != true {
             guard let context = request.context else { throw KMSError.internalError }
             let caller = context.caller
-            let conditions = KMSConditionKeys.values(resourcePolicy: compiled, caller: caller, context: context,
+            let conditions = try KMSConditionKeys.values(resourcePolicy: compiled, caller: caller, context: context,
                                                      action: "kms:PutKeyPolicy", resource: .key(key), service: self)
             try KeyPolicy.lockoutCheck(compiled, caller: caller, keyArn: key.arn, conditions: conditions)
         }
