@@ -407,3 +407,32 @@ def test_dev_mode_accepts_any_credentials_as_root(dev_server):
     user = name()
     iam.create_user(UserName=user)
     assert iam.get_user(UserName=user)["User"]["Arn"] == f"arn:aws:iam::{dev_server.account_id}:user/{user}"
+
+
+def test_key_policies_may_name_only_existing_principals(server, iam, kms):
+    from kms_harness import default_policy
+    user = iam.create_user(UserName=name(), Path="/p/")["User"]
+    role_name = name("r")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}, "Action": "sts:AssumeRole"}]}))["Role"]
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+
+    def with_principal(arn):
+        policy = default_policy(server.account_id)
+        policy["Statement"].append({"Sid": "named", "Effect": "Allow", "Principal": {"AWS": arn},
+                                    "Action": "kms:Encrypt", "Resource": "*"})
+        return json.dumps(policy)
+
+    session = f"arn:aws:sts::{server.account_id}:assumed-role/{role_name}/s1"
+    for arn in (user["Arn"], role["Arn"], session):
+        kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=with_principal(arn))
+    missing = [f"arn:aws:iam::{server.account_id}:user/{name()}",
+               f"arn:aws:iam::{server.account_id}:user/{user['UserName']}",  # without its path
+               f"arn:aws:iam::{server.account_id}:role/{name('r')}",
+               f"arn:aws:sts::{server.account_id}:assumed-role/{name('r')}/s1"]
+    for arn in missing:
+        with expect_error("MalformedPolicyDocumentException",
+                          message="Policy contains a statement with one or more invalid principals."):
+            kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=with_principal(arn))
+    with expect_error("MalformedPolicyDocumentException"):
+        kms.create_key(Policy=with_principal(missing[0]))
