@@ -436,3 +436,30 @@ def test_key_policies_may_name_only_existing_principals(server, iam, kms):
             kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=with_principal(arn))
     with expect_error("MalformedPolicyDocumentException"):
         kms.create_key(Policy=with_principal(missing[0]))
+
+
+def test_admin_refuses_what_it_must(tmp_path):
+    data = str(tmp_path / "data")
+    os.makedirs(data, mode=0o700)
+
+    def admin(*args):
+        return subprocess.run([kms_binary(), "admin", *args, "--data-dir", data], capture_output=True, text=True, timeout=60)
+
+    first = admin("create-account", "--account", "777788889999")
+    assert first.returncode == 0, first.stderr
+    key_id = first.stdout.split("root access key id ")[1].split(";")[0]
+    again = admin("create-account", "--account", "777788889999")
+    assert again.returncode != 0 and "already has root credentials" in again.stderr
+    assert admin("create-account", "--account", "12345").returncode != 0
+    last = admin("deactivate-root-credential", key_id)
+    assert last.returncode != 0 and "last root credential" in last.stderr
+    rotated = admin("rotate-root-credential", key_id, "--keep-old")
+    assert rotated.returncode == 0, rotated.stderr
+    assert admin("deactivate-root-credential", key_id).returncode == 0
+    listed = admin("list-accounts")
+    assert "777788889999" in listed.stdout and key_id not in listed.stdout
+    # Secrets only ever go to 0600 files.
+    for f in os.listdir(data):
+        if f.startswith("credentials-"):
+            assert os.stat(os.path.join(data, f)).st_mode & 0o077 == 0
+    assert admin("deactivate-root-credential", "AKIANOSUCHKEY0000000").returncode != 0
