@@ -215,9 +215,12 @@ def test_malformed_policies_and_size_quotas(iam):
     iam.create_user(UserName=user)
     with expect_error("MalformedPolicyDocument", message="Syntax errors in policy."):
         iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument="{not json")
-    with expect_error("MalformedPolicyDocument"):
+    with expect_error("MalformedPolicyDocument", message="Has prohibited field Principal"):
         iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}))
+    with expect_error("MalformedPolicyDocument", message="Policy statement must contain resources."):
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*"}]}))
     big = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": [f"kms:Action{i:04d}" for i in range(150)], "Resource": "*"}]})
     with expect_error("LimitExceeded", status=409, message=f"Maximum policy size of 2048 bytes exceeded for user {user}"):
@@ -232,8 +235,11 @@ def test_malformed_policies_and_size_quotas(iam):
     iam.put_role_policy(RoleName=role, PolicyName="big", PolicyDocument=big)
     got = iam.get_role_policy(RoleName=role, PolicyName="big")
     assert got["PolicyDocument"] == json.loads(big)  # botocore decodes IAM's URL-encoded document
-    with expect_error("MalformedPolicyDocument"):
-        iam.update_assume_role_policy(RoleName=role, PolicyDocument=ALLOW_KMS)  # no Principal
+    with expect_error("MalformedPolicyDocument", message="Has prohibited field Resource"):
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=ALLOW_KMS)
+    with expect_error("MalformedPolicyDocument", message="Missing required field Principal"):
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}))
 
 
 def test_roles(server, iam):
