@@ -4,6 +4,7 @@ AWS's error codes and quotas, and `kms admin`."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -94,6 +95,18 @@ def test_user_access_key_calls_kms_as_the_user(server, iam, kms):
     assert encrypts[0]["arn"] == got["Arn"]
     assert encrypts[0]["principalId"] == got["UserId"]
     assert encrypts[0]["accessKeyId"] == key["AccessKeyId"]
+
+    # IAM calls are audited with IAM's eventSource; the secret never reaches the trail.
+    created = [json.loads(e["CloudTrailEvent"]) for e in cloudtrail(server).lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateAccessKey"}])["Events"]]
+    mine = [e for e in created if (e.get("requestParameters") or {}).get("userName") == user]
+    assert mine and mine[0]["eventSource"] == "iam.amazonaws.com" and mine[0]["readOnly"] is False
+    assert mine[0]["responseElements"] is None and mine[0]["userIdentity"]["type"] == "Root"
+    segments = glob.glob(os.path.join(server.data_dir, "audit", "audit-*.jsonl"))
+    assert segments
+    for path in segments:
+        with open(path, "rb") as fh:
+            assert key["SecretAccessKey"].encode() not in fh.read()
 
     last = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
     assert last["UserName"] == user
