@@ -69,6 +69,7 @@ let package = Package(
             "CProcessControl",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            "AWSQuery", "IAMPolicy",
         ], swiftSettings: strict),
         .executableTarget(name: "kms", dependencies: [
             "KMSServer", "KMSStorage",
@@ -86,6 +87,9 @@ let package = Package(
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
         // The IAM policy language and KMS authorization decision, pure (issue 10).
         .target(name: "IAMPolicy", dependencies: [], swiftSettings: strict),
+        // The AWS query protocol (IAM, STS): form decoding, model validation, XML (issue 9).
+        .target(name: "AWSQuery", dependencies: ["KMSCore"], swiftSettings: strict),
+        .testTarget(name: "AWSQueryTests", dependencies: ["AWSQuery", "KMSCore"], swiftSettings: strict),
         .testTarget(name: "IAMPolicyTests", dependencies: ["IAMPolicy"], exclude: ["make_corpus.py"], resources: [.copy("Corpus")], swiftSettings: strict),
     ]
 )

@@ -232,6 +232,9 @@ enum ResponseEncoding {
         }
         if let contentType {
             buffer.writeString("Content-Type: \(contentType)\r\nContent-Length: ")
+        } else if body.first == UInt8(ascii: "<") {
+            // The query protocol's XML (IAM, STS); JSON bodies never start with '<'.
+            buffer.writeStaticString("Content-Type: text/xml\r\nContent-Length: ")
         } else {
             buffer.writeStaticString("Content-Type: application/x-amz-json-1.1\r\nContent-Length: ")
         }

@@ -24,21 +24,23 @@ public enum KMSHTTPServer {
         // Stores block their caller (PostgreSQL waits on its client): off the Swift
         // concurrency pool and off the event loops, on a thread meant for blocking.
         let metrics = ServerMetrics()
-        let (service, credentials, created, store) = try await NIOThreadPool.singleton.runIfActive {
+        let (service, credentials, created, store, identities) = try await NIOThreadPool.singleton.runIfActive {
             let store = try storage.open(rootKey: rootKey)
+            // IAM identities (issue 9), from the same store; key policies may name them.
+            let identities = try IdentityRegistry(store: store)
             // Grants: in memory per key for authorization; their tokens MACed under a key every node derives.
             let grants = try GrantRegistry(store: store, tokenKey: rootKey.derivedKey(purpose: "grant-token-v1"),
                                            clock: SystemClock(offset: config.lifecycleClockOffset))
             // Event loops never wait for the store: a cache miss there is re-run off the loop.
             let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
-                                         ciphertextFormat: config.ciphertextFormat, grants: grants,
+                                         ciphertextFormat: config.ciphertextFormat, grants: grants, principalDirectory: identities,
                                          cacheCapacity: config.keyCacheCapacity,
                                          mayBlock: { MultiThreadedEventLoopGroup.currentEventLoop == nil },
                                          observeStore: { metrics.observeStore($0, $1) })
             let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                            dataDirectory: config.dataDirectory,
                                                                            seed: config.rootCredentialSeed)
-            return (service, credentials, created, store)
+            return (service, credentials, created, store, identities)
         }
         // A cluster node (PostgreSQL): follow other nodes' changes, and take part in
         // choosing the one node that runs the background jobs.
@@ -64,7 +66,11 @@ public enum KMSHTTPServer {
         case .existing:
             break
         }
-        let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
+        let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount,
+                                          identities: identities)
+        // The query-protocol services on the same endpoint: IAM (issue 9).
+        var queryServices = QueryServices()
+        queryServices.register(IAMService(registry: identities).queryService())
         // The audit trail: one event per request, written before its response leaves.
         let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
                                                              fallbackAccount: config.devAccount) : nil
@@ -73,7 +79,7 @@ public enum KMSHTTPServer {
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
         }
         var configured = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
-                                         secureTransport: tls != nil)
+                                         secureTransport: tls != nil, queryServices: queryServices)
         let drain = ShutdownDrain()
         let operations = OperationsEndpoints(readiness: { try (store as? any StoreReadiness)?.checkReady() },
                                              metrics: { metrics.exposition(service: service, cluster: cluster) },

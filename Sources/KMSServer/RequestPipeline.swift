@@ -24,13 +24,17 @@ struct RequestPipeline: Sendable {
     /// Requests by operation and outcome with latencies; nil records nothing.
     var metrics: RequestMetrics?
 
+    /// The query-protocol services on the same endpoint (IAM, STS), by signing name.
+    let queryServices: QueryServices
+
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
-         audit: AuditLog? = nil, secureTransport: Bool = false) {
+         audit: AuditLog? = nil, secureTransport: Bool = false, queryServices: QueryServices = QueryServices()) {
         self.service = service
         self.authenticator = authenticator
         self.quotas = quotas.isUnlimited ? nil : RequestQuotas(rates: quotas)
         self.audit = audit
         self.secureTransport = secureTransport
+        self.queryServices = queryServices
     }
 
     struct Response: Sendable {
@@ -93,6 +97,10 @@ struct RequestPipeline: Sendable {
         do throws(KMSError) {
             guard request.method == "POST" else {
                 throw KMSError(.unknownOperation, nil)
+            }
+            // IAM and STS (form-encoded, no X-Amz-Target): a nil check on the KMS path.
+            if request.amzTarget == nil, !queryServices.isEmpty, request.isQueryProtocol {
+                return processQuery(request, stage: stage)
             }
             let isLookup = request.amzTarget == CloudTrailLookup.target
             let operation = isLookup ? nil : request.amzTarget.flatMap(Self.operation(target:))

@@ -84,6 +84,16 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal)",
         ]),
+        // IAM identities (issue 9): one row per entity, see IdentityStore.
+        Migration(version: 4, name: "iam identities", sql: [
+            """
+            CREATE TABLE iam_identities (
+                account TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, unique_id TEXT NOT NULL,
+                document TEXT NOT NULL, sealed_secret BYTEA, version BIGINT NOT NULL,
+                PRIMARY KEY (account, kind, name))
+            """,
+            "CREATE UNIQUE INDEX iam_identities_unique_id ON iam_identities (unique_id)",
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

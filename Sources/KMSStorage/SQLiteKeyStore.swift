@@ -57,6 +57,10 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
                 """)
         }
         registerGrantMigration(&m)
+        // IAM identities (issue 9): one row per entity, see IdentityStore.
+        m.registerMigration("v3-iam-identities") { db in
+            try db.execute(sql: Self.identitiesTableSQL)
+        }
         return m
     }
 

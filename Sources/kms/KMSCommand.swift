@@ -10,7 +10,7 @@ struct KMSCommand: AsyncParsableCommand {
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
         subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self,
-                      Backup.self, Restore.self, Migrate.self])
+                      Backup.self, Restore.self, Migrate.self, AdminCommand.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,

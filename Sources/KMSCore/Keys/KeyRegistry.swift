@@ -147,7 +147,7 @@ public final class KeyRegistry: @unchecked Sendable {
             switch object {
             case .key(let account, let region, let keyId): state.keys.remove(Self.keyRef(account, region, keyId))
             case .alias(let account, let region, let name): state.aliases.remove(Self.aliasRef(account, region, name))
-            case .grant: continue  // grants are not held here (GrantRegistry)
+            case .grant, .identity: continue  // held by GrantRegistry / IdentityRegistry
             }
         }
     }
@@ -226,7 +226,7 @@ public final class KeyRegistry: @unchecked Sendable {
                 switch change.target {
                 case .key(let account, let region, let keyId): state.keys.remove(Self.keyRef(account, region, keyId))
                 case .alias(let account, let region, let name): state.aliases.remove(Self.aliasRef(account, region, name))
-                case .grant: continue  // grants are not held here (GrantRegistry)
+                case .grant, .identity: continue  // held by GrantRegistry / IdentityRegistry
                 }
             }
             return
