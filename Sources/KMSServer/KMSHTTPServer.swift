@@ -51,7 +51,11 @@ public enum KMSHTTPServer {
         case .existing:
             break
         }
-        let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
+        var authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
+        // STS session tokens: sealed under a key derived from the root key, verified on every request.
+        let sts = STSWiring(rootKey: rootKey, clock: service.clock,
+                            directory: CredentialRegistryDirectory(credentials: credentials))
+        authenticator.sessions = sts.sessions
         // The audit trail: one event per request, written before its response leaves.
         let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
                                                              fallbackAccount: config.devAccount) : nil

@@ -3,6 +3,7 @@ import Configuration
 import KMSServer
 import KMSStorage
 import SystemPackage
+import STS
 
 @main
 struct KMSCommand: AsyncParsableCommand {
@@ -47,6 +48,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("audit-fsync-interval"), help: "Seconds between fsyncs of the audit trail with --audit-fsync interval (default 1).") var auditFsyncInterval: Double?
     /// Benchmark only: `--audit off` turns the trail off, with a loud warning at start.
     @Option(name: .customLong("audit"), help: .hidden) var audit: String?
+    @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -115,6 +117,15 @@ struct Server: AsyncParsableCommand {
         case "on": c.audit = true
         case "off": c.audit = false
         default: throw ValidationError("--audit must be on or off")
+        }
+        // --oidc-jwks ISSUER=PATH (repeatable), or KMS_OIDC_JWKS / {"kms": {"oidcJwks": "ISSUER=PATH,ISSUER=PATH"}}.
+        let jwksSettings = oidcJwks.isEmpty
+            ? (reader.string(forKey: "kms.oidcJwks")?.split(separator: ",").map(String.init) ?? []) : oidcJwks
+        for setting in jwksSettings {
+            guard let eq = setting.firstIndex(of: "="), eq != setting.startIndex, setting.index(after: eq) != setting.endIndex else {
+                throw ValidationError("--oidc-jwks takes ISSUER=PATH (e.g. https://oidc.example.com=/etc/kms/oidc-jwks.json)")
+            }
+            c.oidcJWKS[OIDCIssuer.hostPath(String(setting[..<eq]))] = String(setting[setting.index(after: eq)...])
         }
         try await KMSHTTPServer.run(c)
     }
