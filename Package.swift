@@ -67,6 +67,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             "CProcessControl",
+            "AWSQuery", "IAMPolicy",
         ], swiftSettings: strict),
         .executableTarget(name: "kms", dependencies: [
             "KMSServer", "KMSStorage", "STS",
@@ -84,6 +85,9 @@ let package = Package(
         .testTarget(name: "KMSServerTests", dependencies: ["KMSServer", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
         // The IAM policy language and KMS authorization decision, pure (issue 10).
         .target(name: "IAMPolicy", dependencies: [], swiftSettings: strict),
+        // The AWS query protocol (IAM, STS): form decoding, model validation, XML (issue 9).
+        .target(name: "AWSQuery", dependencies: ["KMSCore"], swiftSettings: strict),
+        .testTarget(name: "AWSQueryTests", dependencies: ["AWSQuery", "KMSCore"], swiftSettings: strict),
         .testTarget(name: "IAMPolicyTests", dependencies: ["IAMPolicy"], exclude: ["make_corpus.py"], resources: [.copy("Corpus")], swiftSettings: strict),
         // STS (issue 9): sealed session tokens, OIDC web-identity tokens, trust-policy decisions; pure.
         .target(name: "STS", dependencies: [

@@ -52,9 +52,12 @@ public enum StoreChange: Sendable {
 public enum StoreObject: Sendable, Hashable, CustomStringConvertible {
     case key(account: String, region: String, keyId: String)
     case alias(account: String, region: String, aliasName: String)
+    /// An IAM entity (IdentityStore): kind is IdentityKind's raw value.
+    case identity(account: String, kind: String, name: String)
 
     public var description: String {
         switch self {
+        case .identity(let account, let kind, let name): "\(kind) \(account)/\(name)"
         case .key(let account, let region, let keyId): "key \(account)/\(region)/\(keyId)"
         case .alias(let account, let region, let name): "alias \(account)/\(region)/\(name)"
         }

@@ -16,7 +16,11 @@ struct Authenticator: Sendable {
     var sessions: SessionCredentialVerifier? = nil
 
     func authenticate(_ request: HTTPRequestMessage, sourceIP: String, cloudTrail: Bool = false) throws(KMSError) -> Caller {
-        let verifier = cloudTrail ? cloudTrailVerifier : self.verifier
+        try authenticate(request, sourceIP: sourceIP, verifier: cloudTrail ? cloudTrailVerifier : self.verifier)
+    }
+
+    /// Authentication with a given service's verifier (KMS, CloudTrail, IAM, STS).
+    func authenticate(_ request: HTTPRequestMessage, sourceIP: String, verifier: SigV4Verifier) throws(KMSError) -> Caller {
         let headers = request.headers
         let auth: SigV4Authorization
         do {

@@ -229,7 +229,12 @@ enum ResponseEncoding {
         } else {
             buffer.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
         }
-        buffer.writeStaticString("Content-Type: application/x-amz-json-1.1\r\nContent-Length: ")
+        if body.first == UInt8(ascii: "<") {
+            // The query protocol's XML (IAM, STS); JSON bodies never start with '<'.
+            buffer.writeStaticString("Content-Type: text/xml\r\nContent-Length: ")
+        } else {
+            buffer.writeStaticString("Content-Type: application/x-amz-json-1.1\r\nContent-Length: ")
+        }
         buffer.writeString(String(body.count))
         buffer.writeStaticString("\r\nx-amzn-RequestId: ")
         buffer.writeString(requestID.isEmpty ? RequestID.next() : requestID)

@@ -14,12 +14,16 @@ struct RequestPipeline: Sendable {
     /// The audit stage's trail; nil only with the benchmark switch `--audit off`.
     let audit: AuditLog?
 
+    /// The query-protocol services on the same endpoint (IAM, STS), by signing name.
+    let queryServices: QueryServices
+
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
-         audit: AuditLog? = nil) {
+         audit: AuditLog? = nil, queryServices: QueryServices = QueryServices()) {
         self.service = service
         self.authenticator = authenticator
         self.quotas = quotas.isUnlimited ? nil : RequestQuotas(rates: quotas)
         self.audit = audit
+        self.queryServices = queryServices
     }
 
     struct Response: Sendable {
@@ -77,6 +81,10 @@ struct RequestPipeline: Sendable {
         do throws(KMSError) {
             guard request.method == "POST" else {
                 throw KMSError(.unknownOperation, nil)
+            }
+            // IAM and STS (form-encoded, no X-Amz-Target): a nil check on the KMS path.
+            if request.amzTarget == nil, !queryServices.isEmpty, request.isQueryProtocol {
+                return processQuery(request, stage: stage)
             }
             let isLookup = request.amzTarget == CloudTrailLookup.target
             let operation = isLookup ? nil : request.amzTarget.flatMap(Self.operation(target:))

@@ -42,6 +42,16 @@ enum PostgresMigrations {
                 sealed_secret BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)
             """,
         ]),
+        // IAM identities (issue 9): one row per entity, see IdentityStore.
+        Migration(version: 2, name: "iam identities", sql: [
+            """
+            CREATE TABLE iam_identities (
+                account TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, unique_id TEXT NOT NULL,
+                document TEXT NOT NULL, sealed_secret BYTEA, version BIGINT NOT NULL,
+                PRIMARY KEY (account, kind, name))
+            """,
+            "CREATE UNIQUE INDEX iam_identities_unique_id ON iam_identities (unique_id)",
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

@@ -56,6 +56,10 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
                 ALTER TABLE aliases ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
                 """)
         }
+        // IAM identities (issue 9): one row per entity, see IdentityStore.
+        m.registerMigration("v3-iam-identities") { db in
+            try db.execute(sql: Self.identitiesTableSQL)
+        }
         return m
     }
 

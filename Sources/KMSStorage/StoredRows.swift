@@ -39,3 +39,10 @@ struct MaterialPlan {
         toInsert = insert
     }
 }
+
+extension SealingContext {
+    /// An IAM access key's secret, bound to its account and key ID.
+    static func identitySecret(_ account: String, _ kind: String, _ name: String) -> String {
+        "identity-secret|\(account)|\(kind)|\(name)"
+    }
+}

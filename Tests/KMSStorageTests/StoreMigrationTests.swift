@@ -85,7 +85,9 @@ import KMSCore
         try store.apply([.putAlias(alias)])
         #expect(try store.alias(account: "111122223333", region: "us-east-1", aliasName: "alias/old")?.storeVersion == 2)
         let applied = try store.db.read { try SQLiteKeyStore.migrator.appliedIdentifiers($0) }
-        #expect(applied == ["v1", "v2-row-versions"])
+        // Every registered migration ran on the old database (v3: IAM identities, issue 9).
+        #expect(applied == Set(SQLiteKeyStore.migrator.migrations))
+        #expect(applied.contains("v3-iam-identities"))
     }
 
     @Test func storageLocationsAndSSLModesParse() throws {

@@ -101,6 +101,8 @@ public final class KeyRegistry: @unchecked Sendable {
                 fresh.append((object, try store.key(account: account, region: region, keyId: keyId), nil))
             case .alias(let account, let region, let name):
                 fresh.append((object, nil, try store.alias(account: account, region: region, aliasName: name)))
+            case .identity:
+                continue  // not the key registry's (IdentityRegistry refreshes identities)
             }
         }
         stateLock.lock(); defer { stateLock.unlock() }
@@ -108,6 +110,7 @@ public final class KeyRegistry: @unchecked Sendable {
             switch object {
             case .key(let account, let region, let keyId): state.keys[Self.keyRef(account, region, keyId)] = key
             case .alias(let account, let region, let name): state.aliases[Self.aliasRef(account, region, name)] = alias
+            case .identity: continue
             }
         }
     }

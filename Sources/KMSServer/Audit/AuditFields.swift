@@ -66,7 +66,9 @@ enum AuditFields {
 
     static func computeReadOnly(_ operation: String) -> Bool {
         for prefix in ["Create", "Enable", "Disable", "Update", "Schedule", "Cancel", "Delete", "Tag", "Untag", "Put",
-                       "Replicate", "Import", "Retire", "Revoke", "Rotate", "Connect", "Disconnect"]
+                       "Replicate", "Import", "Retire", "Revoke", "Rotate", "Connect", "Disconnect",
+                       // IAM's writes (issue 9)
+                       "Add", "Attach", "Detach", "Remove", "Set"]
         where operation.hasPrefix(prefix) {
             return false
         }

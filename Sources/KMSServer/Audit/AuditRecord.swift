@@ -24,6 +24,8 @@ struct AuditTLS: Sendable {
 enum AuditEventSource: String, Sendable {
     case kms = "kms.amazonaws.com"
     case cloudtrail = "cloudtrail.amazonaws.com"
+    case iam = "iam.amazonaws.com"
+    case sts = "sts.amazonaws.com"
 }
 
 /// What LookupEvents filters on, kept for each event of the in-memory index (the line
@@ -62,6 +64,30 @@ enum AuditRecord {
     static func apiCall(into out: inout [UInt8], context: AuditRequestContext, source: AuditEventSource,
                         eventName: String, caller: Caller?, fallbackAccount: String, region: String,
                         request: JSONObject?, response: JSONObject?, error: KMSError?) -> AuditIndexEntry {
+        apiCall(into: &out, context: context, source: source, eventName: eventName, caller: caller,
+                fallbackAccount: fallbackAccount, region: region, request: request, response: response,
+                errorCode: error?.code.rawValue, errorMessage: error?.message, requestParameters: nil, responseElements: nil)
+    }
+
+    /// A query-protocol call (IAM, STS): requestParameters and responseElements come already
+    /// filtered by the service's allow-lists; error codes are the service's own strings.
+    static func apiCall(into out: inout [UInt8], context: AuditRequestContext, source: AuditEventSource,
+                        eventName: String, caller: Caller?, fallbackAccount: String, region: String,
+                        requestParameters: JSONObject?, responseElements: JSONObject?,
+                        errorCode: String?, errorMessage: String?) -> AuditIndexEntry {
+        apiCall(into: &out, context: context, source: source, eventName: eventName, caller: caller,
+                fallbackAccount: fallbackAccount, region: region, request: nil, response: nil,
+                errorCode: errorCode, errorMessage: errorMessage,
+                requestParameters: .some(requestParameters), responseElements: .some(responseElements))
+    }
+
+    /// `requestParameters`/`responseElements` non-nil: written as given (query services);
+    /// nil: from `request`/`response` through the KMS allow-lists.
+    private static func apiCall(into out: inout [UInt8], context: AuditRequestContext, source: AuditEventSource,
+                                eventName: String, caller: Caller?, fallbackAccount: String, region: String,
+                                request: JSONObject?, response: JSONObject?, errorCode: String?, errorMessage: String?,
+                                requestParameters: JSONObject??, responseElements: JSONObject??) -> AuditIndexEntry {
+        let error = errorCode
         let account = caller?.account ?? fallbackAccount
         let readOnly = AuditFields.isReadOnly(eventName)
         let eventID = EventID.next()
@@ -81,16 +107,24 @@ enum AuditRecord {
         JSONWriter.writeString(context.userAgent, into: &out)
         if let error {
             out.append(contentsOf: #","errorCode":"#.utf8)
-            JSONWriter.writeString(error.code.rawValue, into: &out)
-            if let message = error.message {
+            JSONWriter.writeString(error, into: &out)
+            if let message = errorMessage {
                 out.append(contentsOf: #","errorMessage":"#.utf8)
                 JSONWriter.writeString(message, into: &out)
             }
         }
         out.append(contentsOf: #","requestParameters":"#.utf8)
-        AuditFields.writeRequestParameters(eventName, request, into: &out)
+        if let requestParameters {
+            if let p = requestParameters { JSONWriter.write(.object(p), into: &out) } else { out.append(contentsOf: "null".utf8) }
+        } else {
+            AuditFields.writeRequestParameters(eventName, request, into: &out)
+        }
         out.append(contentsOf: #","responseElements":"#.utf8)
-        AuditFields.writeResponseElements(eventName, error == nil ? response : nil, into: &out)
+        if let responseElements {
+            if let r = responseElements, error == nil { JSONWriter.write(.object(r), into: &out) } else { out.append(contentsOf: "null".utf8) }
+        } else {
+            AuditFields.writeResponseElements(eventName, error == nil ? response : nil, into: &out)
+        }
         out.append(contentsOf: #","requestID":"#.utf8)
         JSONWriter.writeString(context.requestID, into: &out)
         out.append(contentsOf: #","eventID":"#.utf8)
@@ -147,9 +181,9 @@ enum AuditRecord {
         }
         let isRoot = caller.principalArn.hasSuffix(":root")
         out.append(contentsOf: (isRoot ? #"{"type":"Root","principalId":"# : #"{"type":"IAMUser","principalId":"#).utf8)
-        // No IAM unique IDs exist here yet: the root's principalId is its account, as in
-        // AWS; a user's is its access key ID.
-        JSONWriter.writeString(isRoot ? caller.account : caller.accessKeyId, into: &out)
+        // The root's principalId is its account, as in AWS; a user's is its unique ID
+        // (AIDA...), or its access key ID when it has none (dev mode).
+        JSONWriter.writeString(isRoot ? caller.account : (caller.principal.userId ?? caller.accessKeyId), into: &out)
         out.append(contentsOf: #","arn":"#.utf8)
         JSONWriter.writeString(caller.principalArn, into: &out)
         out.append(contentsOf: #","accountId":"#.utf8)
