@@ -1,3 +1,4 @@
+import AWSQuery
 import Foundation
 import KMSCore
 import KMSStorage
@@ -63,7 +64,11 @@ public enum KMSHTTPServer {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
         }
-        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit)
+        // The query-protocol services on the same endpoint (STS; IAM registers the same way).
+        var queryServices = QueryServices()
+        queryServices.register(STSQueryService.make(model: .sts, sts: sts))
+        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
+                                       queryServices: queryServices)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopThreads)
         let blockingQueue = BlockingWorkQueue()
