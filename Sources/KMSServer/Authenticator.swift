@@ -12,6 +12,8 @@ struct Authenticator: Sendable {
     let credentials: CredentialRegistry
     let dev: Bool
     let devAccount: String
+    /// IAM users' access keys (issue 9); nil when the server has no identity store.
+    var identities: IdentityRegistry? = nil
     /// Temporary credentials (STS session tokens); nil refuses every session token.
     var sessions: SessionCredentialVerifier? = nil
 
@@ -40,7 +42,20 @@ struct Authenticator: Sendable {
             return try authenticateSession(request, auth, token: token, verifier: verifier, sourceIP: sourceIP, userAgent: userAgent)
         }
         guard let credential = credentials.byAccessKey[auth.accessKeyId] else {
-            throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
+            // Not an account root: an IAM user's active access key, or refused.
+            guard let identities, let user = identities.credential(accessKeyId: auth.accessKeyId) else {
+                throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
+            }
+            do {
+                try verifier.verify(method: request.method, uri: request.uri, headers: headers, body: request.body,
+                                    authorization: auth, secretAccessKey: user.secretAccessKey)
+            } catch {
+                throw Self.map(error)
+            }
+            identities.recordUse(accessKeyId: auth.accessKeyId, service: verifier.service, region: auth.region)
+            return Caller(account: user.account, region: auth.region, accessKeyId: auth.accessKeyId,
+                          principalArn: user.principal.arn, sourceIP: sourceIP, userAgent: userAgent,
+                          principal: user.principal, identityPolicies: user.identityPolicies)
         }
         do {
             try verifier.verify(method: request.method, uri: request.uri, headers: headers, body: request.body,

@@ -24,14 +24,16 @@ public enum KMSHTTPServer {
         let storage = try StorageLocation(config.storage, dataDirectory: config.dataDirectory)
         // Stores block their caller (PostgreSQL waits on its client): off the Swift
         // concurrency pool and off the event loops, on a thread meant for blocking.
-        let (service, credentials, created) = try await NIOThreadPool.singleton.runIfActive {
+        let (service, credentials, created, identities) = try await NIOThreadPool.singleton.runIfActive {
             let store = try storage.open(rootKey: rootKey)
             let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
                                          ciphertextFormat: config.ciphertextFormat)
             let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                            dataDirectory: config.dataDirectory,
                                                                            seed: config.rootCredentialSeed)
-            return (service, credentials, created)
+            // IAM identities (issue 9), from the same store.
+            let identities = try IdentityRegistry(store: store)
+            return (service, credentials, created, identities)
         }
         if config.ciphertextFormat == 1 {
             FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
@@ -52,7 +54,11 @@ public enum KMSHTTPServer {
         case .existing:
             break
         }
-        var authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount)
+        var authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount,
+                                          identities: identities)
+        // The query-protocol services on the same endpoint: IAM (issue 9).
+        var queryServices = QueryServices()
+        queryServices.register(IAMService(registry: identities).queryService())
         // STS session tokens: sealed under a key derived from the root key, verified on every request.
         let sts = STSWiring(rootKey: rootKey, clock: service.clock,
                             directory: CredentialRegistryDirectory(credentials: credentials))
@@ -64,8 +70,6 @@ public enum KMSHTTPServer {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
         }
-        // The query-protocol services on the same endpoint (STS; IAM registers the same way).
-        var queryServices = QueryServices()
         queryServices.register(STSQueryService.make(model: .sts, sts: sts))
         let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
                                        queryServices: queryServices)

@@ -38,7 +38,7 @@ public enum StorageLocation: Sendable, CustomStringConvertible {
         }
     }
 
-    public func open(rootKey: RootKey) throws -> any KeyStore & CredentialStore {
+    public func open(rootKey: RootKey) throws -> any KeyStore & CredentialStore & IdentityStore & CredentialAdministration {
         switch self {
         case .sqlite(let path): try SQLiteKeyStore(path: path, rootKey: rootKey)
         case .postgresql(let url): try PostgresKeyStore(url: url, rootKey: rootKey)

@@ -10,7 +10,7 @@ struct KMSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
-        subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self])
+        subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self, AdminCommand.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
