@@ -60,8 +60,8 @@ public enum KMSHTTPServer {
         var queryServices = QueryServices()
         queryServices.register(IAMService(registry: identities).queryService())
         // STS session tokens: sealed under a key derived from the root key, verified on every request.
-        let sts = STSWiring(rootKey: rootKey, clock: service.clock,
-                            directory: CredentialRegistryDirectory(credentials: credentials))
+        let stsDirectory = IAMSTSDirectory(registry: identities, credentials: credentials, jwksFiles: config.oidcJWKS)
+        let sts = STSWiring(rootKey: rootKey, clock: service.clock, directory: stsDirectory, identity: stsDirectory)
         authenticator.sessions = sts.sessions
         // The audit trail: one event per request, written before its response leaves.
         let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
