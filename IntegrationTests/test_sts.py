@@ -339,6 +339,7 @@ def test_web_identity_refusals(env, issuer):
 def test_sts_audit_events_hold_no_secrets(env, issuer):
     out = web_identity(env, issuer.token("RS256"), name="audited")
     creds = assume(env, name="audited-2")["Credentials"]
+    temp_client(env, "kms", creds).encrypt(KeyId=env["key_id"], Plaintext=b"audited-2")
     srv = env["srv"]
     audit_dir = os.path.join(srv.data_dir, "audit")
     deadline = time.time() + 10
@@ -349,12 +350,24 @@ def test_sts_audit_events_hold_no_secrets(env, issuer):
             for f in files:
                 with open(os.path.join(root, f), "rb") as fh:
                     text += fh.read().decode("utf-8", "replace")
-        if "audited-2" in text:
+        if "audited-2" in text and creds["AccessKeyId"] in text and '"Encrypt"' in text:
             break
         time.sleep(0.2)
     events = [json.loads(line) for line in text.splitlines() if line.startswith("{") and "sts.amazonaws.com" in line]
     names = {e["eventName"] for e in events}
     assert {"AssumeRole", "AssumeRoleWithWebIdentity"} <= names
+    # The KMS call made with the session names it as CloudTrail does (AssumedRole, its issuer).
+    role = env["role"]
+    encrypts = [json.loads(line) for line in text.splitlines()
+                if line.startswith("{") and '"Encrypt"' in line and creds["AccessKeyId"] in line]
+    assert encrypts, "no Encrypt event for the session"
+    ident = encrypts[-1]["userIdentity"]
+    assert ident["type"] == "AssumedRole"
+    assert ident["arn"] == f"arn:aws:sts::{env['account']}:assumed-role/{role['RoleName']}/audited-2"
+    assert ident["principalId"] == f"{role['RoleId']}:audited-2"
+    assert ident["accessKeyId"] == creds["AccessKeyId"]
+    assert ident["sessionContext"]["sessionIssuer"] == {"type": "Role", "principalId": role["RoleId"], "arn": role["Arn"],
+                                                        "accountId": env["account"], "userName": role["RoleName"]}
     for secret in (out["Credentials"]["SecretAccessKey"], out["Credentials"]["SessionToken"],
                    creds["SecretAccessKey"], creds["SessionToken"], issuer.token("RS256").split(".")[2]):
         assert secret not in text
