@@ -71,6 +71,11 @@ struct Authenticator: Sendable {
     /// access key ID and be unexpired before the signature is checked with its secret.
     func authenticateSession(_ request: HTTPRequestMessage, _ auth: SigV4Authorization, token: String,
                              verifier: SigV4Verifier, sourceIP: String, userAgent: String) throws(KMSError) -> Caller {
+        // The token must be covered by the signature (as every x-amz-* header): refused as
+        // the verifier refuses any unsigned x-amz-* header, before the token is looked at.
+        guard auth.signedHeaders.contains("x-amz-security-token") else {
+            throw KMSError(.invalidSignature, "'x-amz-security-token' must be a 'SignedHeader' in the AWS Authorization.")
+        }
         guard let sessions else { throw KMSError(.unrecognizedClient, SessionTokenError.invalidMessage) }
         let verified: VerifiedSession
         do {
