@@ -1,25 +1,20 @@
-import Crypto
 import Synchronization
 
 /// Verified session tokens, so that a temporary credential costs no more than a long-term
 /// key on the hot path: a hit replaces AES-GCM, JSON decoding and compiling the session
-/// policies with one SHA-256 of the token and a dictionary lookup.
+/// policies with one hash of the token and a dictionary lookup.
 ///
-/// Keyed by the token's SHA-256 (the token itself is not kept as a key); holds only tokens
-/// that opened, so a forged token never enters. The binding and expiry are still checked
-/// on every use (SessionTokenSealer.check). Bounded: least recently used entries go first.
+/// Keyed by the token itself: the dictionary hashes it with Swift's per-process seeded
+/// SipHash and compares the whole token on a hit, so no second SHA-256 pass over the token
+/// is paid per request (SigV4 already hashes it once in the canonical request). Holds only
+/// tokens that opened, so a forged token never enters. The binding and expiry are still
+/// checked on every use (SessionTokenSealer.check). Bounded: least recently used go first.
 public final class SessionTokenCache<Value: Sendable>: Sendable {
     public struct Key: Hashable, Sendable {
-        let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+        let token: String
 
         public init(token: String) {
-            var t = token
-            let digest = t.withUTF8 { SHA256.hash(data: $0) }
-            var words: [UInt64] = [0, 0, 0, 0]
-            digest.withUnsafeBytes { raw in
-                for i in 0..<4 { words[i] = raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
-            }
-            a = words[0]; b = words[1]; c = words[2]; d = words[3]
+            self.token = token
         }
     }
 

@@ -106,7 +106,7 @@ public final class WebIdentityVerifier: Sendable {
     /// Clock skew allowed for nbf and iat; exp is strict, as AWS reports it.
     public static let allowedSkew: Double = 300
 
-    /// Key collections by the JWKS text's digest: a JWKS file read again costs a hash, not a parse.
+    /// Key collections by the JWKS text: a JWKS file read again costs a hash, not a parse.
     private let collections = SessionTokenCache<JWTKeyCollection>(capacity: 64)
 
     public init() {}

@@ -3,11 +3,18 @@ import KMSCore
 import STS
 
 /// A session token that opened, with what the hot path needs from it, computed once.
-struct VerifiedSession: Sendable {
+/// A class: a cache hit hands out one reference instead of copying a dozen strings.
+final class VerifiedSession: Sendable {
     let session: STSSession
     let principal: RequestPrincipal
     /// Compiled once per cached session; nil when the session has no session policy.
     let sessionPolicies: [CompiledPolicy]?
+
+    init(session: STSSession, principal: RequestPrincipal, sessionPolicies: [CompiledPolicy]?) {
+        self.session = session
+        self.principal = principal
+        self.sessionPolicies = sessionPolicies
+    }
 }
 
 /// Where the identity policies of a session's principal come from (the IAM store): a role's
