@@ -4,6 +4,7 @@ AWS's error codes and quotas, and `kms admin`."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -94,6 +95,18 @@ def test_user_access_key_calls_kms_as_the_user(server, iam, kms):
     assert encrypts[0]["arn"] == got["Arn"]
     assert encrypts[0]["principalId"] == got["UserId"]
     assert encrypts[0]["accessKeyId"] == key["AccessKeyId"]
+
+    # IAM calls are audited with IAM's eventSource; the secret never reaches the trail.
+    created = [json.loads(e["CloudTrailEvent"]) for e in cloudtrail(server).lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateAccessKey"}])["Events"]]
+    mine = [e for e in created if (e.get("requestParameters") or {}).get("userName") == user]
+    assert mine and mine[0]["eventSource"] == "iam.amazonaws.com" and mine[0]["readOnly"] is False
+    assert mine[0]["responseElements"] is None and mine[0]["userIdentity"]["type"] == "Root"
+    segments = glob.glob(os.path.join(server.data_dir, "audit", "audit-*.jsonl"))
+    assert segments
+    for path in segments:
+        with open(path, "rb") as fh:
+            assert key["SecretAccessKey"].encode() not in fh.read()
 
     last = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
     assert last["UserName"] == user
@@ -215,9 +228,12 @@ def test_malformed_policies_and_size_quotas(iam):
     iam.create_user(UserName=user)
     with expect_error("MalformedPolicyDocument", message="Syntax errors in policy."):
         iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument="{not json")
-    with expect_error("MalformedPolicyDocument"):
+    with expect_error("MalformedPolicyDocument", message="Has prohibited field Principal"):
         iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}))
+    with expect_error("MalformedPolicyDocument", message="Policy statement must contain resources."):
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*"}]}))
     big = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": [f"kms:Action{i:04d}" for i in range(150)], "Resource": "*"}]})
     with expect_error("LimitExceeded", status=409, message=f"Maximum policy size of 2048 bytes exceeded for user {user}"):
@@ -232,8 +248,11 @@ def test_malformed_policies_and_size_quotas(iam):
     iam.put_role_policy(RoleName=role, PolicyName="big", PolicyDocument=big)
     got = iam.get_role_policy(RoleName=role, PolicyName="big")
     assert got["PolicyDocument"] == json.loads(big)  # botocore decodes IAM's URL-encoded document
-    with expect_error("MalformedPolicyDocument"):
-        iam.update_assume_role_policy(RoleName=role, PolicyDocument=ALLOW_KMS)  # no Principal
+    with expect_error("MalformedPolicyDocument", message="Has prohibited field Resource"):
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=ALLOW_KMS)
+    with expect_error("MalformedPolicyDocument", message="Missing required field Principal"):
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}))
 
 
 def test_roles(server, iam):
@@ -407,3 +426,59 @@ def test_dev_mode_accepts_any_credentials_as_root(dev_server):
     user = name()
     iam.create_user(UserName=user)
     assert iam.get_user(UserName=user)["User"]["Arn"] == f"arn:aws:iam::{dev_server.account_id}:user/{user}"
+
+
+def test_key_policies_may_name_only_existing_principals(server, iam, kms):
+    from kms_harness import default_policy
+    user = iam.create_user(UserName=name(), Path="/p/")["User"]
+    role_name = name("r")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{server.account_id}:root"}, "Action": "sts:AssumeRole"}]}))["Role"]
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+
+    def with_principal(arn):
+        policy = default_policy(server.account_id)
+        policy["Statement"].append({"Sid": "named", "Effect": "Allow", "Principal": {"AWS": arn},
+                                    "Action": "kms:Encrypt", "Resource": "*"})
+        return json.dumps(policy)
+
+    session = f"arn:aws:sts::{server.account_id}:assumed-role/{role_name}/s1"
+    for arn in (user["Arn"], role["Arn"], session):
+        kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=with_principal(arn))
+    missing = [f"arn:aws:iam::{server.account_id}:user/{name()}",
+               f"arn:aws:iam::{server.account_id}:user/{user['UserName']}",  # without its path
+               f"arn:aws:iam::{server.account_id}:role/{name('r')}",
+               f"arn:aws:sts::{server.account_id}:assumed-role/{name('r')}/s1"]
+    for arn in missing:
+        with expect_error("MalformedPolicyDocumentException",
+                          message="Policy contains a statement with one or more invalid principals."):
+            kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=with_principal(arn))
+    with expect_error("MalformedPolicyDocumentException"):
+        kms.create_key(Policy=with_principal(missing[0]))
+
+
+def test_admin_refuses_what_it_must(tmp_path):
+    data = str(tmp_path / "data")
+    os.makedirs(data, mode=0o700)
+
+    def admin(*args):
+        return subprocess.run([kms_binary(), "admin", *args, "--data-dir", data], capture_output=True, text=True, timeout=60)
+
+    first = admin("create-account", "--account", "777788889999")
+    assert first.returncode == 0, first.stderr
+    key_id = first.stdout.split("root access key id ")[1].split(";")[0]
+    again = admin("create-account", "--account", "777788889999")
+    assert again.returncode != 0 and "already has root credentials" in again.stderr
+    assert admin("create-account", "--account", "12345").returncode != 0
+    last = admin("deactivate-root-credential", key_id)
+    assert last.returncode != 0 and "last root credential" in last.stderr
+    rotated = admin("rotate-root-credential", key_id, "--keep-old")
+    assert rotated.returncode == 0, rotated.stderr
+    assert admin("deactivate-root-credential", key_id).returncode == 0
+    listed = admin("list-accounts")
+    assert "777788889999" in listed.stdout and key_id not in listed.stdout
+    # Secrets only ever go to 0600 files.
+    for f in os.listdir(data):
+        if f.startswith("credentials-"):
+            assert os.stat(os.path.join(data, f)).st_mode & 0o077 == 0
+    assert admin("deactivate-root-credential", "AKIANOSUCHKEY0000000").returncode != 0

@@ -65,7 +65,8 @@ def test_round_trip_across_restarts_on_postgresql(server_factory, pg_url):
     sqlite = os.path.join(srv.data_dir, "kms.sqlite")
     assert not os.path.exists(sqlite) or os.path.getsize(sqlite) == 0
     assert psql(pg_url, f"SELECT count(*) FROM keys WHERE key_id = '{key_id}'") == "1"
-    assert psql(pg_url, "SELECT max(version) FROM kms_schema_migrations") == "1"
+    # Every migration this build knows ran (2: IAM identities, issue 9).
+    assert psql(pg_url, "SELECT max(version) FROM kms_schema_migrations") == "2"
     # Material is stored sealed: the raw bytea is not the 32-byte key, and has the seal's overhead.
     sealed_len = int(psql(pg_url, f"SELECT octet_length(sealed) FROM key_materials WHERE key_id = '{key_id}'"))
     assert sealed_len > 32
@@ -104,3 +105,26 @@ def test_two_nodes_share_one_postgresql(server_factory, pg_url):
     assert meta["KeyState"] == "Disabled"
     assert meta["Description"] == "changed through A"
     assert psql(pg_url, f"SELECT version FROM keys WHERE key_id = '{key_id}'") == "3"
+
+
+def test_iam_identities_on_postgresql(server_factory, pg_url):
+    """Issue 9: IAM users and access keys live in PostgreSQL, secrets sealed; a second node
+    sharing the database authenticates the user's key after its (re)start."""
+    import boto3
+    from botocore.config import Config
+    from kms_harness import DEFAULT_REGION, client_for
+    srv = server_factory(extra_args=["--storage", pg_url])
+    creds = srv.root_credentials()
+    iam = boto3.session.Session().client("iam", endpoint_url=srv.url, region_name="us-east-1",
+                                         aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
+                                         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    user = "pg-" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    rows = psql(pg_url, f"SELECT kind, unique_id FROM iam_identities WHERE name = '{user}' OR name = '{key['AccessKeyId']}' ORDER BY kind")
+    assert rows.splitlines()[0].startswith("access-key|") and rows.splitlines()[1].startswith("user|AIDA")
+    sealed = psql(pg_url, f"SELECT encode(sealed_secret, 'escape') FROM iam_identities WHERE name = '{key['AccessKeyId']}'")
+    assert key["SecretAccessKey"] not in sealed
+    assert psql(pg_url, f"SELECT count(*) FROM iam_identities WHERE document LIKE '%{key['SecretAccessKey'][:20]}%'") == "0"
+    srv.restart()
+    client_for(srv.url, DEFAULT_REGION, key["AccessKeyId"], key["SecretAccessKey"]).list_keys()

@@ -10,9 +10,13 @@ public final class KMSService: Sendable {
     /// The symmetric ciphertext format written: 2 (per-message keys). 1 exists only so a
     /// benchmark can compare the two in one run (`kms server --ciphertext-format 1`).
     public let ciphertextFormat: UInt8
+    /// The IAM principals that exist, which key policies may name (issue 9).
+    public let principals: any PrincipalDirectory
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer(),
-                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants()) throws {
+                ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
+                principals: any PrincipalDirectory = AnyPrincipalExists()) throws {
+        self.principals = principals
         self.registry = try KeyRegistry(store: store)
         self.clock = clock
         self.authorizer = authorizer

@@ -26,13 +26,13 @@ public enum KMSHTTPServer {
         // concurrency pool and off the event loops, on a thread meant for blocking.
         let (service, credentials, created, identities) = try await NIOThreadPool.singleton.runIfActive {
             let store = try storage.open(rootKey: rootKey)
+            // IAM identities (issue 9), from the same store; key policies may name them.
+            let identities = try IdentityRegistry(store: store)
             let service = try KMSService(store: store, clock: SystemClock(offset: config.lifecycleClockOffset),
-                                         ciphertextFormat: config.ciphertextFormat)
+                                         ciphertextFormat: config.ciphertextFormat, principals: identities)
             let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                            dataDirectory: config.dataDirectory,
                                                                            seed: config.rootCredentialSeed)
-            // IAM identities (issue 9), from the same store.
-            let identities = try IdentityRegistry(store: store)
             return (service, credentials, created, identities)
         }
         if config.ciphertextFormat == 1 {

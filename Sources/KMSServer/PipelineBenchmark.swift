@@ -1,3 +1,4 @@
+import AWSQuery
 import Foundation
 import KMSCore
 import KMSStorage
@@ -12,15 +13,33 @@ public enum PipelineBenchmark {
     public static func run(operation: String, iterations: Int, threads: Int = 1,
                            ciphertextFormat: UInt8 = 2,
                            quotas: RequestQuotaRates = RequestQuotaRates(),
-                           auditDirectory: String? = nil,
+                           auditDirectory: String? = nil, iamUser: Bool = false,
                            temporaryCredentials: Bool = false) throws -> (nanosecondsPerRequest: Double, status: UInt) {
-        let credential = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
-                                          account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
+        let root = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
+                                    account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
+        // With `iamUser`, requests are signed with an IAM user's access key (issue 9): the
+        // root lookup misses, the identity registry's cached principal answers.
+        let identities = try IdentityRegistry(store: InMemoryIdentityStore())
+        var credential = root
+        if iamUser {
+            let (id, secret) = try identities.write(account: root.account) { (a: inout AccountIdentities) throws(QueryError) in
+                a.users["bench"] = IAMUser(name: "bench", path: "/", userId: IAMNames.uniqueId("AIDA"),
+                                           arn: "arn:aws:iam::\(root.account):user/bench", createDate: 0,
+                                           inlinePolicies: ["kms": #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#])
+                a.accessKeys["AKIABENCHUSER0000001"] = IAMAccessKey(accessKeyId: "AKIABENCHUSER0000001", userName: "bench",
+                                                                    status: "Active", createDate: 0)
+                a.secrets["AKIABENCHUSER0000001"] = "benchmark-user-secret"
+                return ("AKIABENCHUSER0000001", "benchmark-user-secret")
+            }
+            credential = StoredCredential(accessKeyId: id, secretAccessKey: secret, account: root.account,
+                                          principalArn: "arn:aws:iam::\(root.account):user/bench")
+        }
         let service = try KMSService(store: InMemoryKeyStore(), ciphertextFormat: ciphertextFormat)
         let audit = try auditDirectory.map { try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000") }
-        var authenticator = Authenticator(credentials: CredentialRegistry([credential]), dev: false, devAccount: "000000000000")
-        // With --temporary-credentials: an assumed-role session's token, verified (and cached) per request.
-        let session = temporaryCredentials ? try BenchmarkSession.make(account: credential.account) : nil
+        var authenticator = Authenticator(credentials: CredentialRegistry([root]), dev: false, devAccount: "000000000000",
+                                          identities: identities)
+        // With `temporaryCredentials`: an assumed-role session's token, verified (and cached) per request.
+        let session = temporaryCredentials ? try BenchmarkSession.make(account: root.account) : nil
         authenticator.sessions = session?.sessions
         let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: quotas, audit: audit)
         let caller = Caller(account: credential.account, region: "us-east-1", accessKeyId: credential.accessKeyId)

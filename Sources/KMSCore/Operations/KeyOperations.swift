@@ -26,6 +26,7 @@ extension KMSService {
         let policy: String
         if let given = request.string("Policy") {
             try KeyPolicy.validate(given, lockoutCheckFor: request.bool("BypassPolicyLockoutSafetyCheck") == true ? nil : caller)
+            try KeyPolicy.checkPrincipalsExist(given, in: principals)
             policy = given
         } else {
             policy = KeyPolicy.defaultPolicy(account: caller.account)

@@ -18,6 +18,7 @@ extension KMSService {
             var key = try authorizedKey(request, action: "kms:PutKeyPolicy", caller: caller)
             try checkPolicyName(request)
             try KeyPolicy.validate(policy, lockoutCheckFor: request.bool("BypassPolicyLockoutSafetyCheck") == true ? nil : caller)
+            try KeyPolicy.checkPrincipalsExist(policy, in: principals)
             key.policy = policy
             return ((), [.putKey(key)])
         }

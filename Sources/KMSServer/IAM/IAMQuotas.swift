@@ -30,7 +30,20 @@ enum IAMQuotas {
         do {
             _ = try CompiledPolicy(document, kind: .identityBased, limits: parseLimits)
         } catch {
-            throw QueryError("MalformedPolicyDocument", error.message, model: .iam)
+            throw QueryError("MalformedPolicyDocument", iamWording(error.message), model: .iam)
+        }
+    }
+
+    /// The policy engine words its errors as KMS does; IAM's API says some differently.
+    static func iamWording(_ message: String) -> String {
+        switch message {
+        case "Policy document should not specify a principal.": "Has prohibited field Principal"
+        case "Policy contains a statement with no principal.": "Missing required field Principal"
+        case "Policy contains a statement with no Action.": "Missing required field Action"
+        case "Policy contains a statement with an invalid or missing Effect.": "Missing required field Effect"
+        case "Policy contains a statement with no Resource.": "Policy statement must contain resources."
+        case "The policy document contains an invalid Version.": "The policy failed legacy parsing"
+        default: message
         }
     }
 
@@ -71,7 +84,7 @@ enum IAMQuotas {
         do {
             return try CompiledPolicy(JSONWriter.string(.object(root)), kind: .resourceBased, name: name, limits: parseLimits)
         } catch {
-            throw QueryError("MalformedPolicyDocument", error.message, model: .iam)
+            throw QueryError("MalformedPolicyDocument", iamWording(error.message), model: .iam)
         }
     }
 }

@@ -26,7 +26,7 @@ struct AccessKeyUse: Sendable {
 /// cache of resolved principals (compiled policies included), emptied on every write on
 /// this node. Another node's writes reach this one through `reload()` (the cluster's
 /// version-check hook), or a restart.
-final class IdentityRegistry: @unchecked Sendable {
+final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
     let store: any IdentityStore
     private let stateLock = NSLock()
     private var accounts: [String: AccountIdentities] = [:]
@@ -91,6 +91,29 @@ final class IdentityRegistry: @unchecked Sendable {
     var accountIDs: [String] {
         stateLock.lock(); defer { stateLock.unlock() }
         return accounts.keys.sorted()
+    }
+
+    // MARK: Principals named by key policies
+
+    /// An IAM user or role ARN (with its path) that exists; for an assumed-role session
+    /// ARN (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`), the role.
+    func principalExists(arn: String) -> Bool {
+        let fields = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard fields.count == 6 else { return false }
+        let a = account(String(fields[4]))
+        let resource = fields[5]
+        if fields[2] == "sts" {
+            let parts = resource.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count >= 3, parts[0] == "assumed-role" else { return false }
+            return a.roles[String(parts[1])] != nil
+        }
+        if resource.hasPrefix("user/"), let name = resource.split(separator: "/").last {
+            return a.users[String(name)]?.arn == arn
+        }
+        if resource.hasPrefix("role/"), let name = resource.split(separator: "/").last {
+            return a.roles[String(name)]?.arn == arn
+        }
+        return false
     }
 
     // MARK: Authentication
