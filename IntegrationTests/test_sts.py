@@ -183,6 +183,17 @@ def test_aws_cli_with_temporary_credentials(env):
                          env=environ, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["Arn"].endswith(f":assumed-role/{env['role']['RoleName']}/cli-session")
+    # `aws sts assume-role` as bob, through the CLI's own query serializer and XML parser.
+    ak, sk = env["keys"][env["bob"]]
+    environ = dict(environ, AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=sk)
+    environ.pop("AWS_SESSION_TOKEN")
+    out = subprocess.run(["aws", "sts", "assume-role", "--role-arn", env["role"]["Arn"], "--role-session-name", "cli-2",
+                          "--duration-seconds", "900", "--endpoint-url", env["srv"].url, "--output", "json"],
+                         env=environ, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assumed = json.loads(out.stdout)
+    assert assumed["AssumedRoleUser"]["Arn"].endswith("/cli-2")
+    assert assumed["Credentials"]["AccessKeyId"].startswith("ASIA")
 
 
 def test_untrusted_user_is_denied(env):
@@ -209,6 +220,14 @@ def test_assume_role_validation(env):
         Tags=[{"Key": "project", "Value": "x"}], SourceIdentity="alice")
     assert 0 < out["PackedPolicySize"] <= 100
     assert out["SourceIdentity"] == "alice"
+    # PolicyArns: a customer managed policy of the account narrows the session; an unknown one is refused.
+    arn = env["iam"].create_policy(PolicyName=f"session-{uuid.uuid4().hex[:6]}", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}))["Policy"]["Arn"]
+    narrowed = assume(env, PolicyArns=[{"arn": arn}])
+    assert narrowed["PackedPolicySize"] > 0
+    assert temp_client(env, "sts", narrowed["Credentials"]).get_caller_identity()["Arn"].endswith("/deploy-1")
+    with expect_error("ValidationError", 400):
+        assume(env, PolicyArns=[{"arn": f"arn:aws:iam::{env['account']}:policy/missing-policy"}])
 
 
 def test_get_session_token_and_access_key_info(env):
