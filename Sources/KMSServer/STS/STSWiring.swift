@@ -19,13 +19,3 @@ struct STSWiring: Sendable {
         self.clock = clock
     }
 }
-
-/// The directory before IAM is wired: no roles, no providers; access keys from the registry.
-struct CredentialRegistryDirectory: STSDirectory {
-    let credentials: CredentialRegistry
-
-    func role(arn: String) -> STSRole? { nil }
-    func oidcProvider(account: String, issuerHostPath: String) -> OIDCProviderConfig? { nil }
-    func managedPolicy(arn: String) -> CompiledPolicy? { nil }
-    func account(ofAccessKey accessKeyId: String) -> String? { credentials.byAccessKey[accessKeyId]?.account }
-}
