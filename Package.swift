@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // OIDC JWT verification for STS AssumeRoleWithWebIdentity (issue 9).
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         // System OpenSSL 3 (libcrypto) for the algorithms swift-crypto lacks: secp256k1, SM2.
@@ -59,7 +61,7 @@ let package = Package(
         // prctl(2) for the process hardening (no core dumps); Swift cannot call variadic C.
         .target(name: "CProcessControl"),
         .target(name: "KMSServer", dependencies: [
-            "KMSCore", "KMSStorage", "SigV4",
+            "KMSCore", "KMSStorage", "SigV4", "STS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -72,7 +74,7 @@ let package = Package(
             "AWSQuery", "IAMPolicy",
         ], swiftSettings: strict),
         .executableTarget(name: "kms", dependencies: [
-            "KMSServer", "KMSStorage",
+            "KMSServer", "KMSStorage", "STS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Configuration", package: "swift-configuration"),
             .product(name: "SystemPackage", package: "swift-system"),
@@ -91,5 +93,15 @@ let package = Package(
         .target(name: "AWSQuery", dependencies: ["KMSCore"], swiftSettings: strict),
         .testTarget(name: "AWSQueryTests", dependencies: ["AWSQuery", "KMSCore"], swiftSettings: strict),
         .testTarget(name: "IAMPolicyTests", dependencies: ["IAMPolicy"], exclude: ["make_corpus.py"], resources: [.copy("Corpus")], swiftSettings: strict),
+        // STS (issue 9): sealed session tokens, OIDC web-identity tokens, trust-policy decisions; pure.
+        .target(name: "STS", dependencies: [
+            "IAMPolicy",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+        ], swiftSettings: strict),
+        .testTarget(name: "STSTests", dependencies: [
+            "STS", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: strict),
     ]
 )

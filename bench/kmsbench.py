@@ -245,18 +245,21 @@ def read_credentials(path):
         raise SystemExit(f"{path}: no [default] section")
     sec = cp["default"]
     try:
-        return sec["aws_access_key_id"].strip(), sec["aws_secret_access_key"].strip()
+        creds = (sec["aws_access_key_id"].strip(), sec["aws_secret_access_key"].strip())
     except KeyError as e:
         raise SystemExit(f"{path}: missing {e}")
+    # Temporary credentials (STS) carry a session token, signed as X-Amz-Security-Token.
+    token = sec.get("aws_session_token", "").strip()
+    return creds + (token,) if token else creds
 
 
 def boto_client(endpoint, creds_path):
     import boto3
     from botocore.config import Config
-    ak, sk = read_credentials(creds_path)
+    ak, sk, *token = read_credentials(creds_path)
     return boto3.client(
         "kms", endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id=ak, aws_secret_access_key=sk,
+        aws_access_key_id=ak, aws_secret_access_key=sk, aws_session_token=(token or [None])[0],
         config=Config(retries={"max_attempts": 1, "mode": "standard"},
                       connect_timeout=5, read_timeout=30))
 
@@ -455,6 +458,31 @@ def cmd_sign(args):
     return 0
 
 
+def cmd_session_credentials(args):
+    """Temporary credentials for the prepared state's root (STS GetSessionToken, one hour),
+    and a copy of the state that signs with them: Encrypt with a session token against the
+    same keys and the long-term key, in the same run."""
+    import boto3
+    state = load_json(args.state)
+    ak, sk, *_ = read_credentials(state["credentials"])
+    sts = boto3.client("sts", endpoint_url=state["endpoint"], region_name=REGION,
+                       aws_access_key_id=ak, aws_secret_access_key=sk)
+    try:
+        c = sts.get_session_token(DurationSeconds=3600)["Credentials"]
+    except Exception as e:  # noqa: BLE001
+        print(f"GetSessionToken failed: {describe_exc(e)}")
+        return EXIT_PREFLIGHT_FAILED
+    fd = os.open(args.credentials_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("[default]\n"
+                 f"aws_access_key_id = {c['AccessKeyId']}\n"
+                 f"aws_secret_access_key = {c['SecretAccessKey']}\n"
+                 f"aws_session_token = {c['SessionToken']}\n")
+    state["credentials"] = args.credentials_out
+    save_json(args.out_state, state)
+    return 0
+
+
 def cmd_nginx_request(args):
     # Same shape and size as an Encrypt request, signed with dummy credentials.
     endpoint = f"http://127.0.0.1:{args.port}"
@@ -643,6 +671,13 @@ def cmd_report(args):
         print(f"\nkey policy: Encrypt:policy10 {policy['rps']:.0f} req/s vs default policy {plain['rps']:.0f} req/s "
               f"= {ratio:.3f} (target >= 0.9: {'yes' if ratio >= 0.9 else 'NO'}; cpu us/req "
               f"{_fmt(policy.get('server_cpu_us_per_request'), '.1f')} vs {_fmt(plain.get('server_cpu_us_per_request'), '.1f')})")
+    # Temporary credentials (an STS session token, verified and cached per request) against
+    # the long-term key, same keys, same server, same run.
+    temp, base_run = runs.get("Encrypt:temporary-credentials", {}), runs.get("Encrypt", {})
+    if temp.get("status") == "ok" and base_run.get("status") == "ok":
+        print(f"\ntemporary credentials: Encrypt {temp['rps']:.0f} req/s vs long-term key {base_run['rps']:.0f} req/s "
+              f"= {temp['rps'] / base_run['rps']:.3f} (cpu {_fmt(temp.get('server_cpu_us_per_request'), '.1f')} vs "
+              f"{_fmt(base_run.get('server_cpu_us_per_request'), '.1f')} us/req)")
 
     raw = r.get("raw_sign") or {}
     if raw:
@@ -739,6 +774,11 @@ def main():
     s.add_argument("--cafile", help="CA bundle for an https --endpoint")
     s.set_defaults(fn=cmd_sign)
 
+    s = sub.add_parser("session-credentials")
+    s.add_argument("--state", required=True)
+    s.add_argument("--out-state", required=True)
+    s.add_argument("--credentials-out", required=True)
+    s.set_defaults(fn=cmd_session_credentials)
     s = sub.add_parser("nginx-request")
     s.add_argument("--port", required=True, type=int)
     s.add_argument("--out", required=True)

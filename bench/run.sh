@@ -321,6 +321,21 @@ if [ "$DO_SERVER" = 1 ]; then
     fi
     run_wrk "$op" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE" --op "$op"
   done
+  # Encrypt signed with temporary credentials (an STS session token, issue 9) on the same
+  # server and keys: the report sets it next to the long-term key's Encrypt.
+  if [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]] && kill -0 "$KMS_PID" 2>/dev/null; then
+    STATE_TEMP="$WORK/state-temporary-credentials.json"
+    rc=0
+    msg="$(timeout 60 "$PY" "$HELPER" session-credentials --state "$STATE" --out-state "$STATE_TEMP" \
+      --credentials-out "$WORK/credentials-temporary" 2>&1)" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      echo "!!! Encrypt:temporary-credentials: $msg"
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt:temporary-credentials" --status failed --reason "$msg"
+    else
+      log "Encrypt:temporary-credentials"
+      run_wrk "Encrypt:temporary-credentials" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_TEMP" --op Encrypt
+    fi
+  fi
   stop_pid "$KMS_PID" kms; KMS_PID=""
   if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$KMS_LOG"; then
     echo "bench: WARNING: server log mentions a crash; see $KMS_LOG" >&2

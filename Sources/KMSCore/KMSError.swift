@@ -51,6 +51,8 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
         case missingAuthenticationToken = "MissingAuthenticationTokenException"
         case requestEntityTooLarge = "RequestEntityTooLargeException"
         case throttling = "ThrottlingException"
+        // A temporary credential past its expiration (STS session tokens, issue 9).
+        case expiredToken = "ExpiredTokenException"
         // CloudTrail's LookupEvents (served on the same endpoint).
         case invalidLookupAttributes = "InvalidLookupAttributesException"
         case invalidTimeRange = "InvalidTimeRangeException"

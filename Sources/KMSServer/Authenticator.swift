@@ -1,6 +1,7 @@
 import Foundation
 import KMSCore
 import SigV4
+import STS
 
 /// The authentication stage: SigV4 for real, or the dev mode's trust-anything.
 struct Authenticator: Sendable {
@@ -13,6 +14,8 @@ struct Authenticator: Sendable {
     let devAccount: String
     /// IAM users' access keys (issue 9); nil when the server has no identity store.
     var identities: IdentityRegistry? = nil
+    /// Temporary credentials (STS session tokens); nil refuses every session token.
+    var sessions: SessionCredentialVerifier? = nil
 
     func authenticate(_ request: HTTPRequestMessage, sourceIP: String, cloudTrail: Bool = false) throws(KMSError) -> Caller {
         try authenticate(request, sourceIP: sourceIP, verifier: cloudTrail ? cloudTrailVerifier : self.verifier)
@@ -34,6 +37,9 @@ struct Authenticator: Sendable {
             let id = auth.accessKeyId
             let account = id.utf8.count == 12 && id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? id : devAccount
             return Caller(account: account, region: auth.region, accessKeyId: id, sourceIP: sourceIP, userAgent: userAgent)
+        }
+        if let token = auth.securityToken {
+            return try authenticateSession(request, auth, token: token, verifier: verifier, sourceIP: sourceIP, userAgent: userAgent)
         }
         guard let credential = credentials.byAccessKey[auth.accessKeyId] else {
             // Not an account root: an IAM user's active access key, or refused.
@@ -59,6 +65,36 @@ struct Authenticator: Sendable {
         }
         return Caller(account: credential.account, region: auth.region, accessKeyId: auth.accessKeyId,
                       principalArn: credential.principalArn, sourceIP: sourceIP, userAgent: userAgent)
+    }
+
+    /// A request signed with temporary credentials: the token must open, belong to the
+    /// access key ID and be unexpired before the signature is checked with its secret.
+    func authenticateSession(_ request: HTTPRequestMessage, _ auth: SigV4Authorization, token: String,
+                             verifier: SigV4Verifier, sourceIP: String, userAgent: String) throws(KMSError) -> Caller {
+        // The token must be covered by the signature (as every x-amz-* header): refused as
+        // the verifier refuses any unsigned x-amz-* header, before the token is looked at.
+        guard auth.signedHeaders.contains("x-amz-security-token") else {
+            throw KMSError(.invalidSignature, "'x-amz-security-token' must be a 'SignedHeader' in the AWS Authorization.")
+        }
+        guard let sessions else { throw KMSError(.unrecognizedClient, SessionTokenError.invalidMessage) }
+        let verified: VerifiedSession
+        do {
+            verified = try sessions.verify(token: token, accessKeyId: auth.accessKeyId)
+        } catch {
+            switch error {
+            case .invalid: throw KMSError(.unrecognizedClient, SessionTokenError.invalidMessage)
+            case .expired: throw KMSError(.expiredToken, SessionTokenError.expiredMessage)
+            }
+        }
+        do {
+            try verifier.verify(method: request.method, uri: request.uri, headers: request.headers, body: request.body,
+                                authorization: auth, secretAccessKey: verified.session.secretAccessKey)
+        } catch {
+            throw Self.map(error)
+        }
+        if verifier.service == "sts" { sessions.remember(verified.session) }
+        return sessions.caller(verified, region: auth.region, accessKeyId: auth.accessKeyId, sourceIP: sourceIP,
+                               userAgent: userAgent)
     }
 
     static func map(_ error: SigV4Error) -> KMSError {

@@ -1,3 +1,4 @@
+import AWSQuery
 import Foundation
 import KMSCore
 import KMSStorage
@@ -66,11 +67,15 @@ public enum KMSHTTPServer {
         case .existing:
             break
         }
-        let authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount,
+        var authenticator = Authenticator(credentials: credentials, dev: config.dev, devAccount: config.devAccount,
                                           identities: identities)
         // The query-protocol services on the same endpoint: IAM (issue 9).
         var queryServices = QueryServices()
         queryServices.register(IAMService(registry: identities).queryService())
+        // STS session tokens: sealed under a key derived from the root key, verified on every request.
+        let stsDirectory = IAMSTSDirectory(registry: identities, credentials: credentials, jwksFiles: config.oidcJWKS)
+        let sts = STSWiring(rootKey: rootKey, clock: service.clock, directory: stsDirectory, identity: stsDirectory)
+        authenticator.sessions = sts.sessions
         // The audit trail: one event per request, written before its response leaves.
         let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
                                                              fallbackAccount: config.devAccount) : nil
@@ -78,6 +83,7 @@ public enum KMSHTTPServer {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
         }
+        queryServices.register(STSQueryService.make(model: .sts, sts: sts))
         var configured = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
                                          secureTransport: tls != nil, queryServices: queryServices)
         let drain = ShutdownDrain()

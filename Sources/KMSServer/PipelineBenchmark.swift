@@ -13,7 +13,8 @@ public enum PipelineBenchmark {
     public static func run(operation: String, iterations: Int, threads: Int = 1,
                            ciphertextFormat: UInt8 = 2,
                            quotas: RequestQuotaRates = RequestQuotaRates(),
-                           auditDirectory: String? = nil, iamUser: Bool = false) throws -> (nanosecondsPerRequest: Double, status: UInt) {
+                           auditDirectory: String? = nil, iamUser: Bool = false,
+                           temporaryCredentials: Bool = false) throws -> (nanosecondsPerRequest: Double, status: UInt) {
         let root = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
                                     account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
         // With `iamUser`, requests are signed with an IAM user's access key (issue 9): the
@@ -35,9 +36,12 @@ public enum PipelineBenchmark {
         }
         let service = try KMSService(store: InMemoryKeyStore(), ciphertextFormat: ciphertextFormat)
         let audit = try auditDirectory.map { try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000") }
-        let pipeline = RequestPipeline(service: service, authenticator: Authenticator(
-            credentials: CredentialRegistry([root]), dev: false, devAccount: "000000000000", identities: identities),
-            quotas: quotas, audit: audit)
+        var authenticator = Authenticator(credentials: CredentialRegistry([root]), dev: false, devAccount: "000000000000",
+                                          identities: identities)
+        // With `temporaryCredentials`: an assumed-role session's token, verified (and cached) per request.
+        let session = temporaryCredentials ? try BenchmarkSession.make(account: root.account) : nil
+        authenticator.sessions = session?.sessions
+        let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: quotas, audit: audit)
         let caller = Caller(account: credential.account, region: "us-east-1", accessKeyId: credential.accessKeyId)
         let keyId = try service.handle(operation: "CreateKey", body: .object(JSONObject()), caller: caller)["KeyMetadata"]?
             .objectValue?["KeyId"]?.stringValue ?? ""
@@ -53,7 +57,10 @@ public enum PipelineBenchmark {
         }
         var headers = HTTPHeaders([("Host", "127.0.0.1:8080"), ("Content-Type", "application/x-amz-json-1.1"),
                                    ("X-Amz-Target", "TrentService.\(operation)"), ("User-Agent", "bench")])
-        let signer = SigV4Signer(accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey, region: "us-east-1")
+        let signer = session.map {
+            SigV4Signer(accessKeyId: $0.credentials.accessKeyId, secretAccessKey: $0.credentials.secretAccessKey,
+                        sessionToken: $0.credentials.sessionToken, region: "us-east-1")
+        } ?? SigV4Signer(accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey, region: "us-east-1")
         let bytes = Array(body.utf8)
         for (n, v) in try signer.sign(method: "POST", headers: headers.map { ($0.name, $0.value) }, body: bytes) {
             headers.add(name: n, value: v)

@@ -11,7 +11,7 @@ public struct ServerConfiguration: Sendable {
     public var devAccount = "000000000000"
     /// Where the root key lives; defaults to <data-dir>/root.key.
     public var rootKeyPath: String?
-    /// Shifts the lifecycle clock (deletion windows); for tests only.
+    /// Shifts the lifecycle clock (deletion windows, STS session expiry); for tests only.
     public var lifecycleClockOffset: Double = 0
     /// How often the background job deletes keys whose waiting period has ended.
     public var deletionSweepInterval: Double = 60
@@ -60,6 +60,9 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGrace: Double = 10
     /// How often a node polls the change log (PostgreSQL), seconds.
     public var changePollInterval: Double = 0.25
+    /// JWKS files of OIDC issuers, by issuer host/path ("oidc.example.com/path"), for
+    /// AssumeRoleWithWebIdentity (`--oidc-jwks ISSUER=PATH`); read again on each use.
+    public var oidcJWKS: [String: String] = [:]
 
     public init() {}
 

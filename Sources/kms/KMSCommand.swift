@@ -3,6 +3,7 @@ import Configuration
 import KMSServer
 import KMSStorage
 import SystemPackage
+import STS
 
 @main
 struct KMSCommand: AsyncParsableCommand {
@@ -52,6 +53,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "Seconds in-flight requests get to finish after SIGTERM (default 10).") var shutdownGrace: Double?
     @Option(name: .customLong("key-cache-size"), help: "Keys (and aliases) kept in memory; others are read from the store on use (default 100000).") var keyCacheSize: Int?
     @Option(name: .customLong("change-poll-interval"), help: .hidden) var changePollInterval: Double?
+    @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -135,6 +137,15 @@ struct Server: AsyncParsableCommand {
         guard c.keyCacheCapacity > 0 else { throw ValidationError("--key-cache-size must be positive") }
         c.changePollInterval = changePollInterval ?? c.changePollInterval
         guard c.changePollInterval > 0 else { throw ValidationError("--change-poll-interval must be positive") }
+        // --oidc-jwks ISSUER=PATH (repeatable), or KMS_OIDC_JWKS / {"kms": {"oidcJwks": "ISSUER=PATH,ISSUER=PATH"}}.
+        let jwksSettings = oidcJwks.isEmpty
+            ? (reader.string(forKey: "kms.oidcJwks")?.split(separator: ",").map(String.init) ?? []) : oidcJwks
+        for setting in jwksSettings {
+            guard let eq = setting.firstIndex(of: "="), eq != setting.startIndex, setting.index(after: eq) != setting.endIndex else {
+                throw ValidationError("--oidc-jwks takes ISSUER=PATH (e.g. https://oidc.example.com=/etc/kms/oidc-jwks.json)")
+            }
+            c.oidcJWKS[OIDCIssuer.hostPath(String(setting[..<eq]))] = String(setting[setting.index(after: eq)...])
+        }
         try await KMSHTTPServer.run(c)
     }
 }

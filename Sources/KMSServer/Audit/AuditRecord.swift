@@ -179,6 +179,9 @@ enum AuditRecord {
             out.append(contentsOf: #"{"type":"Unknown"}"#.utf8)
             return ""
         }
+        if caller.principal.kind == .assumedRole, let roleArn = caller.principal.roleArn {
+            return writeAssumedRoleIdentity(caller, roleArn: roleArn, into: &out)
+        }
         let isRoot = caller.principalArn.hasSuffix(":root")
         out.append(contentsOf: (isRoot ? #"{"type":"Root","principalId":"# : #"{"type":"IAMUser","principalId":"#).utf8)
         // The root's principalId is its account, as in AWS; a user's is its unique ID

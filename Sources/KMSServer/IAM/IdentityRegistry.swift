@@ -75,6 +75,13 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
         stateLock.unlock()
     }
 
+    /// `generation` read under the lock: caches built from identities (STS's role policies)
+    /// compare it to know they are stale.
+    var currentGeneration: UInt64 {
+        stateLock.lock(); defer { stateLock.unlock() }
+        return generation
+    }
+
     /// One account's identities as they are now.
     func account(_ account: String) -> AccountIdentities {
         stateLock.lock(); defer { stateLock.unlock() }

@@ -100,6 +100,9 @@ extension RequestPipeline {
             return QueryError("AccessDenied", error.message, status: 403)
         case .throttling:
             return QueryError("Throttling", error.message, status: 400)
+        case .expiredToken:
+            // A session token past its expiration, as IAM and STS answer it (issue 9).
+            return QueryError("ExpiredToken", error.message, status: 403)
         case .kmsInternal:
             return QueryError("ServiceFailure", error.message, status: 500)
         default:

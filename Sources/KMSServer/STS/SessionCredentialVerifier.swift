@@ -1,0 +1,101 @@
+import IAMPolicy
+import KMSCore
+import STS
+
+/// A session token that opened, with what the hot path needs from it, computed once.
+/// A class: a cache hit hands out one reference instead of copying a dozen strings.
+final class VerifiedSession: Sendable {
+    let session: STSSession
+    let principal: RequestPrincipal
+    /// Compiled once per cached session; nil when the session has no session policy.
+    let sessionPolicies: [CompiledPolicy]?
+
+    init(session: STSSession, principal: RequestPrincipal, sessionPolicies: [CompiledPolicy]?) {
+        self.session = session
+        self.principal = principal
+        self.sessionPolicies = sessionPolicies
+    }
+}
+
+/// Where the identity policies of a session's principal come from (the IAM store): a role's
+/// inline and attached policies, or a user's for GetSessionToken credentials. Read on every
+/// request, so a policy changed in IAM applies to sessions already issued, as in AWS.
+protocol SessionIdentityPolicies: Sendable {
+    /// Empty when the role no longer exists, or was deleted and created again (another ID).
+    func rolePolicies(roleArn: String, roleId: String) -> [CompiledPolicy]
+    func userPolicies(userArn: String) -> [CompiledPolicy]
+}
+
+/// No IAM store: sessions get no identity policies (deny by default).
+struct NoSessionIdentityPolicies: SessionIdentityPolicies {
+    func rolePolicies(roleArn: String, roleId: String) -> [CompiledPolicy] { [] }
+    func userPolicies(userArn: String) -> [CompiledPolicy] { [] }
+}
+
+/// Authenticates requests signed with temporary credentials (X-Amz-Security-Token): opens
+/// the sealed token (or finds it in the cache), checks that it belongs to the request's
+/// access key ID and has not expired, and hands back the secret to verify the signature with.
+final class SessionCredentialVerifier: Sendable {
+    let sealer: SessionTokenSealer
+    let clock: any KMSClock
+    let service: STSService
+    let identity: any SessionIdentityPolicies
+    let cache: SessionTokenCache<VerifiedSession>
+
+    /// The label of the token key derived from the root key (see RootKey.derivedKey).
+    static let keyLabel = "swift-kms sts session token key v1"
+
+    init(sealer: SessionTokenSealer, clock: any KMSClock, service: STSService,
+         identity: any SessionIdentityPolicies = NoSessionIdentityPolicies(), cacheCapacity: Int = 10_000) {
+        self.sealer = sealer
+        self.clock = clock
+        self.service = service
+        self.identity = identity
+        self.cache = SessionTokenCache(capacity: cacheCapacity)
+    }
+
+    func verify(token: String, accessKeyId: String) throws(SessionTokenError) -> VerifiedSession {
+        let key = SessionTokenCache<VerifiedSession>.Key(token: token)
+        let now = clock.now()
+        if let hit = cache.value(for: key) {
+            try SessionTokenSealer.check(hit.session, accessKeyId: accessKeyId, now: now)
+            return hit
+        }
+        let session = try sealer.verify(token, accessKeyId: accessKeyId, now: now)
+        // A session policy ARN whose policy was deleted since narrows the session to nothing
+        // (fail closed), rather than to the policies that remain.
+        let policies: [CompiledPolicy]?
+        do { policies = try service.sessionPolicies(of: session) } catch { policies = [] }
+        let verified = VerifiedSession(session: session, principal: session.principal, sessionPolicies: policies)
+        cache.insert(verified, for: key)
+        return verified
+    }
+
+    /// Sessions that recently called STS, by access key ID: an STS operation needs the
+    /// calling session itself (its source identity carries over to a chained session;
+    /// GetSessionToken refuses session credentials), which the Caller does not hold.
+    let stsCallers = SessionTokenCache<STSSession>(capacity: 1024)
+
+    func remember(_ session: STSSession) {
+        stsCallers.insert(session, for: .init(token: session.accessKeyId))
+    }
+
+    func session(of caller: Caller) -> STSSession? {
+        guard caller.accessKeyId.hasPrefix("ASIA"), let s = stsCallers.value(for: .init(token: caller.accessKeyId)),
+              s.accessKeyId == caller.accessKeyId else { return nil }
+        return s
+    }
+
+    /// The caller of a request made with a verified session.
+    func caller(_ v: VerifiedSession, region: String, accessKeyId: String, sourceIP: String, userAgent: String) -> Caller {
+        let s = v.session
+        let policies: [CompiledPolicy]
+        switch s.kind {
+        case .assumedRole: policies = identity.rolePolicies(roleArn: s.roleArn ?? "", roleId: s.roleId ?? "")
+        case .sessionToken: policies = v.principal.kind == .root ? [] : identity.userPolicies(userArn: s.arn)
+        }
+        return Caller(account: s.account, region: region, accessKeyId: accessKeyId, principalArn: s.arn,
+                      sourceIP: sourceIP, userAgent: userAgent, principal: v.principal, identityPolicies: policies,
+                      sessionPolicies: v.sessionPolicies)
+    }
+}
