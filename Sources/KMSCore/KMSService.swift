@@ -66,6 +66,11 @@ public final class KMSService: Sendable {
         add("GenerateMac", blocking: false) { try $0.generateMac($1, $2) }
         add("VerifyMac", blocking: false) { try $0.verifyMac($1, $2) }
         add("DeriveSharedSecret", blocking: false) { try $0.deriveSharedSecret($1, $2) }
+        add("EnableKeyRotation", blocking: true) { try $0.enableKeyRotation($1, $2) }
+        add("DisableKeyRotation", blocking: true) { try $0.disableKeyRotation($1, $2) }
+        add("GetKeyRotationStatus", blocking: false) { try $0.getKeyRotationStatus($1, $2) }
+        add("RotateKeyOnDemand", blocking: true) { try $0.rotateKeyOnDemand($1, $2) }
+        add("ListKeyRotations", blocking: false) { try $0.listKeyRotations($1, $2) }
         return table
     }()
 
