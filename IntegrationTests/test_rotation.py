@@ -21,6 +21,7 @@ import pytest
 
 from kms_harness import expect_error, now_utc, poll, unique_alias
 from test_audit import events
+from test_postgres_storage import pg_url  # noqa: F401 (fixture)
 
 DAY = 86400
 NON_SYMMETRIC = "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage."
@@ -223,3 +224,24 @@ def test_automatic_rotation_when_due(server_factory):
     found = [e for e in events(srv.data_dir) if e.get("eventType") == "AwsServiceEvent" and e["eventName"] == "RotateKey"]
     assert len(found) == 1 and found[0]["resources"][0]["ARN"] == due["Arn"]
     assert found[0]["userIdentity"]["invokedBy"] == "kms.amazonaws.com"
+
+
+@pytest.mark.restart
+def test_rotation_persists_on_postgresql(server_factory, pg_url):
+    """Rotation state and rotated material survive a restart on PostgreSQL (run under scripts/with-postgres)."""
+    srv = server_factory(extra_args=["--storage", pg_url])
+    kms = srv.client()
+    kid = kms.create_key()["KeyMetadata"]["KeyId"]
+    old = kms.encrypt(KeyId=kid, Plaintext=b"before")["CiphertextBlob"]
+    kms.enable_key_rotation(KeyId=kid, RotationPeriodInDays=120)
+    for _ in range(3):
+        kms.rotate_key_on_demand(KeyId=kid)
+    current = _current_material(kms, kid)
+    srv.restart()
+    kms = srv.client()
+    assert _current_material(kms, kid) == current
+    status = kms.get_key_rotation_status(KeyId=kid)
+    assert status["KeyRotationEnabled"] is True and status["RotationPeriodInDays"] == 120
+    rotations = kms.list_key_rotations(KeyId=kid)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"] * 3 and rotations[-1]["KeyMaterialId"] == current
+    assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"before"
