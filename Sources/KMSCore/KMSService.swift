@@ -10,6 +10,8 @@ public final class KMSService: Sendable {
     /// The symmetric ciphertext format written: 2 (per-message keys). 1 exists only so a
     /// benchmark can compare the two in one run (`kms server --ciphertext-format 1`).
     public let ciphertextFormat: UInt8
+    /// Seals GetParametersForImport's tokens (ImportKeyMaterial.swift).
+    let importTokens = ImportTokenSealer()
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = AccountAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants()) throws {
@@ -71,6 +73,9 @@ public final class KMSService: Sendable {
         add("GetKeyRotationStatus", blocking: false) { try $0.getKeyRotationStatus($1, $2) }
         add("RotateKeyOnDemand", blocking: true) { try $0.rotateKeyOnDemand($1, $2) }
         add("ListKeyRotations", blocking: false) { try $0.listKeyRotations($1, $2) }
+        // RSA wrapping key generation takes up to seconds (RSA 4096).
+        add("GetParametersForImport", blocking: true) { try $0.getParametersForImport($1, $2) }
+        add("ImportKeyMaterial", blocking: true) { try $0.importKeyMaterial($1, $2) }
         return table
     }()
 

@@ -11,7 +11,8 @@ extension KMSService {
         }
         let keyUsage = KeyUsage(rawValue: request.string("KeyUsage") ?? "") ?? .encryptDecrypt
         let origin = request.string("Origin") ?? "AWS_KMS"
-        guard origin == "AWS_KMS" else {
+        // EXTERNAL: symmetric encryption keys only so far (ImportKeyMaterial.swift).
+        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec == .symmetricDefault) else {
             throw KMSError(.unsupportedOperation, "Origin \(origin) is not supported by this server yet.")
         }
         if request.has("CustomKeyStoreId") || request.has("XksKeyId") {
@@ -34,11 +35,13 @@ extension KMSService {
         try authorizer.authorize(action: "kms:CreateKey", caller: caller, key: nil)
 
         let now = clock.now()
-        let material = try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)
+        // An EXTERNAL key has no material until ImportKeyMaterial: it starts PendingImport.
+        let imported = origin == "EXTERNAL"
+        let materials = imported ? [] : [try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)]
         let key = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
                          creationDate: now, description: request.string("Description") ?? "",
                          keyUsage: keyUsage, keySpec: keySpec, origin: origin, keyManager: "CUSTOMER",
-                         keyState: .enabled, policy: policy, tags: tags, materials: [material])
+                         keyState: imported ? .pendingImport : .enabled, policy: policy, tags: tags, materials: materials)
         try registry.write { () throws(KMSError) in ((), [.putKey(key)]) }
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }
