@@ -128,12 +128,18 @@ def test_plaintext_size_limit_message(kms, enc_key, alg):
         kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x" * (limit + 1), EncryptionAlgorithm=alg)
 
 
-def test_decrypt_with_the_other_oaep_hash_fails(kms, enc_key):
+def test_decrypt_with_the_other_oaep_hash(kms, enc_key):
+    # AWS decrypts an OAEP SHA-256 ciphertext when Decrypt names RSAES_OAEP_SHA_1 (issue 12,
+    # section 6; RSAKeys.swift); the other way round (SHA-1 ciphertext, SHA_256 named) fails.
     md, _ = enc_key("RSA_2048")
     blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"sha-256",
                        EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
+    out = kms.decrypt(CiphertextBlob=blob, KeyId=md["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_1")
+    assert out["Plaintext"] == b"sha-256" and out["EncryptionAlgorithm"] == "RSAES_OAEP_SHA_1"
+    blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"sha-1",
+                       EncryptionAlgorithm="RSAES_OAEP_SHA_1")["CiphertextBlob"]
     with expect_error("InvalidCiphertextException"):
-        kms.decrypt(CiphertextBlob=blob, KeyId=md["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_1")
+        kms.decrypt(CiphertextBlob=blob, KeyId=md["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_256")
 
 
 def test_decrypt_without_key_id(kms, enc_key):
@@ -250,10 +256,10 @@ def test_disabled_rsa_key(kms, new_key):
 def test_dry_run_rsa(kms, enc_key):
     md, _ = enc_key("RSA_2048")
     blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
-    with expect_error("DryRunOperationException", status=412) as err:
+    with expect_error("DryRunOperationException", status=400) as err:
         kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256", DryRun=True)
     assert "CiphertextBlob" not in err
-    with expect_error("DryRunOperationException", status=412) as err:
+    with expect_error("DryRunOperationException", status=400) as err:
         kms.decrypt(CiphertextBlob=blob, KeyId=md["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_256", DryRun=True)
     assert "Plaintext" not in err
 

@@ -230,7 +230,7 @@ def test_disabled_key(kms, new_key, op):
 
 @pytest.mark.parametrize("op", ["generate_data_key_pair", "generate_data_key_pair_without_plaintext"])
 def test_dry_run(kms, key, op):
-    with expect_error("DryRunOperationException", status=412) as err:
+    with expect_error("DryRunOperationException", status=400) as err:
         getattr(kms, op)(KeyId=key["KeyId"], KeyPairSpec="ECC_NIST_P256", DryRun=True)
     assert "PrivateKeyPlaintext" not in err and "PrivateKeyCiphertextBlob" not in err and "PublicKey" not in err
 

@@ -203,7 +203,7 @@ def test_dry_run(kms, hmac_key, op):
     kw = dict(KeyId=md["KeyId"], Message=MESSAGE, MacAlgorithm="HMAC_SHA_256", DryRun=True)
     if op == "verify_mac":
         kw["Mac"] = mac
-    with expect_error("DryRunOperationException", status=412) as err:
+    with expect_error("DryRunOperationException", status=400) as err:
         getattr(kms, op)(**kw)
     assert "Mac" not in err and "MacValid" not in err
 

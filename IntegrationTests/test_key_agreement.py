@@ -189,7 +189,7 @@ def test_disabled_and_pending_deletion_key(kms, new_key):
 def test_dry_run(kms, ka_key):
     md = ka_key("ECC_NIST_P256")
     peer = spki(ec.generate_private_key(ec.SECP256R1()).public_key())
-    with expect_error("DryRunOperationException", status=412) as err:
+    with expect_error("DryRunOperationException", status=400) as err:
         kms.derive_shared_secret(KeyId=md["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=peer, DryRun=True)
     assert "SharedSecret" not in err
 

@@ -639,7 +639,7 @@ def test_dry_run(kms, signing_key, op):
     kw = dict(KeyId=md["KeyId"], Message=MESSAGE, SigningAlgorithm="ECDSA_SHA_256", DryRun=True)
     if op == "verify":
         kw["Signature"] = sig
-    with expect_error("DryRunOperationException", status=412) as err:
+    with expect_error("DryRunOperationException", status=400) as err:
         getattr(kms, op)(**kw)
     assert "Signature" not in err and "SignatureValid" not in err
 

@@ -63,7 +63,6 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
             switch self {
             case .kmsInternal: return 500
             case .dependencyTimeout: return 503
-            case .dryRunOperation: return 412
             case .requestEntityTooLarge: return 413
             default: return 400
             }

@@ -14,6 +14,8 @@ public final class KMSService: Sendable {
     public let keyPolicies = KeyPolicyCache()
     /// Which principals exist, for key policy validation (the IAM subsystem supplies one).
     public let principalDirectory: any PrincipalDirectory
+    /// Seals GetParametersForImport's tokens (ImportKeyMaterial.swift).
+    let importTokens = ImportTokenSealer()
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = PolicyAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
@@ -80,6 +82,14 @@ public final class KMSService: Sendable {
         add("ListRetirableGrants", blocking: true) { try $0.listRetirableGrants($1, $2) }
         add("RetireGrant", blocking: true) { try $0.retireGrant($1, $2) }
         add("RevokeGrant", blocking: true) { try $0.revokeGrant($1, $2) }
+        add("EnableKeyRotation", blocking: true) { try $0.enableKeyRotation($1, $2) }
+        add("DisableKeyRotation", blocking: true) { try $0.disableKeyRotation($1, $2) }
+        add("GetKeyRotationStatus", blocking: false) { try $0.getKeyRotationStatus($1, $2) }
+        add("RotateKeyOnDemand", blocking: true) { try $0.rotateKeyOnDemand($1, $2) }
+        add("ListKeyRotations", blocking: false) { try $0.listKeyRotations($1, $2) }
+        // RSA wrapping key generation takes up to seconds (RSA 4096).
+        add("GetParametersForImport", blocking: true) { try $0.getParametersForImport($1, $2) }
+        add("ImportKeyMaterial", blocking: true) { try $0.importKeyMaterial($1, $2) }
         return table
     }()
 

@@ -40,8 +40,16 @@ struct RSAPrivateKey: PrivateKeyImplementation {
         return try key.sign(digest: digest) { RSAPadding.configureSignature($0, algorithm: algorithm) }
     }
 
+    /// AWS KMS decrypts a ciphertext made offline with OAEP SHA-256 (MGF1 SHA-256) even when
+    /// Decrypt names RSAES_OAEP_SHA_1 (observed on AWS; issue 12, section 6): so a SHA-1
+    /// request whose OAEP decoding fails is tried once more with SHA-256. Both failures
+    /// answer the same error, so the second attempt tells a caller nothing new.
     func decrypt(_ ciphertext: [UInt8], algorithm: EncryptionAlgorithm) throws -> [UInt8] {
-        try key.decrypt(ciphertext) { RSAPadding.configureOAEP($0, algorithm: algorithm) }
+        do {
+            return try key.decrypt(ciphertext) { RSAPadding.configureOAEP($0, algorithm: algorithm) }
+        } catch where algorithm == .rsaesOAEPSHA1 {
+            return try key.decrypt(ciphertext) { RSAPadding.configureOAEP($0, algorithm: .rsaesOAEPSHA256) }
+        }
     }
 }
 

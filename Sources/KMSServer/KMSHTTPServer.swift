@@ -207,6 +207,12 @@ public enum KMSHTTPServer {
                     metrics.jobRan(ok: false)
                     logger.error("deletion sweep failed: \(error)")
                 }
+                do {
+                    let rotated = try await NIOThreadPool.singleton.runIfActive { try KeyRotationJob.runOnce(service: service, audit: audit) }
+                    if rotated > 0 { logger.info("rotated \(rotated) key(s) whose automatic rotation fell due") }
+                } catch {
+                    logger.error("key rotation run failed: \(error)")
+                }
             }
         }
 

@@ -269,18 +269,23 @@ struct StoredKeyMetadata: Codable {
     var pendingWindowInDays: Int?
     var policy: String
     var tags: [Tag]
+    /// Absent in rows written before rotation existed.
+    var rotation: KeyRotation?
 
     init(_ k: KMSKey) {
         keyId = k.keyId; account = k.account; region = k.region; creationDate = k.creationDate
         description = k.description; keyUsage = k.keyUsage; keySpec = k.keySpec; origin = k.origin
         keyManager = k.keyManager; keyState = k.keyState; deletionDate = k.deletionDate
         pendingWindowInDays = k.pendingWindowInDays; policy = k.policy; tags = k.tags
+        rotation = k.rotation == KeyRotation() ? nil : k.rotation
     }
 
     func key(materials: [KeyMaterial]) -> KMSKey {
-        KMSKey(keyId: keyId, account: account, region: region, creationDate: creationDate, description: description,
+        var key = KMSKey(keyId: keyId, account: account, region: region, creationDate: creationDate, description: description,
                keyUsage: keyUsage, keySpec: keySpec, origin: origin, keyManager: keyManager, keyState: keyState,
                deletionDate: deletionDate, pendingWindowInDays: pendingWindowInDays, policy: policy, tags: tags,
                materials: materials)
+        key.rotation = rotation ?? KeyRotation()
+        return key
     }
 }

@@ -118,6 +118,15 @@ final class SpyAuthorizer: Authorizer {
             "ListRetirableGrants": JSONObject([("RetiringPrincipal", .string("arn:aws:iam::\(Self.accountA):user/g"))]),
             "RevokeGrant": JSONObject([k(sym), ("GrantId", .string(String(repeating: "a", count: 64)))]),
             "RetireGrant": JSONObject([k(sym), ("GrantId", .string(String(repeating: "a", count: 64)))]),
+            // Rotation and imported key material (issue 12).
+            "EnableKeyRotation": JSONObject([k(sym)]),
+            "DisableKeyRotation": JSONObject([k(sym)]),
+            "GetKeyRotationStatus": JSONObject([k(sym)]),
+            "RotateKeyOnDemand": JSONObject([k(sym)]),
+            "ListKeyRotations": JSONObject([k(sym)]),
+            "GetParametersForImport": JSONObject([k(sym), ("WrappingAlgorithm", .string("RSAES_OAEP_SHA_256")), ("WrappingKeySpec", .string("RSA_2048"))]),
+            "ImportKeyMaterial": JSONObject([k(sym), ("ImportToken", .string("AAAA")), ("EncryptedKeyMaterial", .string("AAAA")),
+                                             ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))]),
         ]
     }
 

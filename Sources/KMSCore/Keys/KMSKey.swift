@@ -20,6 +20,8 @@ public struct KMSKey: Sendable {
     public var materials: [KeyMaterial]
     /// The version of this key's row in the store (0: not stored yet); see `StoreChange`.
     public var storeVersion: Int64
+    /// Automatic rotation settings and the rotations done (KeyRotation.swift).
+    public var rotation = KeyRotation()
 
     public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
                 keyUsage: KeyUsage, keySpec: KeySpec, origin: String, keyManager: String, keyState: KeyState,

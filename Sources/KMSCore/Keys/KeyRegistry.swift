@@ -122,6 +122,11 @@ public final class KeyRegistry: @unchecked Sendable {
         try readThrough(.list) { () throws in try store.keysPendingDeletion(dueBy: date) }
     }
 
+    /// Every key in the store: the rotation job's scan, which runs on the lease holder only.
+    public func allStoredKeys() throws(KMSError) -> [KMSKey] {
+        try readThrough(.list) { () throws in try store.loadKeys() }
+    }
+
     static let pageSize = 1_000
 
     private func readThrough<T>(_ kind: StoreCall, _ read: () throws -> T) throws(KMSError) -> T {

@@ -122,12 +122,15 @@ extension KMSService {
         let ciphertext = request.blob("CiphertextBlob") ?? []
         let sourceAlgorithm = encryptionAlgorithm(request, "SourceEncryptionAlgorithm")
         let destinationAlgorithm = encryptionAlgorithm(request, "DestinationEncryptionAlgorithm")
+        // AWS judges the source first: a SourceKeyId that does not name the ciphertext's key
+        // is IncorrectKeyException even when the destination could not encrypt either.
+        let (source, plaintext, sourceMaterial) = try decryptWithKey(
+            request, ciphertext, keyIdParameter: request.string("SourceKeyId"), context: request.stringMap("SourceEncryptionContext"),
+            algorithm: sourceAlgorithm, action: "kms:ReEncryptFrom", operation: "ReEncrypt", caller: caller, dryRun: false)
         let destination = try authorizedKey(request, member: "DestinationKeyId", action: "kms:ReEncryptTo", caller: caller, allowAlias: true)
         try requireUsable(destination)
         try checkEncryptionUse(destination, algorithm: destinationAlgorithm, operation: "ReEncrypt")
-        let (source, plaintext, sourceMaterial) = try decryptWithKey(
-            request, ciphertext, keyIdParameter: request.string("SourceKeyId"), context: request.stringMap("SourceEncryptionContext"),
-            algorithm: sourceAlgorithm, action: "kms:ReEncryptFrom", operation: "ReEncrypt", caller: caller, dryRun: request.dryRun)
+        try dryRunCheck(request)
         let (blob, destinationMaterial) = try encryptWithKey(plaintext, key: destination, algorithm: destinationAlgorithm,
                                                              context: request.stringMap("DestinationEncryptionContext"))
         var out = JSONObject([

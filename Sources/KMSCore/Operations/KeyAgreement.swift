@@ -12,6 +12,9 @@ extension KMSService {
         let secret: [UInt8]
         do {
             secret = try privateKey(of: key).deriveSharedSecret(peerPublicKeyDER: request.blob("PublicKey") ?? [], algorithm: algorithm)
+        } catch KMSCryptoError.invalidPeerPublicKey, KMSCryptoError.invalidPublicKey {
+            // AWS answers a public key it cannot use with a ValidationException whose message is empty.
+            throw KMSError(.validation, "")
         } catch {
             throw KMSError(crypto: error)
         }

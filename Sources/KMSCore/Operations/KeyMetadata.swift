@@ -17,6 +17,8 @@ extension KMSKey {
         m["KeySpec"] = .string(keySpec.rawValue)
         algorithmLists(into: &m)
         m["MultiRegion"] = .bool(false)
+        // Imported material never expires here yet (ImportKeyMaterial.swift).
+        if origin == "EXTERNAL", !materials.isEmpty { m["ExpirationModel"] = .string("KEY_MATERIAL_DOES_NOT_EXPIRE") }
         if keySpec == .symmetricDefault, let current = currentMaterial {
             m["CurrentKeyMaterialId"] = .string(current.materialId)
         }

@@ -14,7 +14,8 @@ extension KMSService {
         }
         let keyUsage = KeyUsage(rawValue: request.string("KeyUsage") ?? "") ?? .encryptDecrypt
         let origin = request.string("Origin") ?? "AWS_KMS"
-        guard origin == "AWS_KMS" else {
+        // EXTERNAL: symmetric encryption keys only so far (ImportKeyMaterial.swift).
+        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec == .symmetricDefault) else {
             throw KMSError(.unsupportedOperation, "Origin \(origin) is not supported by this server yet.")
         }
         if request.has("CustomKeyStoreId") || request.has("XksKeyId") {
@@ -31,7 +32,8 @@ extension KMSService {
         var key = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
                          creationDate: now, description: request.string("Description") ?? "",
                          keyUsage: keyUsage, keySpec: keySpec, origin: origin, keyManager: "CUSTOMER",
-                         keyState: .enabled, policy: KeyPolicy.defaultPolicy(account: caller.account), tags: [], materials: [])
+                         keyState: origin == "EXTERNAL" ? .pendingImport : .enabled,
+                         policy: KeyPolicy.defaultPolicy(account: caller.account), tags: [], materials: [])
         if let given = request.string("Policy") {
             let compiled = try validateKeyPolicy(given, request: request, key: key)
             key.policy = given
@@ -40,7 +42,8 @@ extension KMSService {
         key.tags = try TagRules.validated(request.object["Tags"], existing: [])
         // Tagging at creation also needs kms:TagResource (an IAM policy permission).
         if !key.tags.isEmpty { try authorize(request, "kms:TagResource", on: .account) }
-        key.materials = [try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)]
+        // An EXTERNAL key has no material until ImportKeyMaterial: it starts PendingImport.
+        if origin != "EXTERNAL" { key.materials = [try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)] }
         try registry.write { () throws(KMSError) in ((), [.putKey(key)]) }
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }

@@ -3,19 +3,23 @@ enum TagRules {
     /// AWS allows 50 tags per key.
     static let maxTags = 50
 
-    /// Parses a Tags member and merges it over `existing`; a later value for a key wins.
+    /// Parses a Tags member and merges it over `existing` (a given key replaces its stored
+    /// value). As AWS: a key twice in one request, more than 50 tags, or a key beginning
+    /// with `aws:` in any letter case is a TagException.
     static func validated(_ value: JSONValue?, existing: [Tag]) throws(KMSError) -> [Tag] {
         var tags = existing
-        for item in value?.arrayValue ?? [] {
+        let items = value?.arrayValue ?? []
+        if items.count > maxTags { throw KMSError(.tag, "Too many tags") }
+        var given = Set<String>()
+        for item in items {
             guard let o = item.objectValue, let k = o["TagKey"]?.stringValue, let v = o["TagValue"]?.stringValue else { continue }
-            if k.hasPrefix("aws:") {
+            if k.utf8.count >= 4, k.prefix(4).lowercased() == "aws:" {
                 throw KMSError(.tag, "Tags beginning with aws: are reserved")
             }
+            guard given.insert(k).inserted else { throw KMSError(.tag, "Duplicate tag keys") }
             if let i = tags.firstIndex(where: { $0.key == k }) { tags[i].value = v } else { tags.append(Tag(key: k, value: v)) }
         }
-        if tags.count > maxTags {
-            throw KMSError(.limitExceeded, "The request was rejected because the number of tags exceeds the limit of \(maxTags).")
-        }
+        if tags.count > maxTags { throw KMSError(.tag, "Too many tags") }
         return tags
     }
 }

@@ -41,6 +41,14 @@ public enum OperationActions {
         "ListRetirableGrants": ["kms:ListRetirableGrants"],
         "RetireGrant": ["kms:RetireGrant"],
         "RevokeGrant": ["kms:RevokeGrant"],
+        // Rotation and imported key material (issue 12).
+        "EnableKeyRotation": ["kms:EnableKeyRotation"],
+        "DisableKeyRotation": ["kms:DisableKeyRotation"],
+        "GetKeyRotationStatus": ["kms:GetKeyRotationStatus"],
+        "RotateKeyOnDemand": ["kms:RotateKeyOnDemand"],
+        "ListKeyRotations": ["kms:ListKeyRotations"],
+        "GetParametersForImport": ["kms:GetParametersForImport"],
+        "ImportKeyMaterial": ["kms:ImportKeyMaterial"],
     ]
 
     /// Actions an operation needs only for some requests, beyond its declared ones: CreateKey
