@@ -75,7 +75,9 @@ import SigV4
         let caller = try #require(identities.credential(accessKeyId: id))
         #expect(caller.principal.arn == "arn:aws:iam::111122223333:user/alice")
         #expect(caller.principal.userId == userId && caller.identityPolicies.isEmpty)
-        #expect(try kms("ListKeys", key: id, secret: secret).0 == 200)
+        // Authenticated (not UnrecognizedClient), but no identity policy allows kms:ListKeys.
+        let (listStatus, listBody) = try kms("ListKeys", key: id, secret: secret)
+        #expect(listStatus == 400 && listBody.contains("AccessDeniedException") && listBody.contains("user/alice"))
         // Not root, and no policy allows IAM: refused, naming the user.
         let (s3, denied) = try iam([("Action", "ListUsers")], key: id, secret: secret)
         #expect(s3 == 403 && denied.contains("<Code>AccessDenied</Code>"))

@@ -19,6 +19,15 @@ import Testing
         func account(ofAccessKey accessKeyId: String) -> String? { nil }
     }
 
+    /// The role R's policies: kms:* (KMS now authorizes with the engine, so a session needs them).
+    struct RolePolicies: SessionIdentityPolicies {
+        func rolePolicies(roleArn: String, roleId: String) -> [CompiledPolicy] {
+            [try! CompiledPolicy(#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
+                                 kind: .identityBased, name: "kms")]
+        }
+        func userPolicies(userArn: String) -> [CompiledPolicy] { [] }
+    }
+
     let clock = ManualClock(1_700_000_000)
     let pipeline: RequestPipeline
     let sts: STSWiring
@@ -26,7 +35,7 @@ import Testing
 
     init() throws {
         let root = try RootKey(bytes: Array(repeating: 7, count: 32))
-        sts = STSWiring(rootKey: root, clock: clock, directory: Roles())
+        sts = STSWiring(rootKey: root, clock: clock, directory: Roles(), identity: RolePolicies())
         var authenticator = Authenticator(credentials: CredentialRegistry([]), dev: false, devAccount: "000000000000")
         authenticator.sessions = sts.sessions
         pipeline = RequestPipeline(service: try KMSService(store: InMemoryKeyStore(), clock: clock), authenticator: authenticator)
