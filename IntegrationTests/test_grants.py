@@ -136,7 +136,7 @@ def test_validation_errors_change_nothing(kms, key, account, shared_key):
                          Constraints={"EncryptionContextSubset": {"a": "b"}})
     with expect_error("ValidationException"):  # the model's enum (botocore does not check enums)
         kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=grantee, Operations=["Bogus"])
-    with expect_error("DryRunOperationException", status=412):
+    with expect_error("DryRunOperationException", status=400):
         kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=grantee, Operations=["Decrypt"], DryRun=True)
     with expect_error("NotFoundException"):
         kms.create_grant(KeyId=key_arn(DEFAULT_REGION, account, "00000000-0000-4000-8000-000000000000"),
