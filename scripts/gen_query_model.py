@@ -25,6 +25,7 @@ AttachUserPolicy DetachUserPolicy ListAttachedUserPolicies
 AttachGroupPolicy DetachGroupPolicy ListAttachedGroupPolicies
 AttachRolePolicy DetachRolePolicy ListAttachedRolePolicies ListEntitiesForPolicy
 CreateOpenIDConnectProvider GetOpenIDConnectProvider ListOpenIDConnectProviders DeleteOpenIDConnectProvider
+SimulatePrincipalPolicy SimulateCustomPolicy
 """.split()
 
 

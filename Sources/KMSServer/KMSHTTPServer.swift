@@ -71,7 +71,9 @@ public enum KMSHTTPServer {
                                           identities: identities)
         // The query-protocol services on the same endpoint: IAM (issue 9).
         var queryServices = QueryServices()
-        queryServices.register(IAMService(registry: identities).queryService())
+        var iam = IAMService(registry: identities)
+        iam.kms = service  // the policy simulator reads keys' policies and grants
+        queryServices.register(iam.queryService())
         // STS session tokens: sealed under a key derived from the root key, verified on every request.
         let stsDirectory = IAMSTSDirectory(registry: identities, credentials: credentials, jwksFiles: config.oidcJWKS)
         let sts = STSWiring(rootKey: rootKey, clock: service.clock, directory: stsDirectory, identity: stsDirectory)

@@ -9,6 +9,9 @@ import KMSCore
 struct IAMService: Sendable {
     let registry: IdentityRegistry
     let now: @Sendable () -> Double
+    /// The KMS service, so the policy simulator can read a key's policy and grants (set by
+    /// the server; nil in tests of IAM alone).
+    var kms: KMSService?
 
     init(registry: IdentityRegistry, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970.rounded(.down) }) {
         self.registry = registry
@@ -147,6 +150,7 @@ struct IAMService: Sendable {
         IAMInlinePolicies.register(into: &t)
         IAMManagedPolicies.register(into: &t)
         IAMOIDC.register(into: &t)
+        IAMSimulation.register(into: &t)
         return t
     }()
 
