@@ -110,6 +110,32 @@ def fx_policy_key(client, fx):
     return {"policy_key": resp["KeyMetadata"]["KeyId"]}
 
 
+def fx_identity_user(client, fx):
+    """An IAM user (created through the IAM API as the root) whose identity policy allows
+    Encrypt under conditions: Encrypt:policy10+identity signs as this user, so the ten-statement
+    key policy delegates to the account and the identity policy is weighed on every request."""
+    import boto3
+    frozen = client._request_signer._credentials.get_frozen_credentials()
+    iam = boto3.client("iam", endpoint_url=client.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
+                       aws_session_token=frozen.token)
+    name = f"bench-{os.urandom(4).hex()}"
+    iam.create_user(UserName=name)
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "EncryptOnly", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:DescribeKey"], "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+                       "Bool": {"aws:SecureTransport": ["true", "false"]}}},
+        {"Sid": "NoDecryptOfOthers", "Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "bench"}}},
+        {"Sid": "NoAdmin", "Effect": "Deny", "NotAction": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"],
+         "Resource": "*"},
+    ]}
+    iam.put_user_policy(UserName=name, PolicyName="bench-encrypt", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    # The state file (mode 0600, save_json) keeps the user's secret for signing.
+    return {"identity_user": name, "identity_user_credentials": [key["AccessKeyId"], key["SecretAccessKey"]]}
+
+
 def op_encrypt_policy10(fx):
     return "TrentService.Encrypt", {"KeyId": fx["policy_key"], "Plaintext": b64(os.urandom(64))}
 
@@ -119,6 +145,7 @@ FIXTURES = {
     "policy_key": (fx_policy_key, ["symmetric_key"], True),
     "symmetric_key": (fx_symmetric_key, [], False),
     "ciphertext": (fx_ciphertext, ["symmetric_key"], False),
+    "identity_user": (fx_identity_user, [], True),
     "sign_key_ECC_NIST_P256": (_fx_signing_key("ECC_NIST_P256"), [], True),
     "sign_key_RSA_2048": (_fx_signing_key("RSA_2048"), [], True),
 }
@@ -211,6 +238,10 @@ OPS = {
     # Encrypt under a ten-statement conditional key policy, next to Encrypt under the default.
     "Encrypt:policy10": {"build": op_encrypt_policy10, "needs": ["policy_key"],
                          "expect": ["CiphertextBlob"]},
+    # The same key and request, signed by an IAM user whose identity policy (with conditions)
+    # must allow too: the issue-10 row, against the default-policy root Encrypt.
+    "Encrypt:policy10+identity": {"build": op_encrypt_policy10, "needs": ["policy_key", "identity_user"],
+                                  "signer": "identity_user_credentials", "expect": ["CiphertextBlob"]},
 }
 DEFAULT_OPS = list(OPS)
 
@@ -231,7 +262,8 @@ def load_json(path, default=None):
 
 def save_json(path, data):
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    # 0600: a prepared state may hold an IAM user's secret (fx_identity_user).
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(data, f, indent=2, sort_keys=False)
         f.write("\n")
     os.replace(tmp, path)
@@ -426,6 +458,8 @@ def cmd_sign(args):
     fx = state["fixtures"]
     target, body_obj = spec["build"](fx)
     creds = read_credentials(state["credentials"])
+    if spec.get("signer"):  # signed by another identity the fixtures created
+        creds = tuple(fx[spec["signer"]])
     endpoint = args.endpoint or state["endpoint"]  # --endpoint: the same keys on another listener (TLS)
     headers, body = signed_request(endpoint, creds, target, body_obj)
     write_request_file(args.out, "POST", "/", headers, body)
@@ -671,6 +705,12 @@ def cmd_report(args):
         print(f"\nkey policy: Encrypt:policy10 {policy['rps']:.0f} req/s vs default policy {plain['rps']:.0f} req/s "
               f"= {ratio:.3f} (target >= 0.9: {'yes' if ratio >= 0.9 else 'NO'}; cpu us/req "
               f"{_fmt(policy.get('server_cpu_us_per_request'), '.1f')} vs {_fmt(plain.get('server_cpu_us_per_request'), '.1f')})")
+    ident = runs.get("Encrypt:policy10+identity", {})
+    if plain.get("status") == "ok" and ident.get("status") == "ok" and plain.get("rps"):
+        ratio = ident["rps"] / plain["rps"]
+        print(f"key + identity policy: Encrypt:policy10+identity {ident['rps']:.0f} req/s vs default policy "
+              f"{plain['rps']:.0f} req/s = {ratio:.3f} (target >= 0.9: {'yes' if ratio >= 0.9 else 'NO'}; cpu us/req "
+              f"{_fmt(ident.get('server_cpu_us_per_request'), '.1f')} vs {_fmt(plain.get('server_cpu_us_per_request'), '.1f')})")
     # Temporary credentials (an STS session token, verified and cached per request) against
     # the long-term key, same keys, same server, same run.
     temp, base_run = runs.get("Encrypt:temporary-credentials", {}), runs.get("Encrypt", {})
