@@ -80,8 +80,8 @@ public enum KMSConditionKeys {
             }
         }
         if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { try add(plan ?? ConditionPlan(resourcePolicy)) }
-        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { try add(ConditionPlan(p)) }
-        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { try add(ConditionPlan(p)) }
+        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
+        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
         return out
     }
 

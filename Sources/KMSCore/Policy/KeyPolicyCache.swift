@@ -21,6 +21,9 @@ public final class KeyPolicyCache: Sendable {
     /// Bounds memory: past this many keys the cache starts over (recompiling is cheap and rare).
     let capacity: Int
 
+    /// Identity and session policies' condition plans (ConditionPlanCache).
+    let identityPlans = ConditionPlanCache()
+
     public init(capacity: Int = 100_000) { self.capacity = capacity }
 
     /// The key's compiled policy; nil when the stored text does not compile, which then
