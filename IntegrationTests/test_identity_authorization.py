@@ -142,6 +142,30 @@ def test_iam_calls_are_governed_by_identity_policies(env):
         env["iam"].get_user(UserName=new)
 
 
+def test_a_role_session_calls_iam_as_its_role_and_session_policies_allow(env):
+    # Fixed bug: IAM refused every assumed-role session, whatever its role's policies said.
+    u = env["user"]()
+    role_name = f"r-{uuid.uuid4().hex[:8]}"
+    trust = _doc({"Effect": "Allow", "Principal": {"AWS": u["arn"]}, "Action": "sts:AssumeRole"})
+    role = env["iam"].create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]
+    env["iam"].put_role_policy(RoleName=role_name, PolicyName="p", PolicyDocument=_doc(_allow(["iam:ListUsers", "iam:GetUser"])))
+    sts = as_user(env, u, "sts")
+
+    def session(**kw):
+        c = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ops", **kw)["Credentials"]
+        return env["client"]("iam", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+    iam = session()
+    assert u["name"] in [x["UserName"] for x in iam.list_users()["Users"]]
+    session_arn = f"arn:aws:sts::{env['account']}:assumed-role/{role_name}/ops"
+    with expect_error("AccessDenied", status=403, message_prefix=f"User: {session_arn} is not authorized to perform: iam:CreateUser"):
+        iam.create_user(UserName=f"u-{uuid.uuid4().hex[:10]}")
+    narrow = session(Policy=_doc(_allow("iam:GetUser")))
+    assert narrow.get_user(UserName=u["name"])["User"]["Arn"] == u["arn"]
+    with expect_error("AccessDenied", status=403, message_contains="because no session policy allows the iam:ListUsers action"):
+        narrow.list_users()
+
+
 def test_identity_policy_deny_beats_a_key_policy_allow_naming_the_user(env):
     u = env["user"]()
     policy = default_policy(env["account"])

@@ -46,20 +46,22 @@ struct IAMService: Sendable {
         switch caller.principal.kind {
         case .root:
             return
-        case .user:
+        case .user, .assumedRole, .federatedUser:
             // IAM's same-account rule as the evaluator states it: a resource policy that
-            // delegates to the account, so the identity policies decide.
+            // delegates to the account, so the identity policies decide (for a role session,
+            // its role's policies narrowed by its session policy).
             let delegate = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::"#
                 + caller.account + #":root"},"Action":"*","Resource":"*"}]}"#
             if let delegation = try? CompiledPolicy(delegate, kind: .resourceBased, name: "iam") {
                 let evaluator = PolicyEvaluator(resourcePolicy: delegation, identityPolicies: caller.identityPolicies,
                                                 sessionPolicies: caller.sessionPolicies)
-                let result = evaluator.evaluate(AuthorizationContext(principal: caller.principal, action: action,
-                                                                     resource: resource, resourceAccount: caller.account))
+                let context = AuthorizationContext(principal: caller.principal, action: action,
+                                                   resource: resource, resourceAccount: caller.account)
+                let result = evaluator.evaluate(context)
                 if result.isAllowed { return }
-                let why = result.decision == .explicitDeny ? "with an explicit deny in an identity-based policy"
-                    : "because no identity-based policy allows the \(action) action"
-                throw QueryError("AccessDenied", "User: \(caller.principalArn) is not authorized to perform: \(action) on resource: \(resource) \(why)", status: 403)
+                let message = result.accessDeniedMessage(for: context)
+                    ?? "User: \(caller.principalArn) is not authorized to perform: \(action) on resource: \(resource)"
+                throw QueryError("AccessDenied", message, status: 403)
             }
         default:
             break
