@@ -148,6 +148,50 @@ def audited(tmp_path_factory):
     record("ScheduleKeyDeletion", kms.schedule_key_deletion, KeyId=del_key, PendingWindowInDays=7)
     record("CancelKeyDeletion", kms.cancel_key_deletion, KeyId=del_key)
 
+    # Key agreement: the shared secret never reaches the trail.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives import hashes
+    agree_key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["KeyId"]
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    shared = record("DeriveSharedSecret", kms.derive_shared_secret, KeyId=agree_key, KeyAgreementAlgorithm="ECDH",
+                    PublicKey=peer)
+    secrets.append(shared["SharedSecret"])
+
+    # Grants: the grant token is a bearer credential and never reaches the trail.
+    grantee = f"arn:aws:iam::{srv.account_id}:root"
+    grant = record("CreateGrant", kms.create_grant, KeyId=kid, GranteePrincipal=grantee, RetiringPrincipal=grantee,
+                   Operations=["Decrypt"], Name="audited-grant")
+    secrets.append(grant["GrantToken"])
+    record("ListGrants", kms.list_grants, KeyId=kid)
+    record("ListRetirableGrants", kms.list_retirable_grants, RetiringPrincipal=grantee)
+    record("RetireGrant", kms.retire_grant, KeyId=kid, GrantId=grant["GrantId"])
+    grant2 = kms.create_grant(KeyId=kid, GranteePrincipal=grantee, Operations=["Encrypt"])
+    secrets.append(grant2["GrantToken"])
+    record("RevokeGrant", kms.revoke_grant, KeyId=kid, GrantId=grant2["GrantId"])
+
+    # Rotation.
+    record("EnableKeyRotation", kms.enable_key_rotation, KeyId=kid, RotationPeriodInDays=180)
+    record("GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=kid)
+    record("RotateKeyOnDemand", kms.rotate_key_on_demand, KeyId=kid)
+    record("ListKeyRotations", kms.list_key_rotations, KeyId=kid)
+    record("DisableKeyRotation", kms.disable_key_rotation, KeyId=kid)
+
+    # Imported key material: the wrapped material and the import token never reach the trail.
+    ext = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    params = record("GetParametersForImport", kms.get_parameters_for_import, KeyId=ext,
+                    WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    material = os.urandom(32)
+    wrapped = serialization.load_der_public_key(params["PublicKey"]).encrypt(
+        material, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    secrets += [material, params["ImportToken"], wrapped]
+    record("ImportKeyMaterial", kms.import_key_material, KeyId=ext, ImportToken=params["ImportToken"],
+           EncryptedKeyMaterial=wrapped, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+
+    # Last use, from the trail: the GenerateDataKeyPairWithoutPlaintext above was the last on kid.
+    record("GetKeyLastUsage", kms.get_key_last_usage, KeyId=kid)
+
     # Failed, invalid and denied calls.
     loose = srv.client(validate=False)
     record("invalid:GenerateDataKey", loose.generate_data_key, KeyId=kid, NumberOfBytes=2048)
@@ -197,7 +241,27 @@ EXPECTED = {
     "ScheduleKeyDeletion": (False, True, {"keyId", "pendingWindowInDays"},
                             {"keyId", "deletionDate", "keyState", "pendingWindowInDays"}),
     "CancelKeyDeletion": (False, True, {"keyId"}, {"keyId"}),
+    "DeriveSharedSecret": (True, True, {"keyId", "keyAgreementAlgorithm"}, None),
+    "CreateGrant": (False, True, {"keyId", "granteePrincipal", "retiringPrincipal", "operations", "name"}, {"grantId"}),
+    "ListGrants": (True, True, {"keyId"}, None),
+    "ListRetirableGrants": (True, False, {"retiringPrincipal"}, None),
+    "RetireGrant": (False, True, {"keyId", "grantId"}, None),
+    "RevokeGrant": (False, True, {"keyId", "grantId"}, None),
+    "EnableKeyRotation": (False, True, {"keyId", "rotationPeriodInDays"}, {"keyId"}),
+    "DisableKeyRotation": (False, True, {"keyId"}, {"keyId"}),
+    "GetKeyRotationStatus": (True, True, {"keyId"}, None),
+    "RotateKeyOnDemand": (False, True, {"keyId"}, {"keyId"}),
+    "ListKeyRotations": (True, True, {"keyId"}, None),
+    "GetParametersForImport": (True, True, {"keyId", "wrappingAlgorithm", "wrappingKeySpec"}, None),
+    "ImportKeyMaterial": (False, True, {"keyId", "expirationModel"}, {"keyId", "keyMaterialId"}),
+    "GetKeyLastUsage": (True, True, {"keyId"}, None),
 }
+
+# Management calls AWS logs with the key ARN in responseElements.keyId ("recorded on or after
+# December 2022 ... even though this operation does not return the key ARN").
+RESPONSE_KEY_ARN = {"EnableKey", "DisableKey", "UpdateKeyDescription", "PutKeyPolicy", "TagResource",
+                    "UntagResource", "EnableKeyRotation", "DisableKeyRotation", "ImportKeyMaterial",
+                    "RotateKeyOnDemand"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -227,7 +291,10 @@ def test_each_operation_leaves_one_event(audited, name):
     assert e["eventTime"].endswith("Z") and len(e["eventTime"]) == 20
     assert "tlsDetails" not in e  # plain HTTP
     assert params <= set((e["requestParameters"] or {}).keys()), e["requestParameters"]
-    if elements is None:
+    if name in RESPONSE_KEY_ARN:
+        assert e["responseElements"]["keyId"].startswith("arn:aws:kms:"), e["responseElements"]
+        assert e["responseElements"]["keyId"] == e["resources"][0]["ARN"]
+    elif elements is None:
         assert e["responseElements"] is None
     else:
         assert elements <= set(e["responseElements"].keys())
@@ -598,3 +665,198 @@ def test_export_and_tail_filter_the_trail(server_factory):
     assert len(run("export", "--principal", "root")) == len(events(srv.data_dir))
     assert run("export", "--from", "2000-01-01T00:00:00Z", "--to", "2000-01-02T00:00:00Z") == []
     assert [e["requestID"] for e in run("tail", "-n", "2", "--no-follow", "--key", a)] == ids[1:]
+
+
+# -- round 2: digests, GetKeyLastUsage, LookupEvents authorization, secrets of IAM/STS --
+
+def test_signed_digests_verify_and_tampering_shows(audited, tmp_path):
+    srv, *_ = audited
+    out = subprocess.run([kms_binary(), "audit", "public-key", "--data-dir", srv.data_dir],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("-----BEGIN PUBLIC KEY-----"), out.stderr
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    public = serialization.load_pem_public_key(out.stdout.encode())
+    assert isinstance(public, Ed25519PublicKey)
+    pem = tmp_path / "digest.pem"
+    pem.write_text(out.stdout)
+    srv.stop()  # a clean stop writes the final digest, covering every record
+    try:
+        rc, text = verify(srv.data_dir)  # key derived from the data dir's root key
+        assert rc == 0 and "with the key derived from" in text and "not yet covered" not in text, text
+        _, records = copy_trail(srv.data_dir, str(tmp_path / "ok"))
+        digests_path = os.path.join(tmp_path, "ok", "audit", "digests.jsonl")
+        digests = open(digests_path, "rb").read().splitlines()
+        assert digests
+        assert json.loads(digests[-1])["digestEndSequence"] == len(events(str(tmp_path / "ok")))
+        rc, text = verify(str(tmp_path / "ok"), "--public-key", str(pem))
+        assert rc == 0 and "with the given public key" in text, text
+        # Each digest's signature checks with the printed key in Python, independently of the server.
+        for line in digests:
+            body, sig = line.rsplit(b',"signature":"', 1)
+            public.verify(base64.b64decode(sig[:-2]), body)
+
+        # One byte of the last digest changed (its end time): the signature no longer verifies.
+        copy_trail(srv.data_dir, str(tmp_path / "forged"))
+        forged = list(digests)
+        at = forged[-1].index(b'"digestEndTime":"') + 20
+        forged[-1] = forged[-1][:at] + bytes([forged[-1][at] ^ 0x01]) + forged[-1][at + 1:]
+        write_lines(os.path.join(tmp_path, "forged", "audit", "digests.jsonl"), forged)
+        rc, text = verify(str(tmp_path / "forged"), "--public-key", str(pem))
+        assert rc == 1 and "forged or altered" in text, text
+
+        # The last digest removed: the chain head counted it.
+        copy_trail(srv.data_dir, str(tmp_path / "nodigest"))
+        with open(os.path.join(tmp_path, "nodigest", "audit", "digests.jsonl"), "wb") as fh:
+            fh.write(b"".join(d + b"\n" for d in digests[:-1]))
+        rc, text = verify(str(tmp_path / "nodigest"), "--public-key", str(pem))
+        assert rc == 1 and "missing" in text, text
+
+        # Records cut from the end and the chain head removed: the last digest still tells.
+        path, lines = copy_trail(srv.data_dir, str(tmp_path / "cut"))
+        write_lines(path, lines[:-2])
+        os.remove(os.path.join(tmp_path, "cut", "audit", "chain-head"))
+        rc, text = verify(str(tmp_path / "cut"), "--public-key", str(pem))
+        assert rc == 1 and "truncated" in text and "signed digest" in text, text
+    finally:
+        srv.start()
+
+
+def test_get_key_last_usage_comes_from_the_trail(audited):
+    srv, calls, _, kid, arn = audited
+    rid, out, err, _ = calls["GetKeyLastUsage"]
+    assert err is None
+    usage = out["KeyLastUsage"]
+    last_rid = calls["GenerateDataKeyPairWithoutPlaintext"][0]
+    event = by_request_id(srv.data_dir)[last_rid][0]
+    assert usage["Operation"] == "GenerateDataKeyPairWithoutPlaintext"
+    assert usage["KmsRequestId"] == last_rid
+    assert usage["CloudTrailEventId"] == event["eventID"]
+    import calendar
+    assert abs(usage["Timestamp"].timestamp() - calendar.timegm(time.strptime(event["eventTime"], "%Y-%m-%dT%H:%M:%SZ"))) < 1.5
+    assert out["KeyId"] == kid
+    assert out["TrackingStartDate"] >= out["KeyCreationDate"]
+    # A key never used has no KeyLastUsage; an alias is refused (key ID or ARN only).
+    kms = srv.client()
+    fresh = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert "KeyLastUsage" not in kms.get_key_last_usage(KeyId=fresh)
+    kms.create_alias(AliasName=f"alias/last-{os.getpid()}", TargetKeyId=fresh)
+    with pytest.raises(ClientError) as info:
+        kms.get_key_last_usage(KeyId=f"alias/last-{os.getpid()}")
+    assert info.value.response["Error"]["Code"] == "NotFoundException"
+    # A failed call is not a use.
+    with pytest.raises(ClientError):
+        kms.encrypt(KeyId=fresh, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert "KeyLastUsage" not in kms.get_key_last_usage(KeyId=fresh)
+    kms.encrypt(KeyId=fresh, Plaintext=b"x")
+    assert kms.get_key_last_usage(KeyId=fresh)["KeyLastUsage"]["Operation"] == "Encrypt"
+
+
+@pytest.fixture(scope="module")
+def iam_env(tmp_path_factory):
+    """A server with an IAM user (no policies), one allowed cloudtrail:LookupEvents, and a role."""
+    from kms_harness import KmsServer
+    base = tmp_path_factory.mktemp("kms-audit-iam")
+    srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"))
+    os.makedirs(srv.data_dir, exist_ok=True)
+    srv.start()
+    root = srv.root_credentials()
+
+    def client(service, ak=None, sk=None, token=None):
+        return boto3.session.Session().client(
+            service, endpoint_url=srv.url, region_name=DEFAULT_REGION,
+            aws_access_key_id=ak or root.access_key, aws_secret_access_key=sk or root.secret_key,
+            aws_session_token=token, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+    iam = client("iam")
+    suffix = os.urandom(3).hex()
+    users = {}
+    for name in (f"nobody-{suffix}", f"auditor-{suffix}"):
+        iam.create_user(UserName=name)
+        k = iam.create_access_key(UserName=name)["AccessKey"]
+        users[name.split("-")[0]] = (name, k["AccessKeyId"], k["SecretAccessKey"])
+    iam.put_user_policy(UserName=users["auditor"][0], PolicyName="lookup", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudtrail:LookupEvents", "sts:AssumeRole"], "Resource": "*"}]}))
+    auditor_arn = iam.get_user(UserName=users["auditor"][0])["User"]["Arn"]
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": auditor_arn}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=f"Keys-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="kms", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}))
+    yield dict(srv=srv, client=client, users=users, role=role)
+    srv.stop()
+
+
+def test_lookup_events_needs_cloudtrail_lookup_events(iam_env):
+    srv, client, users = iam_env["srv"], iam_env["client"], iam_env["users"]
+    _, ak, sk = users["nobody"]
+    with pytest.raises(ClientError) as info:
+        cloudtrail_client(srv, ak, sk).lookup_events(MaxResults=5)
+    err = info.value.response["Error"]
+    assert err["Code"] == "AccessDeniedException" and "cloudtrail:LookupEvents" in err["Message"]
+    # The refusal itself is an event.
+    rid = info.value.response["ResponseMetadata"]["RequestId"]
+    e = by_request_id(srv.data_dir)[rid][0]
+    assert e["eventName"] == "LookupEvents" and e["errorCode"] == "AccessDeniedException"
+    assert e["userIdentity"]["type"] == "IAMUser"
+    # The allowed user sees the account's trail, its own refused call included.
+    _, ak, sk = users["auditor"]
+    found = cloudtrail_client(srv, ak, sk).lookup_events(
+        LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": users["nobody"][0]}], MaxResults=50)["Events"]
+    assert any(ev["EventName"] == "LookupEvents" for ev in found)
+    assert cloudtrail_client(srv).lookup_events(MaxResults=1)["Events"]  # root: allowed
+
+
+def test_policy_denied_kms_call_leaves_one_event(iam_env):
+    srv, client, users = iam_env["srv"], iam_env["client"], iam_env["users"]
+    kid = client("kms").create_key()["KeyMetadata"]["KeyId"]
+    name, ak, sk = users["nobody"]
+    rid, _, err = call(client("kms", ak, sk).encrypt, KeyId=kid, Plaintext=b"denied by policy 0123456789")
+    assert err == "AccessDeniedException"
+    found = by_request_id(srv.data_dir)[rid]
+    assert len(found) == 1
+    e = found[0]
+    assert e["errorCode"] == "AccessDeniedException" and e["userIdentity"]["userName"] == name
+    assert e["requestParameters"]["keyId"] == kid and e["responseElements"] is None
+    assert b"denied by policy" not in b"".join(open(p, "rb").read() for p in audit_files(srv.data_dir))
+
+
+def test_no_data_key_secret_key_or_session_token_in_the_trail(iam_env):
+    """A focused run of calls that return secrets, then a grep of every audit file for them."""
+    srv, client, users, role = iam_env["srv"], iam_env["client"], iam_env["users"], iam_env["role"]
+    secrets = []
+    kms = client("kms")
+    kid = kms.create_key()["KeyMetadata"]["KeyId"]
+    dk = kms.generate_data_key(KeyId=kid, KeySpec="AES_256")
+    secrets += [dk["Plaintext"], dk["CiphertextBlob"]]
+    iam = client("iam")
+    extra = f"extra-{os.urandom(3).hex()}"
+    iam.create_user(UserName=extra)
+    key = iam.create_access_key(UserName=extra)["AccessKey"]
+    secrets.append(key["SecretAccessKey"])
+    secrets += [users["nobody"][2], users["auditor"][2], srv.root_credentials().secret_key]
+    _, ak, sk = users["auditor"]
+    creds = client("sts", ak, sk).assume_role(RoleArn=role["Arn"], RoleSessionName="audit-scan")["Credentials"]
+    secrets += [creds["SecretAccessKey"], creds["SessionToken"]]
+    session = client("kms", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    pt = b"session plaintext 0123456789abcdef"
+    secrets.append(pt)
+    blob = session.encrypt(KeyId=kid, Plaintext=pt)["CiphertextBlob"]
+    secrets.append(blob)
+    # The session's call is recorded as an assumed role, with its access key ID only.
+    e = [x for x in events(srv.data_dir) if x["eventName"] == "Encrypt"][-1]
+    assert e["userIdentity"]["type"] == "AssumedRole" and e["userIdentity"]["accessKeyId"] == creds["AccessKeyId"]
+    srv.stop()
+    srv.start()  # the final digest is written at a clean stop; scan after it too
+    files = sorted(glob.glob(os.path.join(srv.data_dir, "audit", "*")))
+    assert any(f.endswith("digests.jsonl") for f in files)
+    blob_all = b"".join(open(p, "rb").read() for p in files if os.path.isfile(p))
+    assert b"AssumeRole" in blob_all and b"CreateAccessKey" in blob_all and b"GenerateDataKey" in blob_all
+    for secret in secrets:
+        raw = secret if isinstance(secret, bytes) else secret.encode()
+        assert raw not in blob_all
+        if isinstance(secret, bytes):
+            assert base64.b64encode(secret)[:24] not in blob_all
+        else:
+            assert raw[:16] not in blob_all

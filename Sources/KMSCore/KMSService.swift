@@ -16,6 +16,8 @@ public final class KMSService: Sendable {
     public let principalDirectory: any PrincipalDirectory
     /// Seals GetParametersForImport's tokens (ImportKeyMaterial.swift).
     let importTokens = ImportTokenSealer()
+    /// Each key's last cryptographic use, for GetKeyLastUsage (the audit trail feeds it).
+    public let keyUsage = KeyUsageTracker()
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = PolicyAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
@@ -90,6 +92,7 @@ public final class KMSService: Sendable {
         // RSA wrapping key generation takes up to seconds (RSA 4096).
         add("GetParametersForImport", blocking: true) { try $0.getParametersForImport($1, $2) }
         add("ImportKeyMaterial", blocking: true) { try $0.importKeyMaterial($1, $2) }
+        add("GetKeyLastUsage", blocking: false) { try $0.getKeyLastUsage($1, $2) }
         return table
     }()
 

@@ -80,7 +80,10 @@ public enum KMSHTTPServer {
         authenticator.sessions = sts.sessions
         // The audit trail: one event per request, written before its response leaves.
         let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
-                                                             fallbackAccount: config.devAccount) : nil
+                                                             fallbackAccount: config.devAccount,
+                                                             digestSigner: AuditDigestSigner(rootKey: rootKey),
+                                                             digestPolicy: config.auditDigest,
+                                                             keyUsage: service.keyUsage) : nil
         if audit == nil {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
@@ -275,7 +278,7 @@ public enum KMSHTTPServer {
             + "\(blockingQueue.rejected.load(ordering: .relaxed)) with a full blocking queue; "
             + "refused \(limiter.refused.load(ordering: .relaxed)) connection(s) over --max-connections")
         if let audit {
-            audit.sync()
+            audit.sync(final: true)  // and the last signed digest
             Console.line("kms: audit: \(audit.writeFailures) event(s) could not be written")
         }
         Console.line("kms: stopped")

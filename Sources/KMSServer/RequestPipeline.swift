@@ -135,6 +135,7 @@ struct RequestPipeline: Sendable {
                 throw KMSError.internalError
             }
             if isLookup {
+                try CloudTrailAuthorization.authorizeLookup(caller)
                 let audit = self.audit, stage = stage
                 return .offload(BlockingWork(lane: .writes, account: caller.account, refuse: { stage.respond(nil, $0) }) {
                     do throws(KMSError) {

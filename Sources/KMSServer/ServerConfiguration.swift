@@ -48,6 +48,8 @@ public struct ServerConfiguration: Sendable {
     /// before every group of responses (`.always`).
     public var auditFsync: AuditLog.FsyncPolicy = .interval
     public var auditFsyncInterval: Double = 1
+    /// Signed digest records: every `interval` seconds and/or every `everyEvents` records.
+    public var auditDigest = AuditDigestPolicy()
     /// Off only for benchmarks (hidden `--audit off`); the server warns loudly at start.
     public var audit = true
 

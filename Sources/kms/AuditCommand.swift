@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import KMSServer
+import KMSStorage
 
 /// `kms audit`: the audit trail, offline (from the files alone, no server needed).
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Work with the audit trail under <data-dir>/audit.",
-        subcommands: [Verify.self, Export.self, Tail.self])
+        subcommands: [Verify.self, Export.self, Tail.self, PublicKey.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -15,9 +16,17 @@ struct AuditCommand: ParsableCommand {
         @Option(name: .customLong("data-dir"), help: "Data directory (default ./kms-data).") var dataDir = "./kms-data"
         @Option(help: "Check records from this time (ISO 8601, e.g. 2026-11-29T12:00:00Z, or epoch seconds).") var from: String?
         @Option(help: "Check records up to this time.") var to: String?
+        @Option(name: .customLong("public-key"), help: "File with the digest public key (from `kms audit public-key`); default: derived from <data-dir>/root.key.") var publicKey: String?
 
         func run() throws {
-            let report = AuditVerifier.verify(dataDirectory: dataDir, from: try from.map(Self.time), to: try to.map(Self.time))
+            let key = try publicKey.map { path -> AuditDigestPublicKey in
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8), let key = AuditDigestPublicKey(text: text) else {
+                    throw ValidationError("\(path) is not an Ed25519 public key (PEM or base64)")
+                }
+                return key
+            }
+            let report = AuditVerifier.verify(dataDirectory: dataDir, from: try from.map(Self.time), to: try to.map(Self.time),
+                                              publicKey: key)
             print("kms audit verify: \(report.message)")
             if !report.intact { throw ExitCode(1) }
         }
@@ -65,6 +74,23 @@ struct AuditCommand: ParsableCommand {
             // Unbuffered, a line at a time, for pipes into a log shipper.
             try AuditExport.run(dataDirectory: filters.dataDir, filter: try filters.filter(), last: max(0, lines),
                                 follow: !noFollow) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        }
+    }
+}
+
+extension AuditCommand {
+    /// The public key of the signed digests, for auditors who verify elsewhere.
+    struct PublicKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "public-key",
+            abstract: "Print the Ed25519 public key (PEM) that verifies the audit trail's signed digests (derived from the root key).")
+        @Option(name: .customLong("data-dir"), help: "Data directory (default ./kms-data).") var dataDir = "./kms-data"
+        @Option(name: .customLong("root-key-file"), help: "Root key file (default <data-dir>/root.key).") var rootKeyFile: String?
+
+        func run() throws {
+            let path = rootKeyFile ?? dataDir + "/root.key"
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no root key at \(path)") }
+            print(try AuditDigestSigner(rootKey: RootKey.loadOrCreate(path: path)).publicKey.pem, terminator: "")
         }
     }
 }

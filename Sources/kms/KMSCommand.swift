@@ -47,6 +47,8 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("ciphertext-format"), help: .hidden) var ciphertextFormat: UInt8?
     @Option(name: .customLong("audit-fsync"), help: "When the audit trail is fsynced: interval (every --audit-fsync-interval seconds, default) or always (before every group of responses).") var auditFsync: String?
     @Option(name: .customLong("audit-fsync-interval"), help: "Seconds between fsyncs of the audit trail with --audit-fsync interval (default 1).") var auditFsyncInterval: Double?
+    @Option(name: .customLong("audit-digest-interval"), help: "Seconds between signed audit digest records (default 60).") var auditDigestInterval: Double?
+    @Option(name: .customLong("audit-digest-events"), help: "Also write a signed audit digest after this many records (default 0: by time only).") var auditDigestEvents: Int?
     /// Benchmark only: `--audit off` turns the trail off, with a loud warning at start.
     @Option(name: .customLong("audit"), help: .hidden) var audit: String?
     @Option(name: .customLong("admin-listen"), help: "HOST:PORT for /health/live, /health/ready and /metrics (default: on the main listener).") var adminListen: String?
@@ -118,6 +120,10 @@ struct Server: AsyncParsableCommand {
         c.auditFsync = policy
         c.auditFsyncInterval = auditFsyncInterval ?? reader.double(forKey: "kms.auditFsyncInterval", default: 1)
         guard c.auditFsyncInterval > 0, c.auditFsyncInterval.isFinite else { throw ValidationError("--audit-fsync-interval must be positive") }
+        c.auditDigest.interval = auditDigestInterval ?? reader.double(forKey: "kms.auditDigestInterval", default: 60)
+        c.auditDigest.everyEvents = auditDigestEvents ?? reader.int(forKey: "kms.auditDigestEvents", default: 0)
+        guard c.auditDigest.interval > 0, c.auditDigest.interval.isFinite else { throw ValidationError("--audit-digest-interval must be positive") }
+        guard c.auditDigest.everyEvents >= 0 else { throw ValidationError("--audit-digest-events must be 0 or more") }
         switch audit ?? "on" {
         case "on": c.audit = true
         case "off": c.audit = false

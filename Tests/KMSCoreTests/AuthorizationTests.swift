@@ -122,6 +122,7 @@ final class SpyAuthorizer: Authorizer {
             "EnableKeyRotation": JSONObject([k(sym)]),
             "DisableKeyRotation": JSONObject([k(sym)]),
             "GetKeyRotationStatus": JSONObject([k(sym)]),
+            "GetKeyLastUsage": JSONObject([k(sym)]),
             "RotateKeyOnDemand": JSONObject([k(sym)]),
             "ListKeyRotations": JSONObject([k(sym)]),
             "GetParametersForImport": JSONObject([k(sym), ("WrappingAlgorithm", .string("RSAES_OAEP_SHA_256")), ("WrappingKeySpec", .string("RSA_2048"))]),

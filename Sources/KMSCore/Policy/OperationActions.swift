@@ -49,6 +49,8 @@ public enum OperationActions {
         "ListKeyRotations": ["kms:ListKeyRotations"],
         "GetParametersForImport": ["kms:GetParametersForImport"],
         "ImportKeyMaterial": ["kms:ImportKeyMaterial"],
+        // Answered from the audit trail (issue 11).
+        "GetKeyLastUsage": ["kms:GetKeyLastUsage"],
     ]
 
     /// Actions an operation needs only for some requests, beyond its declared ones: CreateKey

@@ -46,6 +46,16 @@ enum AuditFields {
         "ListRetirableGrants": ["RetiringPrincipal", "Limit"],
         "RetireGrant": ["KeyId", "GrantId"],
         "RevokeGrant": ["KeyId", "GrantId"],
+        "GetKeyLastUsage": ["KeyId"],
+        // Rotation and import (KMS Developer Guide, ct-enablekeyrotation, ct-importkeymaterial,
+        // ct-getparametersforimport): never ImportToken, EncryptedKeyMaterial or PublicKey.
+        "EnableKeyRotation": ["KeyId", "RotationPeriodInDays"],
+        "DisableKeyRotation": ["KeyId"],
+        "GetKeyRotationStatus": ["KeyId"],
+        "RotateKeyOnDemand": ["KeyId"],
+        "ListKeyRotations": ["KeyId", "Limit"],
+        "GetParametersForImport": ["KeyId", "WrappingAlgorithm", "WrappingKeySpec"],
+        "ImportKeyMaterial": ["KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription"],
     ]
 
     /// responseElements: null for reads and cryptographic operations, as in AWS's trail.
@@ -55,6 +65,16 @@ enum AuditFields {
         "CancelKeyDeletion": ["KeyId"],
         // CloudTrail logs the new grant's ID, never its token.
         "CreateGrant": ["GrantId"],
+        "RotateKeyOnDemand": ["KeyId"],
+        "ImportKeyMaterial": ["KeyId", "KeyMaterialId"],
+    ]
+
+    /// "CloudTrail log entries for this operation recorded on or after December 2022 include
+    /// the key ARN of the affected KMS key in the responseElements.keyId value, even though
+    /// this operation does not return the key ARN" (KMS Developer Guide, per operation).
+    static let responseKeyArn: Set<String> = [
+        "EnableKey", "DisableKey", "UpdateKeyDescription", "PutKeyPolicy", "TagResource", "UntagResource",
+        "EnableKeyRotation", "DisableKeyRotation", "ImportKeyMaterial",
     ]
 
     /// Members whose values name keys, for `resources`.
@@ -89,6 +109,19 @@ enum AuditFields {
 
     static func writeResponseElements(_ operation: String, _ response: JSONObject?, into out: inout [UInt8]) {
         write(response, allowed: response.flatMap { _ in Self.response[operation] }, into: &out)
+    }
+
+    /// responseElements of a successful call: the allowed members, with `keyId` set to the
+    /// key's ARN for the operations AWS logs it for (their answers do not carry it).
+    static func writeResponseElements(_ operation: String, _ response: JSONObject?, keyArn: String?,
+                                      into out: inout [UInt8]) {
+        guard let response, let keyArn, responseKeyArn.contains(operation), response["KeyId"] == nil else {
+            writeResponseElements(operation, response, into: &out)
+            return
+        }
+        var withKey = response
+        withKey["KeyId"] = .string(keyArn)
+        write(withKey, allowed: Self.response[operation] ?? ["KeyId"], into: &out)
     }
 
     /// The allowed members present, renamed to lowerCamelCase; `null` when none is.

@@ -34,6 +34,11 @@ public final class AuditLog: Sendable {
     public let directory: String
     public let policy: FsyncPolicy
     let fallbackAccount: String
+    /// Signs the digest records (nil: no digests, for tests and benchmarks).
+    let digestSigner: AuditDigestSigner?
+    public let digestPolicy: AuditDigestPolicy
+    /// Each key's last cryptographic use (GetKeyLastUsage), fed from the written events.
+    let keyUsage: KeyUsageTracker?
 
     struct State {
         var fd: Int32 = -1
@@ -47,14 +52,20 @@ public final class AuditLog: Sendable {
         var line: [UInt8] = []
         var failedAt: Double?
         var writeFailures = 0
+        var digests: AuditDigests?
     }
 
     private let state: Mutex<State>
 
-    public init(dataDirectory: String, policy: FsyncPolicy, fallbackAccount: String) throws {
+    public init(dataDirectory: String, policy: FsyncPolicy, fallbackAccount: String,
+                digestSigner: AuditDigestSigner? = nil, digestPolicy: AuditDigestPolicy = AuditDigestPolicy(),
+                keyUsage: KeyUsageTracker? = nil) throws {
         directory = dataDirectory + "/audit"
         self.policy = policy
         self.fallbackAccount = fallbackAccount
+        self.digestSigner = digestSigner
+        self.digestPolicy = digestPolicy
+        self.keyUsage = keyUsage
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw AuditError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
@@ -69,17 +80,26 @@ public final class AuditLog: Sendable {
                                       index: segments.suffix(4).contains(segment))
         }
         for entry in recovered.entries.suffix(Self.indexCapacity) { s.index.append(entry) }
+        // Tracking of key use begins with the oldest event read back (or now, for a new trail).
+        keyUsage?.startTracking(at: s.index.first?.time ?? Date().timeIntervalSince1970)
+        for entry in s.index { Self.track(entry, keyUsage) }
         if s.index.count == Self.indexCapacity { s.indexHead = 0 }
         s.previousHash = recovered.lastHash
         s.count = recovered.count
         s.segment = (segments.last ?? 0) + (recovered.lastSegmentSize >= Self.segmentBytes || segments.isEmpty ? 1 : 0)
         s.fd = try AuditSegments.open(directory: directory, segment: s.segment)
         s.size = segments.last == s.segment ? recovered.lastSegmentSize : 0
+        if digestSigner != nil {
+            s.digests = try AuditDigests.open(directory: directory, now: Date().timeIntervalSince1970)
+        }
         state = Mutex(s)
     }
 
     deinit {
-        state.withLock { if $0.fd >= 0 { fsync($0.fd); close($0.fd) } }
+        state.withLock {
+            if $0.fd >= 0 { fsync($0.fd); close($0.fd) }
+            if let d = $0.digests, d.fd >= 0 { fsync(d.fd); close(d.fd) }
+        }
     }
 
     /// Events not written since start (the log and the shutdown line say so).
@@ -136,10 +156,14 @@ public final class AuditLog: Sendable {
                 entries[i].length = offsets[i].1
                 entries[i].sequence = s.count + i + 1
                 Self.insert(entries[i], into: &s)
+                Self.track(entries[i], keyUsage)
             }
             s.count += ends.count
             s.size += s.line.count
             s.dirty = true  // the timer fsyncs (a no-op cost with .always) and records the chain head
+            if digestPolicy.everyEvents > 0, let d = s.digests, s.count - d.lastEnd >= digestPolicy.everyEvents {
+                writeDigest(&s, now: Date().timeIntervalSince1970)
+            }
             if s.size >= Self.segmentBytes { rotate(&s) }
             return true
         }
@@ -155,21 +179,40 @@ public final class AuditLog: Sendable {
 
     /// The timer's fsync; it also records the chain head (count and last hash), so that
     /// `kms audit verify` notices records cut from the end of the trail.
-    func sync() {
+    func sync(final: Bool = false) {
         state.withLock { s in
+            // A signed digest every digestPolicy.interval, and at shutdown, when records were added.
+            if let d = s.digests, s.count > d.lastEnd {
+                let now = Date().timeIntervalSince1970
+                if final || now - d.lastTime >= digestPolicy.interval { writeDigest(&s, now: now) }
+            }
             guard s.dirty else { return }
             s.dirty = false
             if fsync(s.fd) != 0 {
                 Console.error("kms: ERROR: audit fsync failed: \(String(cString: strerror(errno)))")
                 return
             }
-            AuditChainHead(count: s.count, hash: Self.hex(s.previousHash)).write(directory: directory)
+            if let d = s.digests { _ = fsync(d.fd) }
+            writeHead(s)
         }
+    }
+
+    /// Signs and writes a digest of the records since the previous one (the lock is held).
+    private func writeDigest(_ s: inout State, now: Double) {
+        guard let signer = digestSigner, var d = s.digests else { return }
+        if d.write(end: s.count, lastHash: s.previousHash, now: now, signer: signer, policy: digestPolicy) {
+            s.dirty = true  // the chain head records the digest count at the next fsync
+        }
+        s.digests = d
+    }
+
+    private func writeHead(_ s: State) {
+        AuditChainHead(count: s.count, hash: Self.hex(s.previousHash), digests: s.digests?.count ?? 0).write(directory: directory)
     }
 
     private func rotate(_ s: inout State) {
         _ = fsync(s.fd)
-        AuditChainHead(count: s.count, hash: Self.hex(s.previousHash)).write(directory: directory)
+        writeHead(s)
         do {
             let fd = try AuditSegments.open(directory: directory, segment: s.segment + 1)
             close(s.fd)
@@ -179,6 +222,13 @@ public final class AuditLog: Sendable {
         } catch {
             Console.error("kms: ERROR: cannot open the next audit segment: \(error); continuing in the current one")
         }
+    }
+
+    /// A successful cryptographic call becomes its keys' last use.
+    private static func track(_ entry: AuditIndexEntry, _ tracker: KeyUsageTracker?) {
+        guard let tracker, entry.succeeded, KeyUsageTracker.operations.contains(entry.eventName) else { return }
+        tracker.record(keyArns: entry.resources, KeyLastUsage(operation: entry.eventName, time: entry.time,
+                                                              cloudTrailEventId: entry.eventID, kmsRequestId: entry.requestID))
     }
 
     private static func insert(_ entry: AuditIndexEntry, into s: inout State) {
@@ -254,6 +304,8 @@ public struct AuditError: Error, CustomStringConvertible {
 struct AuditChainHead {
     let count: Int
     let hash: String
+    /// Digest lines in digests.jsonl at that fsync: a digest removed from its end shows.
+    var digests = 0
 
     static let fileName = "chain-head"
 
@@ -261,7 +313,7 @@ struct AuditChainHead {
         let temporary = directory + "/" + Self.fileName + ".tmp"
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        let ok = AuditLog.writeAll(fd, Array("\(count) \(hash)\n".utf8)) && fsync(fd) == 0
+        let ok = AuditLog.writeAll(fd, Array("\(count) \(hash) \(digests)\n".utf8)) && fsync(fd) == 0
         close(fd)
         if ok { rename(temporary, directory + "/" + Self.fileName) }
     }
@@ -269,7 +321,7 @@ struct AuditChainHead {
     static func read(directory: String) -> AuditChainHead? {
         guard let text = try? String(contentsOfFile: directory + "/" + fileName, encoding: .utf8) else { return nil }
         let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard parts.count == 2, let count = Int(parts[0]) else { return nil }
-        return AuditChainHead(count: count, hash: String(parts[1]))
+        guard parts.count == 2 || parts.count == 3, let count = Int(parts[0]) else { return nil }
+        return AuditChainHead(count: count, hash: String(parts[1]), digests: parts.count == 3 ? Int(parts[2]) ?? 0 : 0)
     }
 }

@@ -42,6 +42,9 @@ struct AuditIndexEntry: Sendable {
     var eventID: String
     var resources: [String]
     var isServiceEvent = false
+    /// For GetKeyLastUsage: the request ID the client saw, and whether the call succeeded.
+    var requestID = ""
+    var succeeded = false
     // Where the line is: set by AuditLog when it is written.
     var segment = 0
     var offset = 0
@@ -123,7 +126,9 @@ enum AuditRecord {
         if let responseElements {
             if let r = responseElements, error == nil { JSONWriter.write(.object(r), into: &out) } else { out.append(contentsOf: "null".utf8) }
         } else {
-            AuditFields.writeResponseElements(eventName, error == nil ? response : nil, into: &out)
+            let keyArn = error == nil && AuditFields.responseKeyArn.contains(eventName)
+                ? AuditFields.resources(request: request, response: response, region: region, account: account).first : nil
+            AuditFields.writeResponseElements(eventName, error == nil ? response : nil, keyArn: keyArn, into: &out)
         }
         out.append(contentsOf: #","requestID":"#.utf8)
         JSONWriter.writeString(context.requestID, into: &out)
@@ -145,7 +150,7 @@ enum AuditRecord {
         }
         return AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
                                username: username, accessKeyId: caller?.accessKeyId ?? "", readOnly: readOnly,
-                               eventID: eventID, resources: resources)
+                               eventID: eventID, resources: resources, requestID: context.requestID, succeeded: error == nil)
     }
 
     /// What KMS does by itself (eventType AwsServiceEvent): today, deleting a key at the

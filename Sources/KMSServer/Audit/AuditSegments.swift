@@ -86,6 +86,8 @@ enum AuditSegments {
             eventID: o["eventID"]?.stringValue ?? "",
             resources: resources,
             isServiceEvent: o["eventType"]?.stringValue == "AwsServiceEvent",
+            requestID: o["requestID"]?.stringValue ?? "",
+            succeeded: o["errorCode"] == nil && o["eventType"]?.stringValue == "AwsApiCall",
             segment: segment, offset: offset, length: line.count, sequence: sequence)
     }
 }

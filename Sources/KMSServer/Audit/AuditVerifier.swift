@@ -14,11 +14,18 @@ public enum AuditVerifier {
 
     /// `from`/`to` (epoch seconds) limit which records' links are checked; the chain is
     /// still hashed from the first record, and the chain head is only checked without `to`.
-    public static func verify(dataDirectory: String, from: Double? = nil, to: Double? = nil) -> Report {
+    public static func verify(dataDirectory: String, from: Double? = nil, to: Double? = nil,
+                              publicKey: AuditDigestPublicKey? = nil) -> Report {
         let directory = dataDirectory + "/audit"
         let segments: [Int]
         do { segments = try AuditSegments.list(directory) } catch {
             return Report(intact: false, records: 0, checked: 0, message: "cannot read \(directory): \(error)")
+        }
+        // The signed digests, read (and their signatures checked) before the records.
+        let digests: AuditDigestCheck.Loaded
+        switch AuditDigestCheck.load(directory: directory, dataDirectory: dataDirectory, publicKey: publicKey) {
+        case .success(let loaded): digests = loaded
+        case .failure(let problem): return Report(intact: false, records: 0, checked: 0, message: problem.description)
         }
         guard let first = segments.first else {
             return Report(intact: true, records: 0, checked: 0, message: "no audit records in \(directory)")
@@ -65,8 +72,12 @@ public enum AuditVerifier {
                 previous = Array(SHA256.hash(data: line))
                 count += 1
                 if let head, count == head.count { hashes[count] = previous }
+                if digests.ends.contains(count) { hashes[count] = previous }
                 start = newline + 1
             }
+        }
+        if let problem = digests.check(records: count, hashes: hashes, head: head, complete: to == nil) {
+            return fail(count, checked, problem)
         }
         if to == nil, let head {
             if count < head.count {
@@ -77,7 +88,7 @@ public enum AuditVerifier {
             }
         }
         return Report(intact: true, records: count, checked: checked,
-                      message: "intact: \(count) record(s) in \(segments.count) segment(s), \(checked) checked")
+                      message: "intact: \(count) record(s) in \(segments.count) segment(s), \(checked) checked; " + digests.summary(records: count))
     }
 }
 

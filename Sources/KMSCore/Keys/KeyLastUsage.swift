@@ -1,0 +1,53 @@
+import Synchronization
+
+/// The last successful cryptographic operation on a key, as GetKeyLastUsage reports it.
+public struct KeyLastUsage: Sendable, Equatable {
+    public let operation: String
+    public let time: Double
+    public let cloudTrailEventId: String
+    public let kmsRequestId: String
+
+    public init(operation: String, time: Double, cloudTrailEventId: String, kmsRequestId: String) {
+        self.operation = operation
+        self.time = time
+        self.cloudTrailEventId = cloudTrailEventId
+        self.kmsRequestId = kmsRequestId
+    }
+}
+
+/// Each key's last successful cryptographic operation, fed by the audit trail (the event
+/// of the call holds the IDs GetKeyLastUsage returns), and when tracking began: the
+/// oldest event the node read from its trail at start, or the start itself.
+public final class KeyUsageTracker: Sendable {
+    /// KeyLastUsageTrackingOperation in the KMS model.
+    public static let operations: Set<String> = [
+        "Decrypt", "DeriveSharedSecret", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac",
+        "ReEncrypt", "Sign", "Verify", "VerifyMac",
+    ]
+
+    struct State {
+        var trackingStart: Double?
+        var last: [String: KeyLastUsage] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Tracking starts at the first call (later calls keep the earlier time).
+    public func startTracking(at time: Double) {
+        state.withLock { s in if s.trackingStart.map({ time < $0 }) ?? true { s.trackingStart = time } }
+    }
+
+    public var trackingStart: Double? { state.withLock { $0.trackingStart } }
+
+    /// Records a successful call on the keys named (ReEncrypt names both of its keys).
+    public func record(keyArns: [String], _ usage: KeyLastUsage) {
+        guard Self.operations.contains(usage.operation), !keyArns.isEmpty else { return }
+        state.withLock { s in
+            for arn in keyArns where s.last[arn].map({ $0.time <= usage.time }) ?? true { s.last[arn] = usage }
+        }
+    }
+
+    public func lastUsage(keyArn: String) -> KeyLastUsage? { state.withLock { $0.last[keyArn] } }
+}
