@@ -245,3 +245,132 @@ def test_sigterm_drains_in_flight_requests(server_factory):
     # The key it created was stored before the answer: a restart finds it.
     srv.start()
     assert srv.client().describe_key(KeyId=result["key"])["KeyMetadata"]["KeySpec"] == "RSA_4096"
+
+
+# -- grants, IAM identities and root credentials across nodes (migration 5) ----------------
+
+ALLOW_KMS = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}')
+DENY_ENCRYPT = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"},'
+                '{"Effect":"Deny","Action":"kms:Encrypt","Resource":"*"}]}')
+
+
+def iam_of(node):
+    from test_iam import iam_client
+    return iam_client(node)
+
+
+def until(check, what, limit=1.0):
+    """Seconds until `check()` holds, asserting it holds within `limit`."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < limit, f"{what} took longer than {limit} s"
+        time.sleep(0.002)
+    return time.monotonic() - start
+
+
+def percentiles(delays):
+    delays = sorted(delays)
+    return statistics.median(delays), delays[min(len(delays) - 1, int(len(delays) * 0.99))], delays[-1]
+
+
+def test_access_key_deactivation_reaches_the_other_node_within_a_second(server_factory, pg_url):
+    """UpdateAccessKey Inactive through A, then Encrypt as that key through B until B refuses: 30 trials."""
+    a, b = start_nodes(server_factory, pg_url)
+    iam = iam_of(a)
+    user = "prop-" + os.urandom(4).hex()
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="kms", PolicyDocument=ALLOW_KMS)
+    key_id = a.client().create_key()["KeyMetadata"]["KeyId"]
+    access = iam.create_access_key(UserName=user)["AccessKey"]
+    kb = b.client(access_key=access["AccessKeyId"], secret_key=access["SecretAccessKey"])
+    # Made on A, usable on B (the insert is notified too).
+    until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) is None, "B to know the new key")
+    delays = []
+    for _ in range(30):
+        assert error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) is None
+        iam.update_access_key(UserName=user, AccessKeyId=access["AccessKeyId"], Status="Inactive")
+        delays.append(until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER))
+                            == "UnrecognizedClientException", "B to refuse the inactive key"))
+        iam.update_access_key(UserName=user, AccessKeyId=access["AccessKeyId"], Status="Active")
+        until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) is None,
+              "B to accept the key active again", limit=5)
+    p50, p99, worst = percentiles(delays)
+    print(f"\nUpdateAccessKey Inactive on A -> refused on B, 30 trials: p50 {p50 * 1000:.1f} ms, "
+          f"p99 {p99 * 1000:.1f} ms, max {worst * 1000:.1f} ms (includes one boto3 Encrypt round trip on B)")
+    assert p99 < 1.0
+    # Deleted on A: refused on B as well.
+    iam.delete_access_key(UserName=user, AccessKeyId=access["AccessKeyId"])
+    until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) == "UnrecognizedClientException",
+          "B to refuse the deleted key")
+
+
+def test_user_policy_change_applies_on_the_other_node_within_a_second(server_factory, pg_url):
+    a, b = start_nodes(server_factory, pg_url)
+    iam = iam_of(a)
+    user = "pol-" + os.urandom(4).hex()
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="kms", PolicyDocument=ALLOW_KMS)
+    key_id = a.client().create_key()["KeyMetadata"]["KeyId"]
+    access = iam.create_access_key(UserName=user)["AccessKey"]
+    kb = b.client(access_key=access["AccessKeyId"], secret_key=access["SecretAccessKey"])
+    until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) is None, "B to know the user")
+    iam.put_user_policy(UserName=user, PolicyName="kms", PolicyDocument=DENY_ENCRYPT)
+    until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) == "AccessDeniedException",
+          "B to apply the user's new policy")
+    # Through a group and a managed policy, too.
+    iam.put_user_policy(UserName=user, PolicyName="kms", PolicyDocument=ALLOW_KMS)
+    until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) is None, "B to apply the allow again")
+    group = "g-" + os.urandom(4).hex()
+    iam.create_group(GroupName=group)
+    arn = iam.create_policy(PolicyName="deny-" + group, PolicyDocument=DENY_ENCRYPT)["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    until(lambda: error_code(lambda: kb.encrypt(KeyId=key_id, Plaintext=MARKER)) == "AccessDeniedException",
+          "B to apply the group's managed policy")
+
+
+def test_revoked_grant_is_refused_on_the_other_node_within_a_second(server_factory, pg_url):
+    a, b = start_nodes(server_factory, pg_url)
+    iam = iam_of(a)
+    user = "grantee-" + os.urandom(4).hex()
+    arn = iam.create_user(UserName=user)["User"]["Arn"]  # no identity policy: only grants let it in
+    access = iam.create_access_key(UserName=user)["AccessKey"]
+    ka = a.client()
+    key_id = ka.create_key()["KeyMetadata"]["KeyId"]
+    blob = ka.encrypt(KeyId=key_id, Plaintext=MARKER)["CiphertextBlob"]
+    kb = b.client(access_key=access["AccessKeyId"], secret_key=access["SecretAccessKey"])
+    until(lambda: error_code(lambda: kb.decrypt(CiphertextBlob=blob)) == "AccessDeniedException", "B to know the user")
+    grant = ka.create_grant(KeyId=key_id, GranteePrincipal=arn, Operations=["Decrypt"])
+    # No grant token: B learns of the grant from the change feed.
+    until(lambda: error_code(lambda: kb.decrypt(CiphertextBlob=blob)) is None, "B to honour the new grant")
+    ka.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
+    revoked = until(lambda: error_code(lambda: kb.decrypt(CiphertextBlob=blob)) == "AccessDeniedException",
+                    "B to refuse the revoked grant")
+    # The token of the revoked grant does not stand in for it on B either.
+    assert error_code(lambda: kb.decrypt(CiphertextBlob=blob, GrantTokens=[grant["GrantToken"]])) == "AccessDeniedException"
+    print(f"\nRevokeGrant on A -> Decrypt refused on B after {revoked * 1000:.1f} ms")
+
+
+def test_root_credential_rotation_reaches_running_nodes(server_factory, pg_url, tmp_path):
+    """`kms admin rotate-root-credential` writes the store; both running nodes follow, no restart."""
+    import configparser
+    import subprocess
+    from kms_harness import client_for, kms_binary
+    a, b = start_nodes(server_factory, pg_url)
+    old = a.root_credentials()
+    key_id = a.client().create_key()["KeyMetadata"]["KeyId"]
+    new_file = str(tmp_path / "new-credentials")
+    out = subprocess.run([kms_binary(), "admin", "rotate-root-credential", "--data-dir", a.data_dir, "--storage", pg_url,
+                          old.access_key, "--output", new_file], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    ini = configparser.ConfigParser()
+    ini.read(new_file)
+    section = ini[ini.sections()[0]]
+    new_id, new_secret = section["aws_access_key_id"], section["aws_secret_access_key"]
+    for node in (a, b):
+        fresh = client_for(node.url, "us-east-1", new_id, new_secret)
+        stale = client_for(node.url, "us-east-1", old.access_key, old.secret_key)
+        until(lambda: error_code(lambda: fresh.encrypt(KeyId=key_id, Plaintext=MARKER)) is None,
+              "a running node to accept the new root credential")
+        until(lambda: error_code(lambda: stale.encrypt(KeyId=key_id, Plaintext=MARKER)) == "UnrecognizedClientException",
+              "a running node to refuse the removed root credential")

@@ -17,12 +17,16 @@ final class ClusterMembership: Sendable {
         self.postgresLease = postgresLease
     }
 
-    static func join(store: any KeyStore, registry: KeyRegistry, pollInterval: Double) throws -> ClusterMembership {
+    /// `followers`: what the node holds whole in memory (grants, identities, root
+    /// credentials), re-read when another node changes it.
+    static func join(store: any KeyStore, registry: KeyRegistry, pollInterval: Double,
+                     followers: [any StoreChangeFollower] = []) throws -> ClusterMembership {
         guard let postgres = store as? PostgresKeyStore else {
             return ClusterMembership(feed: nil, lease: SingleNodeLease(), postgresLease: nil)
         }
         let feed = PostgresChangeFeed(store: postgres, registry: registry,
                                       pollInterval: .milliseconds(Int64(max(0.01, pollInterval) * 1000)))
+        followers.forEach(feed.follow)
         try feed.start()
         let lease = PostgresJobLease(store: postgres)
         lease.start()

@@ -2,14 +2,34 @@ import Foundation
 import KMSCore
 import KMSStorage
 
-/// The access keys the server accepts, held in memory for the hot path.
-final class CredentialRegistry: Sendable {
-    let byAccessKey: [String: StoredCredential]
+/// The access keys the server accepts, held in memory for the hot path. On a cluster,
+/// `kms admin` rotating or deactivating a root credential reaches running nodes through the
+/// change feed (CredentialRegistry+ChangeFeed re-reads them all: they are few).
+final class CredentialRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var map: [String: StoredCredential]
+    /// Where `replace(from:)` re-reads; nil for a fixed set (tests, benchmarks).
+    let store: (any CredentialStore)?
 
-    init(_ credentials: [StoredCredential]) {
+    /// The credentials by access key ID, as they are now.
+    var byAccessKey: [String: StoredCredential] { lock.withLock { map } }
+
+    init(_ credentials: [StoredCredential], store: (any CredentialStore)? = nil) {
+        map = Self.index(credentials)
+        self.store = store
+    }
+
+    static func index(_ credentials: [StoredCredential]) -> [String: StoredCredential] {
         var map: [String: StoredCredential] = [:]
         for c in credentials { map[c.accessKeyId] = c }
-        byAccessKey = map
+        return map
+    }
+
+    /// Re-reads every root credential from the store.
+    func reload() throws {
+        guard let store else { return }
+        let fresh = Self.index(try store.loadCredentials())
+        lock.withLock { map = fresh }
     }
 
     /// What the first start did about root credentials, for the startup lines.
@@ -33,7 +53,7 @@ final class CredentialRegistry: Sendable {
             } else {
                 outcome = .existing
             }
-            return (CredentialRegistry(existing), outcome)
+            return (CredentialRegistry(existing, store: store), outcome)
         }
         let credential = StoredCredential(accessKeyId: seed?.accessKeyId ?? newAccessKeyId(),
                                           secretAccessKey: seed?.secretAccessKey ?? newSecret(),
@@ -46,7 +66,7 @@ final class CredentialRegistry: Sendable {
             aws_account_id = \(credential.account)
 
             """, to: dataDirectory + "/credentials")
-        return (CredentialRegistry([credential]), .created(credential, seeded: seed != nil))
+        return (CredentialRegistry([credential], store: store), .created(credential, seeded: seed != nil))
     }
 
     static func newAccessKeyId() -> String {

@@ -46,7 +46,11 @@ public enum KMSHTTPServer {
         // A cluster node (PostgreSQL): follow other nodes' changes, and take part in
         // choosing the one node that runs the background jobs.
         let cluster = try await NIOThreadPool.singleton.runIfActive {
-            try ClusterMembership.join(store: store, registry: service.registry, pollInterval: config.changePollInterval)
+            // Held whole in memory, so re-read when another node changes them.
+            var followers: [any StoreChangeFollower] = [identities, credentials]
+            if let grants = service.grants as? GrantRegistry { followers.append(grants) }
+            return try ClusterMembership.join(store: store, registry: service.registry, pollInterval: config.changePollInterval,
+                                              followers: followers)
         }
         if config.ciphertextFormat == 1 {
             FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
@@ -226,7 +230,9 @@ public enum KMSHTTPServer {
         let grantRefresh = (service.grants as? GrantRegistry).map { grants in
             Task.detached {
                 while !Task.isCancelled {
-                    try? await Task.sleep(nanoseconds: UInt64(GrantRegistry.refreshInterval * 1_000_000_000))
+                    // On a cluster the change feed re-reads a key's grants as they change: this is only the fallback.
+                    let interval = cluster.feed == nil ? GrantRegistry.refreshInterval : GrantRegistry.tokenLifetime
+                    try? await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000))
                     do {
                         try await NIOThreadPool.singleton.runIfActive { try grants.reload() }
                     } catch {

@@ -24,6 +24,14 @@ public final class PostgresChangeFeed: @unchecked Sendable {
     /// false only in tests of the poll alone.
     let listens: Bool
 
+    /// Grants, identities and root credentials are held whole in memory: their changes
+    /// ('g', 'i', 'c', migration 5) go to the followers, which re-read them.
+    let followers = ChangeFollowers()
+
+    /// Registers a follower; one registered before `start()` also re-reads everything once
+    /// the log position is taken (changes between its load and that position are not missed).
+    public func follow(_ follower: any StoreChangeFollower) { followers.add(follower) }
+
     public init(store: PostgresKeyStore, registry: KeyRegistry, pollInterval: Duration = .milliseconds(250),
                 listens: Bool = true, logger: Logger = Logger(label: "kms.changes")) {
         self.listens = listens
@@ -40,6 +48,7 @@ public final class PostgresChangeFeed: @unchecked Sendable {
                 .collect().first?.decode(Int64.self) ?? 0
         }
         lock.withLock { sequence = ChangeSequence(start: start) }
+        if !followers.isEmpty { followers.deliverAll() }
         let poll = Task(executorPreference: StoreExecutor.shared) { [self] in await pollLoop() }
         lock.withLock { tasks = [poll] }
         if listens {
@@ -80,6 +89,7 @@ public final class PostgresChangeFeed: @unchecked Sendable {
             return
         }
         registry.invalidate([object])
+        followers.deliver([object])
         lock.withLock {
             _ = sequence.observe(seq)
             notified &+= 1
@@ -88,10 +98,20 @@ public final class PostgresChangeFeed: @unchecked Sendable {
 
     static func object(_ kind: String, _ account: String, _ region: String, _ name: String) -> StoreObject? {
         switch kind {
-        case "k": .key(account: account, region: region, keyId: name)
-        case "a": .alias(account: account, region: region, aliasName: name)
-        default: nil
+        case "k": return .key(account: account, region: region, keyId: name)
+        case "a": return .alias(account: account, region: region, aliasName: name)
+        case "g": return grant(account, region, name)
+        case "i": return .identity(account: account, kind: region, name: name)
+        case "c": return .identity(account: account, kind: RootCredentialObject.kind, name: name)
+        default: return nil
         }
+    }
+
+    /// A grant's log name is KEY_ID/GRANT_ID.
+    static func grant(_ account: String, _ region: String, _ name: String) -> StoreObject? {
+        guard let slash = name.firstIndex(of: "/") else { return nil }
+        return .grant(account: account, region: region, keyId: String(name[..<slash]),
+                      grantId: String(name[name.index(after: slash)...]))
     }
 
     private func pollLoop() async {
@@ -103,6 +123,7 @@ public final class PostgresChangeFeed: @unchecked Sendable {
                 if failing {
                     // Changes may have come and gone while the log was out of reach.
                     registry.invalidateAll()
+                    followers.deliverAll()
                     failing = false
                     logger.info("change log readable again; cache dropped")
                 }
@@ -130,7 +151,13 @@ public final class PostgresChangeFeed: @unchecked Sendable {
             overflow = sequence.expireGaps()
             polled &+= UInt64(evict.count)
         }
-        if overflow { registry.invalidateAll() } else if !evict.isEmpty { registry.invalidate(evict) }
+        if overflow {
+            registry.invalidateAll()
+            followers.deliverAll()
+        } else if !evict.isEmpty {
+            registry.invalidate(evict)
+            followers.deliver(evict)
+        }
     }
 
     /// Deletes log entries older than `age` seconds (run by the one node holding the job lease).

@@ -9,14 +9,26 @@ extension PostgresKeyStore: IdentityStore {
                 SELECT account, kind, name, unique_id, document, sealed_secret, version FROM iam_identities ORDER BY account, kind, name
                 """, logger: logger).collect()
         }
-        return try rows.map { row in
-            let (account, kindName, name, uniqueId, document, sealed, version) =
-                try row.decode((String, String, String, String, String, Data?, Int64).self)
-            guard let kind = IdentityKind(rawValue: kindName) else { throw StorageError("unknown identity kind \(kindName)") }
-            let secret = try sealed.map { try rootKey.open([UInt8]($0), context: SealingContext.identitySecret(account, kindName, name)) }
-            return IdentityRecord(account: account, kind: kind, name: name, uniqueId: uniqueId, document: document,
-                                  secret: secret, storeVersion: version)
+        return try rows.map(identityRecord)
+    }
+
+    func identityRecord(_ row: PostgresRow) throws -> IdentityRecord {
+        let (account, kindName, name, uniqueId, document, sealed, version) =
+            try row.decode((String, String, String, String, String, Data?, Int64).self)
+        guard let kind = IdentityKind(rawValue: kindName) else { throw StorageError("unknown identity kind \(kindName)") }
+        let secret = try sealed.map { try rootKey.open([UInt8]($0), context: SealingContext.identitySecret(account, kindName, name)) }
+        return IdentityRecord(account: account, kind: kind, name: name, uniqueId: uniqueId, document: document,
+                              secret: secret, storeVersion: version)
+    }
+
+    public func loadIdentities(account: String) throws -> [IdentityRecord] {
+        let rows = try wait { [client, logger] in
+            try await client.query("""
+                SELECT account, kind, name, unique_id, document, sealed_secret, version FROM iam_identities
+                WHERE account = \(account) ORDER BY kind, name
+                """, logger: logger).collect()
         }
+        return try rows.map(identityRecord)
     }
 
     public func applyIdentities(_ changes: [IdentityChange]) throws {

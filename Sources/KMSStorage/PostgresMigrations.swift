@@ -94,6 +94,47 @@ enum PostgresMigrations {
             """,
             "CREATE UNIQUE INDEX iam_identities_unique_id ON iam_identities (unique_id)",
         ]),
+        // Grants, IAM identities and root credentials are held whole in each node's memory
+        // (GrantRegistry, IdentityRegistry, CredentialRegistry), so unlike keys their inserts
+        // are logged too: a grant or access key made on one node must count on every node.
+        // 'g': region and key, name = KEY_ID/GRANT_ID. 'i': IAM is global, so the region
+        // column carries the entity kind (IdentityKind's raw value). 'c': a root credential
+        // (`kms admin`), name = its access key ID. PostgresChangeFeed dispatches each kind.
+        Migration(version: 5, name: "change log for grants, iam identities and root credentials", sql: [
+            """
+            CREATE FUNCTION kms_grant_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE s BIGINT; r RECORD;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+                INSERT INTO kms_changes (kind, account, region, name) VALUES ('g', r.account, r.region, r.key_id || '/' || r.grant_id) RETURNING seq INTO s;
+                PERFORM pg_notify('kms_changes', s || '|g|' || r.account || '|' || r.region || '|' || r.key_id || '/' || r.grant_id);
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE FUNCTION kms_identity_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE s BIGINT; r RECORD;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+                INSERT INTO kms_changes (kind, account, region, name) VALUES ('i', r.account, r.kind, r.name) RETURNING seq INTO s;
+                PERFORM pg_notify('kms_changes', s || '|i|' || r.account || '|' || r.kind || '|' || r.name);
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE FUNCTION kms_credential_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE s BIGINT; r RECORD;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+                INSERT INTO kms_changes (kind, account, region, name) VALUES ('c', r.account, '', r.access_key_id) RETURNING seq INTO s;
+                PERFORM pg_notify('kms_changes', s || '|c|' || r.account || '||' || r.access_key_id);
+                RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER grants_changed AFTER INSERT OR UPDATE OR DELETE ON grants FOR EACH ROW EXECUTE FUNCTION kms_grant_changed()",
+            "CREATE TRIGGER iam_identities_changed AFTER INSERT OR UPDATE OR DELETE ON iam_identities FOR EACH ROW EXECUTE FUNCTION kms_identity_changed()",
+            "CREATE TRIGGER credentials_changed AFTER INSERT OR UPDATE OR DELETE ON credentials FOR EACH ROW EXECUTE FUNCTION kms_credential_changed()",
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

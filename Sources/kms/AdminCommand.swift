@@ -41,7 +41,7 @@ struct AdminCommand: ParsableCommand {
             let c = try RootCredentialAdmin.rotate(accessKeyId: accessKeyId, keepOld: keepOld, dataDirectory: store.dataDir,
                                                    storage: store.storage, rootKeyPath: store.rootKeyFile, output: output)
             print("kms admin: account \(c.credential.account): new root access key id \(c.credential.accessKeyId); secret in \(c.file) (mode 0600)"
-                  + (keepOld ? "; \(accessKeyId) still works" : "; \(accessKeyId) removed") + ". Restart the server(s) to apply.")
+                  + (keepOld ? "; \(accessKeyId) still works" : "; \(accessKeyId) removed") + ". Cluster nodes on PostgreSQL apply it at once; a SQLite server on restart.")
         }
     }
 
@@ -55,7 +55,7 @@ struct AdminCommand: ParsableCommand {
         func run() throws {
             try RootCredentialAdmin.deactivate(accessKeyId: accessKeyId, force: force, dataDirectory: store.dataDir,
                                                storage: store.storage, rootKeyPath: store.rootKeyFile)
-            print("kms admin: root credential \(accessKeyId) removed. Restart the server(s) to apply.")
+            print("kms admin: root credential \(accessKeyId) removed. Cluster nodes on PostgreSQL apply it at once; a SQLite server on restart.")
         }
     }
 

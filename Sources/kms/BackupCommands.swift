@@ -38,11 +38,11 @@ enum SnapshotFile {
     }
 
     static func read(_ path: String) throws -> StoreSnapshot {
-        let snapshot = try JSONDecoder().decode(StoreSnapshot.self, from: try Data(contentsOf: URL(fileURLWithPath: path)))
-        guard snapshot.format == StoreSnapshot.format, snapshot.formatVersion == 1 else {
-            throw ValidationError("\(path) is not a kms store snapshot this version reads")
+        do {
+            return try StoreSnapshot.decode(try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch let error as StoreSnapshot.Unreadable {
+            throw ValidationError("\(path): \(error.description)")
         }
-        return snapshot
     }
 }
 

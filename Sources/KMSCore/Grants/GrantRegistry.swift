@@ -144,6 +144,27 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
         }
     }
 
+    /// Re-reads one key's grants after another node changed them (the cluster's change
+    /// feed). Grant IDs named by the change that the store no longer holds were retired or
+    /// revoked: their tokens stop counting here too. A read that raced with a local publish
+    /// is read again (it may predate that write).
+    func refresh(account: String, region: String, keyId: String, changedGrantIds: [String]) throws {
+        let keyArn = ARN.key(keyId, region: region, account: account)
+        for _ in 0..<4 {
+            let before = lock.withLock { generation }
+            let fresh = try store.grants(account: account, region: region, keyId: keyId)
+            let held = Set(fresh.map(\.grantId))
+            let now = clock.now()
+            let installed = lock.withLock { () -> Bool in
+                guard generation == before else { return false }
+                install(fresh, for: keyArn)
+                for id in changedGrantIds where !held.contains(id) { removed[id] = now }
+                return true
+            }
+            if installed { return }
+        }
+    }
+
     /// Replaces one key's grants (and rules) in memory; call with `lock` held.
     private func install(_ list: [KMSGrant], for keyArn: String) {
         byKey[keyArn] = list.isEmpty ? nil : list

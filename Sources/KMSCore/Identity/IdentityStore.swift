@@ -7,6 +7,15 @@
 public protocol IdentityStore: Sendable {
     func loadIdentities() throws -> [IdentityRecord]
     func applyIdentities(_ changes: [IdentityChange]) throws
+    /// One account's identities (a cluster node re-reads the account another node changed).
+    func loadIdentities(account: String) throws -> [IdentityRecord]
+}
+
+extension IdentityStore {
+    /// A full scan; the PostgreSQL store overrides it with an indexed query.
+    public func loadIdentities(account: String) throws -> [IdentityRecord] {
+        try loadIdentities().filter { $0.account == account }
+    }
 }
 
 public enum IdentityKind: String, Sendable, Codable, CaseIterable {

@@ -24,8 +24,8 @@ struct AccessKeyUse: Sendable {
 /// one at a time: the change is computed on a copy of the account, persisted with
 /// optimistic versions, and only then published. Authentication reads a per-access-key
 /// cache of resolved principals (compiled policies included), emptied on every write on
-/// this node. Another node's writes reach this one through `reload()` (the cluster's
-/// version-check hook), or a restart.
+/// this node. Another node's writes reach this one through the cluster's change feed,
+/// which re-reads the accounts they touched (`reload(accounts:)`, IdentityRegistry+ChangeFeed).
 final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
     let store: any IdentityStore
     private let stateLock = NSLock()
@@ -45,7 +45,38 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
 
     /// Re-reads every identity from the store and drops the caches.
     func reload() throws {
-        let records = try store.loadIdentities()
+        let fresh = try Self.accounts(from: store.loadIdentities())
+        var keys: [String: String] = [:]
+        for (account, a) in fresh { for id in a.accessKeys.keys { keys[id] = account } }
+        stateLock.lock()
+        accounts = fresh
+        keyAccounts = keys
+        credentialCache = [:]
+        generation &+= 1
+        stateLock.unlock()
+    }
+
+    /// Re-reads the named accounts after another node changed them (the cluster's change
+    /// feed): a deactivated or deleted access key, a changed policy or group takes effect
+    /// here at once. Serialized with local writes, so a read that predates one of them is
+    /// never published over it.
+    func reload(accounts ids: Set<String>) throws {
+        writeLock.lock(); defer { writeLock.unlock() }
+        for id in ids.sorted() {
+            let fresh = try Self.accounts(from: store.loadIdentities(account: id))[id] ?? AccountIdentities()
+            stateLock.lock()
+            let before = accounts[id] ?? AccountIdentities()
+            accounts[id] = fresh == AccountIdentities() ? nil : fresh
+            for key in before.accessKeys.keys where fresh.accessKeys[key] == nil { keyAccounts[key] = nil }
+            for key in fresh.accessKeys.keys { keyAccounts[key] = id }
+            credentialCache = [:]
+            generation &+= 1
+            stateLock.unlock()
+        }
+    }
+
+    /// Stored records as accounts of entities.
+    static func accounts(from records: [IdentityRecord]) throws -> [String: AccountIdentities] {
         var fresh: [String: AccountIdentities] = [:]
         let decoder = JSONDecoder()
         for r in records {
@@ -65,14 +96,7 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
             a.versions[AccountIdentities.versionKey(r.kind, r.name)] = r.storeVersion
             fresh[r.account] = a
         }
-        var keys: [String: String] = [:]
-        for (account, a) in fresh { for id in a.accessKeys.keys { keys[id] = account } }
-        stateLock.lock()
-        accounts = fresh
-        keyAccounts = keys
-        credentialCache = [:]
-        generation &+= 1
-        stateLock.unlock()
+        return fresh
     }
 
     /// `generation` read under the lock: caches built from identities (STS's role policies)
