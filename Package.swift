@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // OIDC JWT verification for STS AssumeRoleWithWebIdentity (issue 9).
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        // Seed files (`--seed`, issue 12): YAML.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System OpenSSL 3 (libcrypto) for the algorithms swift-crypto lacks: secp256k1, SM2.
@@ -72,6 +74,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             "AWSQuery", "IAMPolicy",
+            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: strict),
         .executableTarget(name: "kms", dependencies: [
             "KMSServer", "KMSStorage", "STS",

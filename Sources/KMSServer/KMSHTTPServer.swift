@@ -38,6 +38,16 @@ public enum KMSHTTPServer {
                                          cacheCapacity: config.keyCacheCapacity,
                                          mayBlock: { MultiThreadedEventLoopGroup.currentEventLoop == nil },
                                          observeStore: { metrics.observeStore($0, $1) })
+            // --seed: created before the listener opens, so the first request sees them.
+            if let seedFile = config.seedFile {
+                let seed = try SeedFile.load(path: seedFile, defaultAccount: config.devAccount, defaultRegion: config.seedRegion, dev: config.dev)
+                do {
+                    let made = try service.applySeed(seed)
+                    Console.line("kms: seed file \(seedFile): \(made) new keys and aliases in account \(seed.account), \(seed.region)")
+                } catch let error as KMSError {
+                    throw SeedFile.Failure(error.message ?? error.code.rawValue)
+                }
+            }
             let (credentials, created) = try CredentialRegistry.bootstrap(store: store, account: config.devAccount,
                                                                            dataDirectory: config.dataDirectory,
                                                                            seed: config.rootCredentialSeed)

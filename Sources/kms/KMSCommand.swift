@@ -55,6 +55,8 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "Seconds in-flight requests get to finish after SIGTERM (default 10).") var shutdownGrace: Double?
     @Option(name: .customLong("key-cache-size"), help: "Keys (and aliases) kept in memory; others are read from the store on use (default 100000).") var keyCacheSize: Int?
     @Option(name: .customLong("change-poll-interval"), help: .hidden) var changePollInterval: Double?
+    @Option(help: "A seed file (YAML; this server's layout or local-kms's seed.yaml): keys with fixed IDs and known material, aliases, policies and tags, created at start if missing.") var seed: String?
+    @Option(name: .customLong("seed-region"), help: "Region of seeded keys when the seed file names none (default us-east-1).") var seedRegion: String?
     @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
 
     func run() async throws {
@@ -98,6 +100,8 @@ struct Server: AsyncParsableCommand {
         c.insecureHTTP = insecureHttp || reader.bool(forKey: "kms.insecureHttp", default: false)
         c.allowCoreDumps = allowCoreDumps || reader.bool(forKey: "kms.allowCoreDumps", default: false)
         c.storage = storage ?? reader.string(forKey: "kms.storage", isSecret: true)
+        c.seedFile = seed ?? reader.string(forKey: "kms.seed")
+        c.seedRegion = seedRegion ?? reader.string(forKey: "kms.seedRegion", default: c.seedRegion)
         do { _ = try StorageLocation(c.storage, dataDirectory: c.dataDirectory) }
         catch { throw ValidationError(String(describing: error)) }
         // KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY: root credentials for a data dir's first start.

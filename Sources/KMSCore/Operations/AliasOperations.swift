@@ -88,11 +88,24 @@ extension KMSService {
             let key = try resolveKey(keyParam, caller: caller, allowAlias: false)
             aliases = aliases.filter { $0.targetKeyId == key.keyId }
         }
-        aliases.sort { $0.aliasName < $1.aliasName }
-        let page = try Page.of(aliases, key: \.aliasName, request: request)
+        // The predefined alias/aws/* aliases are listed even before their key exists, as AWS
+        // lists them: name and ARN only, no TargetKeyId or dates (AWSManagedKeys.swift).
+        var listed: [(name: String, alias: Alias?)] = aliases.map { ($0.aliasName, $0) }
+        if request.string("KeyId") == nil {
+            let present = Set(aliases.map(\.aliasName))
+            listed += AWSManagedKeys.predefinedAliases.filter { !present.contains($0) }.map { ($0, nil) }
+        }
+        listed.sort { $0.name < $1.name }
+        let page = try Page.of(listed, key: \.name, request: request)
         var out = JSONObject()
-        out["Aliases"] = .array(page.items.map { a in
-            .object(JSONObject([
+        out["Aliases"] = .array(page.items.map { entry in
+            guard let a = entry.alias else {
+                return .object(JSONObject([
+                    ("AliasName", .string(entry.name)),
+                    ("AliasArn", .string(ARN.alias(entry.name, region: caller.region, account: caller.account))),
+                ]))
+            }
+            return .object(JSONObject([
                 ("AliasName", .string(a.aliasName)),
                 ("AliasArn", .string(a.arn)),
                 ("TargetKeyId", .string(a.targetKeyId)),

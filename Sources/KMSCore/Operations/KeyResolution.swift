@@ -51,7 +51,12 @@ extension KMSService {
     /// `action` defaults to the operation's declared action (`OperationActions`).
     func authorizedKey(_ request: KMSRequest, member: String = "KeyId", action: String? = nil, caller: Caller,
                        allowAlias: Bool = false) throws(KMSError) -> KMSKey {
-        let key = try resolveKey(try request.required(member), caller: caller, allowAlias: allowAlias)
+        let identifier = try request.required(member)
+        // A predefined alias/aws/<service> names an AWS managed key, made on first use.
+        if allowAlias, let managed = AWSManagedKeys.predefinedAlias(identifier, caller: caller) {
+            return try awsManagedKey(alias: managed, request: request, action: action, caller: caller)
+        }
+        let key = try resolveKey(identifier, caller: caller, allowAlias: allowAlias)
         try authorize(request, action, on: .key(key))
         return key
     }

@@ -1,0 +1,125 @@
+import Testing
+@testable import KMSCore
+
+/// AWS managed keys: made on first use of a predefined alias/aws/<service>, governed by
+/// AWS's managed-key policy, yearly rotation that cannot be disabled, not deletable.
+@Suite struct AWSManagedKeyTests {
+    let clock = ManualClock()
+    let store = InMemoryKeyStore()
+    let service: KMSService
+    let root = Caller(account: "111122223333", region: "us-east-1", accessKeyId: "AKIAROOT")
+
+    init() throws {
+        service = try KMSService(store: store, clock: clock)
+    }
+
+    @discardableResult
+    func call(_ op: String, _ body: [(String, JSONValue)], as caller: Caller? = nil, on svc: KMSService? = nil) throws(KMSError) -> JSONObject {
+        try (svc ?? service).handle(operation: op, body: .object(JSONObject(body)), caller: caller ?? root)
+    }
+
+    func describe(_ id: String, on svc: KMSService? = nil) throws -> JSONObject {
+        try #require(try call("DescribeKey", [("KeyId", .string(id))], on: svc)["KeyMetadata"]?.objectValue)
+    }
+
+    func expectError(_ code: KMSError.Code, _ body: () throws(KMSError) -> Void) {
+        do { try body(); Issue.record("expected \(code)") } catch { #expect(error.code == code, "\(error.message)") }
+    }
+
+    @Test func listAliasesShowsPredefinedAliasesWithoutTarget() throws {
+        let aliases = try #require(try call("ListAliases", [])["Aliases"]?.arrayValue)
+        let s3 = try #require(aliases.first { $0.objectValue?["AliasName"]?.stringValue == "alias/aws/s3" }?.objectValue)
+        #expect(s3["TargetKeyId"] == nil)
+        #expect(s3["AliasArn"]?.stringValue == "arn:aws:kms:us-east-1:111122223333:alias/aws/s3")
+        #expect(aliases.count == AWSManagedKeys.predefinedAliases.count)
+        // Nothing was created by listing.
+        #expect(try call("ListKeys", [])["Keys"]?.arrayValue?.isEmpty == true)
+    }
+
+    @Test func describeKeyCreatesTheManagedKeyOnce() throws {
+        let meta = try describe("alias/aws/s3")
+        #expect(meta["KeyManager"]?.stringValue == "AWS")
+        #expect(meta["KeyState"]?.stringValue == "Enabled")
+        let keyId = try #require(meta["KeyId"]?.stringValue)
+        // Same key again, by alias name and by alias ARN.
+        #expect(try describe("alias/aws/s3")["KeyId"]?.stringValue == keyId)
+        #expect(try describe("arn:aws:kms:us-east-1:111122223333:alias/aws/s3")["KeyId"]?.stringValue == keyId)
+        #expect(try call("ListKeys", [])["Keys"]?.arrayValue?.count == 1)
+        let aliases = try #require(try call("ListAliases", [])["Aliases"]?.arrayValue)
+        let s3 = aliases.first { $0.objectValue?["AliasName"]?.stringValue == "alias/aws/s3" }?.objectValue
+        #expect(s3?["TargetKeyId"]?.stringValue == keyId)
+        #expect(aliases.count == AWSManagedKeys.predefinedAliases.count)
+        // Another region and another account get their own key.
+        let west = Caller(account: "111122223333", region: "us-west-2", accessKeyId: "AKIAROOT")
+        let other = try call("DescribeKey", [("KeyId", .string("alias/aws/s3"))], as: west)["KeyMetadata"]?.objectValue?["KeyId"]?.stringValue
+        #expect(other != nil && other != keyId)
+    }
+
+    @Test func policyIsAWSManagedKeyPolicyAndRotationIsYearly() throws {
+        let keyId = try #require(try describe("alias/aws/ebs")["KeyId"]?.stringValue)
+        let policy = try #require(try call("GetKeyPolicy", [("KeyId", .string(keyId))])["Policy"]?.stringValue)
+        #expect(policy.contains("\"kms:ViaService\" : \"ec2.us-east-1.amazonaws.com\""))
+        #expect(policy.contains("\"kms:CallerAccount\" : \"111122223333\""))
+        let status = try call("GetKeyRotationStatus", [("KeyId", .string(keyId))])
+        #expect(status["KeyRotationEnabled"] == .bool(true))
+        #expect(status["RotationPeriodInDays"]?.intValue == 365)
+        // A year later the rotation job rotates it.
+        clock.advance(by: 366 * 86_400)
+        #expect(try service.rotateDueKeys() == [ARN.key(keyId, region: "us-east-1", account: "111122223333")])
+    }
+
+    @Test func managementIsRefusedByThePolicy() throws {
+        let keyId = try #require(try describe("alias/aws/s3")["KeyId"]?.stringValue)
+        let id: [(String, JSONValue)] = [("KeyId", .string(keyId))]
+        expectError(.accessDenied) { () throws(KMSError) in try call("DisableKeyRotation", id) }
+        expectError(.accessDenied) { () throws(KMSError) in try call("ScheduleKeyDeletion", id) }
+        expectError(.accessDenied) { () throws(KMSError) in try call("DisableKey", id) }
+        expectError(.accessDenied) { () throws(KMSError) in
+            try call("PutKeyPolicy", id + [("PolicyName", .string("default")), ("Policy", .string(KeyPolicy.defaultPolicy(account: "111122223333")))])
+        }
+        expectError(.accessDenied) { () throws(KMSError) in
+            try call("CreateAlias", [("AliasName", .string("alias/mine")), ("TargetKeyId", .string(keyId))])
+        }
+        expectError(.notAuthorized) { () throws(KMSError) in
+            try call("DeleteAlias", [("AliasName", .string("alias/aws/s3"))])
+        }
+        expectError(.notAuthorized) { () throws(KMSError) in
+            try call("UpdateAlias", [("AliasName", .string("alias/aws/s3")), ("TargetKeyId", .string(keyId))])
+        }
+        // Still there, still rotating, still aliased.
+        #expect(try describe(keyId)["KeyState"]?.stringValue == "Enabled")
+        #expect(try call("GetKeyRotationStatus", id)["KeyRotationEnabled"] == .bool(true))
+        #expect(try describe("alias/aws/s3")["KeyId"]?.stringValue == keyId)
+    }
+
+    /// A direct caller (not through the service: no kms:ViaService) is refused
+    /// cryptographic use as on AWS, and its refused call creates nothing.
+    @Test func directEncryptIsRefusedAndCreatesNothing() throws {
+        expectError(.accessDenied) { () throws(KMSError) in
+            try call("Encrypt", [("KeyId", .string("alias/aws/s3")), ("Plaintext", .string(Base64.encode([1, 2, 3])))])
+        }
+        expectError(.accessDenied) { () throws(KMSError) in
+            try call("GenerateDataKey", [("KeyId", .string("alias/aws/s3")), ("KeySpec", .string("AES_256"))])
+        }
+        #expect(try call("ListKeys", [])["Keys"]?.arrayValue?.isEmpty == true)
+    }
+
+    /// Only the predefined services have managed keys: other alias/aws/ names are missing aliases.
+    @Test func unknownAWSAliasIsNotFound() throws {
+        expectError(.notFound) { () throws(KMSError) in try call("DescribeKey", [("KeyId", .string("alias/aws/nosuchservice"))]) }
+    }
+
+    /// Two nodes (two services over one store) creating the same managed key end with one key.
+    @Test func twoNodesCreatingAtOnceEndWithOneKey() async throws {
+        let a = try KMSService(store: store, clock: clock)
+        let b = try KMSService(store: store, clock: clock)
+        let root = self.root
+        async let ida = Task.detached { try a.handle(operation: "DescribeKey", body: .object(JSONObject([("KeyId", .string("alias/aws/lambda"))])), caller: root) }.value
+        async let idb = Task.detached { try b.handle(operation: "DescribeKey", body: .object(JSONObject([("KeyId", .string("alias/aws/lambda"))])), caller: root) }.value
+        let (ra, rb) = try await (ida, idb)
+        let ka = ra["KeyMetadata"]?.objectValue?["KeyId"]?.stringValue
+        let kb = rb["KeyMetadata"]?.objectValue?["KeyId"]?.stringValue
+        #expect(ka != nil && ka == kb)
+        #expect(try store.listKeys(account: "111122223333", region: "us-east-1", after: nil, limit: 10).count == 1)
+    }
+}
