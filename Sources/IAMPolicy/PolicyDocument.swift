@@ -82,9 +82,13 @@ public struct CompiledPolicy: Sendable {
         var version = "2008-10-17"  // AWS's default when Version is omitted: no policy variables
         var id: String? = nil
         var statementJSON: PolicyJSON? = nil
+        // Duplicates first: which member's value is judged must not decide the verdict
+        // (a JSON rewrite keeps only the last of a repeated name).
         var seen = Set<String>()
+        for (k, _) in members where !seen.insert(k).inserted {
+            throw PolicyError("The policy document contains a duplicate element: \(k)")
+        }
         for (k, v) in members {
-            guard seen.insert(k).inserted else { throw PolicyError("The policy document contains a duplicate element: \(k)") }
             switch k {
             case "Version":
                 guard let s = v.stringValue, s == "2012-10-17" || s == "2008-10-17" else {

@@ -39,6 +39,21 @@ import Testing
         #expect(PolicyEvaluator(resourcePolicy: root, identityPolicies: [allowAll]).evaluate(sc).accessDeniedMessage(for: sc) == nil)
     }
 
+    /// A repeated top-level member is refused as a duplicate whatever its values, so the
+    /// verdict does not depend on which copy is read first (found by FuzzPolicy, seed 1).
+    @Test func aDuplicateMemberIsRefusedBeforeItsValueIsJudged() {
+        let statement = #""Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"*"}]"#
+        for doc in [#"{"Version":"2.0","Version":"2012-10-17","# + statement + "}",
+                    #"{"Version":"2012-10-17","Version":"2.0","# + statement + "}"] {
+            do {
+                _ = try CompiledPolicy(doc, kind: .resourceBased)
+                Issue.record("accepted: \(doc)")
+            } catch {
+                #expect(error.message == "The policy document contains a duplicate element: Version")
+            }
+        }
+    }
+
     @Test func wildcardMatching() {
         #expect(Wildcard("*").matches(""))
         #expect(Wildcard("a*").matches("a"))
