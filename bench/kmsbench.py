@@ -517,6 +517,45 @@ def cmd_session_credentials(args):
     return 0
 
 
+def cmd_rotated_seed(args):
+    """A seed file (--seed) holding one symmetric key with 1 + ROTATIONS materials: the server
+    stores it as a key rotated ROTATIONS times (each later material an AUTOMATIC rotation, as
+    local-kms's BackingKeys are read). Mode 0600: the server reads secrets only from such a file."""
+    materials = "\n".join(f"      - hex:{os.urandom(32).hex()}" for _ in range(args.rotations + 1))
+    text = ("Keys:\n"
+            f"  - KeyId: {args.key_id}\n"
+            "    Description: swift-kms bench key rotated before the run\n"
+            "    KeyMaterials:\n"
+            f"{materials}\n")
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return 0
+
+
+def cmd_retarget(args):
+    """A copy of a prepared state whose symmetric key is KEY_ID (the seeded, rotated key), after
+    checking through the API that the key has exactly ROTATIONS rotations."""
+    import boto3
+    state = load_json(args.state)
+    ak, sk, *_ = read_credentials(state["credentials"])
+    client = boto3.client("kms", endpoint_url=state["endpoint"], region_name=REGION,
+                          aws_access_key_id=ak, aws_secret_access_key=sk)
+    count, marker = 0, None
+    while True:
+        page = client.list_key_rotations(KeyId=args.key_id, **({"Marker": marker} if marker else {}))
+        count += len(page["Rotations"])
+        if not page.get("Truncated"):
+            break
+        marker = page["NextMarker"]
+    if count != args.rotations:
+        print(f"key {args.key_id} has {count} rotations, not {args.rotations}")
+        return EXIT_PREFLIGHT_FAILED
+    state["fixtures"]["symmetric_key"] = args.key_id
+    save_json(args.out_state, state)
+    return 0
+
+
 def cmd_nginx_request(args):
     # Same shape and size as an Encrypt request, signed with dummy credentials.
     endpoint = f"http://127.0.0.1:{args.port}"
@@ -719,6 +758,14 @@ def cmd_report(args):
               f"= {temp['rps'] / base_run['rps']:.3f} (cpu {_fmt(temp.get('server_cpu_us_per_request'), '.1f')} vs "
               f"{_fmt(base_run.get('server_cpu_us_per_request'), '.1f')} us/req)")
 
+    # Rotation (issue 12): Encrypt on a key rotated 100 times against a fresh key, one server, one run.
+    rot, fresh = runs.get("Encrypt:rotated100", {}), runs.get("Encrypt:fresh-key", {})
+    if rot.get("status") == "ok" and fresh.get("status") == "ok" and fresh.get("rps"):
+        ratio = rot["rps"] / fresh["rps"]
+        print(f"\nrotated key: Encrypt:rotated100 {rot['rps']:.0f} req/s vs fresh key {fresh['rps']:.0f} req/s "
+              f"= {ratio:.3f} (target >= 0.9: {'yes' if ratio >= 0.9 else 'NO'}; cpu us/req "
+              f"{_fmt(rot.get('server_cpu_us_per_request'), '.1f')} vs {_fmt(fresh.get('server_cpu_us_per_request'), '.1f')})")
+
     raw = r.get("raw_sign") or {}
     if raw:
         print()
@@ -819,6 +866,17 @@ def main():
     s.add_argument("--out-state", required=True)
     s.add_argument("--credentials-out", required=True)
     s.set_defaults(fn=cmd_session_credentials)
+    s = sub.add_parser("rotated-seed")
+    s.add_argument("--out", required=True)
+    s.add_argument("--key-id", required=True)
+    s.add_argument("--rotations", type=int, default=100)
+    s.set_defaults(fn=cmd_rotated_seed)
+    s = sub.add_parser("retarget")
+    s.add_argument("--state", required=True)
+    s.add_argument("--out-state", required=True)
+    s.add_argument("--key-id", required=True)
+    s.add_argument("--rotations", type=int, default=100)
+    s.set_defaults(fn=cmd_retarget)
     s = sub.add_parser("nginx-request")
     s.add_argument("--port", required=True, type=int)
     s.add_argument("--out", required=True)
