@@ -188,6 +188,29 @@ def test_aws_cli_rotation(server, key, tmp_path):
     assert [r["RotationType"] for r in out["Rotations"]] == ["ON_DEMAND"]
 
 
+def test_on_demand_rotation_is_a_rotate_key_service_event(server, kms, key):
+    """CloudTrail writes a RotateKey AwsServiceEvent when on-demand rotation completes, as for
+    automatic rotation ([DG] "RotateKey" CloudTrail example: serviceEventDetails rotationType,
+    keyOrigin, previousKeyMaterialId, currentKeyMaterialId); a refused rotation writes none."""
+    arn = kms.describe_key(KeyId=key)["KeyMetadata"]["Arn"]
+    before = _current_material(kms, key)
+    kms.rotate_key_on_demand(KeyId=key)
+    after = _current_material(kms, key)
+
+    def rotate_events():
+        return [e for e in events(server.data_dir) if e.get("eventType") == "AwsServiceEvent"
+                and e["eventName"] == "RotateKey" and e["resources"][0]["ARN"] == arn]
+    found = poll(rotate_events, timeout=10, interval=0.1, what="the RotateKey service event")
+    assert len(found) == 1
+    assert found[0]["serviceEventDetails"] == {"rotationType": "ON_DEMAND", "keyOrigin": "AWS_KMS",
+                                               "previousKeyMaterialId": before, "currentKeyMaterialId": after}
+    assert found[0]["userIdentity"]["invokedBy"] == "kms.amazonaws.com" and found[0]["readOnly"] is False
+    kms.disable_key(KeyId=key)
+    with expect_error("DisabledException"):
+        kms.rotate_key_on_demand(KeyId=key)
+    assert len(rotate_events()) == 1
+
+
 @pytest.mark.restart
 def test_automatic_rotation_when_due(server_factory):
     srv = server_factory(extra_args=["--deletion-sweep-interval", "0.2"])
@@ -224,6 +247,7 @@ def test_automatic_rotation_when_due(server_factory):
     found = [e for e in events(srv.data_dir) if e.get("eventType") == "AwsServiceEvent" and e["eventName"] == "RotateKey"]
     assert len(found) == 1 and found[0]["resources"][0]["ARN"] == due["Arn"]
     assert found[0]["userIdentity"]["invokedBy"] == "kms.amazonaws.com"
+    assert found[0]["serviceEventDetails"]["rotationType"] == "AUTOMATIC"
 
 
 @pytest.mark.restart

@@ -18,6 +18,8 @@ public final class KMSService: Sendable {
     let importTokens = ImportTokenSealer()
     /// Each key's last cryptographic use, for GetKeyLastUsage (the audit trail feeds it).
     public let keyUsage = KeyUsageTracker()
+    /// On-demand rotations, reported for the audit trail's RotateKey service event.
+    public let rotationEvents = KeyRotationEvents()
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = PolicyAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),

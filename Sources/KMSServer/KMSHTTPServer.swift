@@ -98,6 +98,13 @@ public enum KMSHTTPServer {
                                                              digestSigner: AuditDigestSigner(rootKey: rootKey),
                                                              digestPolicy: config.auditDigest,
                                                              keyUsage: service.keyUsage) : nil
+        // On-demand rotations leave CloudTrail's RotateKey service event, as automatic ones do.
+        if let audit {
+            service.rotationEvents.install { event in
+                _ = audit.appendServiceEvent(eventName: "RotateKey", account: event.account, region: event.region,
+                                             keyArn: event.keyArn, details: event.details)
+            }
+        }
         if audit == nil {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")

@@ -11,7 +11,9 @@ enum KeyRotationJob {
         var recorded: Set<String>?
         if let audit {
             recorded = Set(try service.dueRotations().filter {
-                audit.appendServiceEvent(eventName: "RotateKey", account: $0.account, region: $0.region, keyArn: $0.arn)
+                // Only symmetric AWS_KMS keys rotate automatically (KMSService.rotationDue).
+                audit.appendServiceEvent(eventName: "RotateKey", account: $0.account, region: $0.region, keyArn: $0.arn,
+                                         details: [("rotationType", "AUTOMATIC"), ("keyOrigin", "AWS_KMS")])
             }.map(\.arn))
         }
         if recorded?.isEmpty == true { return 0 }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import KMSCore
 
@@ -199,4 +200,28 @@ import Testing
         clock.advance(by: 1000 * Self.day)
         #expect(try service.rotateDueKeys().isEmpty)
     }
+
+    /// Each on-demand rotation that stores new material is reported once for the audit trail's
+    /// RotateKey service event (rotationType ON_DEMAND, the material IDs before and after); a
+    /// refused rotation reports nothing.
+    @Test func onDemandRotationsAreReportedForTheRotateKeyEvent() throws {
+        let seen = RotationEventLog()
+        service.rotationEvents.install { event in seen.events.withLock { $0.append(event) } }
+        let keyId = try createKey()
+        let before = try currentMaterialId(keyId)
+        try call("RotateKeyOnDemand", id(keyId))
+        let events = seen.events.withLock { $0 }
+        let arn = ARN.key(keyId, region: "us-east-1", account: "111122223333")
+        #expect(events == [KeyRotationEvent(account: "111122223333", region: "us-east-1", keyArn: arn, rotationType: "ON_DEMAND",
+                                            keyOrigin: "AWS_KMS", previousKeyMaterialId: before,
+                                            currentKeyMaterialId: try currentMaterialId(keyId))])
+        try call("DisableKey", id(keyId))
+        #expect(throws: KMSError.self) { try call("RotateKeyOnDemand", id(keyId)) }
+        #expect(seen.events.withLock { $0.count } == 1)
+    }
+}
+
+/// What the service reported to the rotation event sink (a test's stand-in for the audit trail).
+final class RotationEventLog: Sendable {
+    let events = Mutex<[KeyRotationEvent]>([])
 }

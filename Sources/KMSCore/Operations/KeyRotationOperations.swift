@@ -10,7 +10,8 @@ extension KMSService {
             throw KMSError(.unsupportedOperation, "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.")
         }
         guard key.origin == "AWS_KMS" else {
-            throw KMSError(.unsupportedOperation, "You cannot perform this operation on a KMS key with imported key material.")
+            // The key states table's wording for rotation operations on an EXTERNAL key.
+            throw KMSError(.unsupportedOperation, "\(key.arn) origin is \(key.origin) which is not valid for this operation.")
         }
     }
 
@@ -70,7 +71,7 @@ extension KMSService {
 
     func rotateKeyOnDemand(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let now = clock.now()
-        let arn = try registry.write { () throws(KMSError) in
+        let (arn, event) = try registry.write { () throws(KMSError) -> ((String, KeyRotationEvent), [StoreChange]) in
             var key = try authorizedKey(request, action: "kms:RotateKeyOnDemand", caller: caller)
             try requireRotatable(key)
             try requireRotationChangeAllowed(key)
@@ -78,9 +79,15 @@ extension KMSService {
                 throw KMSError(.limitExceeded, "The on-demand rotation limit of \(KeyRotation.onDemandLimit) has been reached for \(key.arn).")
             }
             // On-demand rotations leave the automatic schedule as it is (AWS documents this).
+            let previous = key.currentMaterial?.materialId
             try Self.rotate(&key, type: "ON_DEMAND", at: now)
-            return (key.arn, [.putKey(key)])
+            let event = KeyRotationEvent(account: key.account, region: key.region, keyArn: key.arn, rotationType: "ON_DEMAND",
+                                         keyOrigin: key.origin, previousKeyMaterialId: previous,
+                                         currentKeyMaterialId: key.currentMaterial?.materialId ?? "")
+            return ((key.arn, event), [.putKey(key)])
         }
+        // The material is stored: CloudTrail's RotateKey service event follows, as for automatic rotations.
+        rotationEvents.emit(event)
         return JSONObject([("KeyId", .string(arn))])
     }
 

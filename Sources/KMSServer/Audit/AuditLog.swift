@@ -170,10 +170,11 @@ public final class AuditLog: Sendable {
     }
 
     /// Writes a record the service makes by itself (AwsServiceEvent), synchronously.
-    func appendServiceEvent(eventName: String, account: String, region: String, keyArn: String) -> Bool {
+    func appendServiceEvent(eventName: String, account: String, region: String, keyArn: String,
+                            details: [(String, String)] = []) -> Bool {
         var bytes: [UInt8] = []
         var entries = [AuditRecord.serviceEvent(into: &bytes, eventName: eventName, time: Date().timeIntervalSince1970,
-                                                account: account, region: region, keyArn: keyArn)]
+                                                account: account, region: region, keyArn: keyArn, details: details)]
         return append(bytes, ends: [bytes.count], entries: &entries)
     }
 

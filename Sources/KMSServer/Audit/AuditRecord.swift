@@ -155,8 +155,9 @@ enum AuditRecord {
 
     /// What KMS does by itself (eventType AwsServiceEvent): today, deleting a key at the
     /// end of its waiting period, recorded as CloudTrail records it (eventName DeleteKey).
+    /// `details`: the event's serviceEventDetails (RotateKey: rotationType, keyOrigin, material IDs).
     static func serviceEvent(into out: inout [UInt8], eventName: String, time: Double, account: String,
-                             region: String, keyArn: String) -> AuditIndexEntry {
+                             region: String, keyArn: String, details: [(String, String)] = []) -> AuditIndexEntry {
         let eventID = EventID.next()
         out.append(contentsOf: #"{"eventVersion":"1.08","userIdentity":{"accountId":"#.utf8)
         JSONWriter.writeString(account, into: &out)
@@ -172,6 +173,16 @@ enum AuditRecord {
         writeResources([keyArn], account: account, into: &out)
         out.append(contentsOf: #","eventType":"AwsServiceEvent","managementEvent":true,"recipientAccountId":"#.utf8)
         JSONWriter.writeString(account, into: &out)
+        if !details.isEmpty {
+            out.append(contentsOf: #","serviceEventDetails":{"#.utf8)
+            for (i, (name, value)) in details.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeString(name, into: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONWriter.writeString(value, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
         out.append(contentsOf: #","eventCategory":"Management""#.utf8)
         return AuditIndexEntry(time: time, eventName: eventName, source: .kms, account: account, username: "",
                                accessKeyId: "", readOnly: false, eventID: eventID, resources: [keyArn],
