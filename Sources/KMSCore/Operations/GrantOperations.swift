@@ -18,7 +18,9 @@ extension KMSService {
         let (grant, created) = try registry.write { () throws(KMSError) -> ((KMSGrant, Bool), [StoreChange]) in
             bindGrantConditions(request)
             let key = try authorizedKey(request, action: "kms:CreateGrant", caller: caller)
-            try requireNotPendingDeletion(key)
+            // Key states table: CreateGrant needs an enabled key (DisabledException when
+            // disabled, KMSInvalidStateException when pending import or deletion).
+            try requireUsable(key)
             try GrantValidation.checkPrincipal(grantee, member: "GranteePrincipal")
             if let retiring { try GrantValidation.checkPrincipal(retiring, member: "RetiringPrincipal") }
             let constraints = try GrantValidation.constraints(request)
