@@ -122,4 +122,40 @@ import Testing
         #expect(ka != nil && ka == kb)
         #expect(try store.listKeys(account: "111122223333", region: "us-east-1", after: nil, limit: 10).count == 1)
     }
+
+    /// Every predefined service's policy is JSON the policy engine compiles, and the services
+    /// whose policy AWS published (or real accounts returned) get that text: Id, Sid wording,
+    /// actions and description (AWSManagedKeyPolicies.swift names the sources).
+    @Test func managedKeyPoliciesAreAWSsTexts() throws {
+        for alias in AWSManagedKeys.predefinedAliases {
+            let service = String(alias.dropFirst("alias/aws/".count))
+            let text = AWSManagedKeys.policy(service: service, account: "111122223333", region: "eu-west-2")
+            _ = try KeyPolicy.compile(text)
+            let doc = try #require(try JSONParser.parse(Array(text.utf8)).objectValue, "\(service)")
+            #expect(doc["Version"]?.stringValue == "2012-10-17")
+        }
+        let ebs = try #require(try JSONParser.parse(Array(AWSManagedKeys.policy(service: "ebs", account: "111122223333", region: "eu-west-2").utf8)).objectValue)
+        #expect(ebs["Id"]?.stringValue == "auto-ebs-2")
+        let first = try #require(ebs["Statement"]?.arrayValue?.first?.objectValue)
+        #expect(first["Sid"]?.stringValue == "Allow access through EBS for all principals in the account that are authorized to use EBS")
+        #expect(first["Action"]?.arrayValue?.compactMap(\.stringValue) ==
+                ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"])
+        let s3 = AWSManagedKeys.policy(service: "s3", account: "111122223333", region: "eu-west-2")
+        #expect(s3.contains("\"Id\" : \"auto-s3-2\"") && !s3.contains("kms:CreateGrant") && !s3.contains("kms:RevokeGrant"))
+        #expect(AWSManagedKeys.policy(service: "elasticfilesystem", account: "1", region: "r")
+            .contains("Allow access to EFS for all principals in the account that are authorized to use EFS"))
+        #expect(AWSManagedKeys.description(service: "ebs") == "Default key that protects my EBS volumes when no other key is defined")
+        #expect(try describe("alias/aws/s3")["Description"]?.stringValue == "Default key that protects my S3 objects when no other key is defined")
+    }
+
+    /// Secrets Manager's policy allows GenerateDataKey* through its endpoint in any region (a
+    /// second statement, StringLike), the rest only in the key's own region.
+    @Test func secretsManagerPolicyAllowsGenerateDataKeyFromAnyRegion() throws {
+        let text = AWSManagedKeys.policy(service: "secretsmanager", account: "111122223333", region: "us-east-1")
+        let statements = try #require(try JSONParser.parse(Array(text.utf8)).objectValue?["Statement"]?.arrayValue)
+        #expect(statements.count == 3)
+        let second = try #require(statements[1].objectValue)
+        #expect(second["Action"]?.stringValue == "kms:GenerateDataKey*" && second["Sid"] == nil)
+        #expect(second["Condition"]?.objectValue?["StringLike"]?.objectValue?["kms:ViaService"]?.stringValue == "secretsmanager.*.amazonaws.com")
+    }
 }

@@ -20,42 +20,19 @@ public enum AWSManagedKeys {
         service == "ebs" ? "ec2" : service
     }
 
-    /// AWS's key policy for AWS managed keys (Developer Guide, "AWS managed keys" / the
-    /// aws/ebs example): principals of the account may use the key only through the
-    /// service (kms:ViaService and kms:CallerAccount); the account may read its metadata
-    /// directly. Nothing allows ScheduleKeyDeletion, PutKeyPolicy, DisableKeyRotation,
-    /// CreateAlias or the other management actions, so the authorization funnel refuses
-    /// them with AccessDeniedException, as AWS does.
+    /// AWS's key policy for the service's AWS managed key (AWSManagedKeyPolicies.swift):
+    /// principals of the account may use the key only through the service (kms:ViaService
+    /// and kms:CallerAccount); the account may read its metadata directly. Nothing allows
+    /// ScheduleKeyDeletion, PutKeyPolicy, DisableKeyRotation, CreateAlias or the other
+    /// management actions, so the authorization funnel refuses them with
+    /// AccessDeniedException, as AWS does.
     public static func policy(service: String, account: String, region: String) -> String {
-        """
-        {
-          "Version" : "2012-10-17",
-          "Id" : "auto-\(service)-2",
-          "Statement" : [ {
-            "Sid" : "Allow access through \(service) for all principals in the account that are authorized to use \(service)",
-            "Effect" : "Allow",
-            "Principal" : {
-              "AWS" : "*"
-            },
-            "Action" : [ "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey" ],
-            "Resource" : "*",
-            "Condition" : {
-              "StringEquals" : {
-                "kms:ViaService" : "\(viaServicePrefix(service)).\(region).amazonaws.com",
-                "kms:CallerAccount" : "\(account)"
-              }
-            }
-          }, {
-            "Sid" : "Allow direct access to key metadata to the account",
-            "Effect" : "Allow",
-            "Principal" : {
-              "AWS" : "arn:aws:iam::\(account):root"
-            },
-            "Action" : [ "kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant" ],
-            "Resource" : "*"
-          } ]
-        }
-        """
+        AWSManagedKeyPolicy.forService(service).text(viaService: viaServicePrefix(service), account: account, region: region)
+    }
+
+    /// DescribeKey's Description of the service's AWS managed key.
+    public static func description(service: String) -> String {
+        AWSManagedKeyPolicy.forService(service).keyDescription(service: service)
     }
 
     /// The alias name an identifier names when it is a predefined AWS alias in the
@@ -83,7 +60,7 @@ extension KMSService {
         let service = String(name.dropFirst("alias/aws/".count))
         let now = clock.now()
         var candidate = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
-                               creationDate: now, description: "Default key that protects my \(service) resources when no other key is defined",
+                               creationDate: now, description: AWSManagedKeys.description(service: service),
                                keyUsage: .encryptDecrypt, keySpec: .symmetricDefault, origin: "AWS_KMS", keyManager: "AWS",
                                keyState: .enabled, policy: AWSManagedKeys.policy(service: service, account: caller.account, region: caller.region),
                                tags: [], materials: [])
