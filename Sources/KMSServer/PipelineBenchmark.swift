@@ -14,7 +14,7 @@ public enum PipelineBenchmark {
                            ciphertextFormat: UInt8 = 2,
                            quotas: RequestQuotaRates = RequestQuotaRates(),
                            auditDirectory: String? = nil, iamUser: Bool = false,
-                           temporaryCredentials: Bool = false) throws -> (nanosecondsPerRequest: Double, status: UInt) {
+                           temporaryCredentials: Bool = false, rotations: Int = 0) throws -> (nanosecondsPerRequest: Double, status: UInt) {
         let root = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
                                     account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
         // With `iamUser`, requests are signed with an IAM user's access key (issue 9): the
@@ -34,7 +34,12 @@ public enum PipelineBenchmark {
             credential = StoredCredential(accessKeyId: id, secretAccessKey: secret, account: root.account,
                                           principalArn: "arn:aws:iam::\(root.account):user/bench")
         }
-        let service = try KMSService(store: InMemoryKeyStore(), ciphertextFormat: ciphertextFormat)
+        // With `rotations`, the key's automatic rotation runs that many times on a manual clock
+        // (a year of 90-day periods per four rotations) before timing: Encrypt on a rotated key.
+        let manual = rotations > 0 ? ManualClock(Date().timeIntervalSince1970 - Double(rotations) * 91 * 86_400) : nil
+        let clock: any KMSClock
+        if let manual { clock = manual } else { clock = SystemClock() }
+        let service = try KMSService(store: InMemoryKeyStore(), clock: clock, ciphertextFormat: ciphertextFormat)
         let audit = try auditDirectory.map { try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000") }
         var authenticator = Authenticator(credentials: CredentialRegistry([root]), dev: false, devAccount: "000000000000",
                                           identities: identities)
@@ -45,6 +50,17 @@ public enum PipelineBenchmark {
         let caller = Caller(account: credential.account, region: "us-east-1", accessKeyId: credential.accessKeyId)
         let keyId = try service.handle(operation: "CreateKey", body: .object(JSONObject()), caller: caller)["KeyMetadata"]?
             .objectValue?["KeyId"]?.stringValue ?? ""
+        if let manual {
+            _ = try service.handle(operation: "EnableKeyRotation", body: .object(JSONObject([("KeyId", .string(keyId)), ("RotationPeriodInDays", JSONValue(90))])),
+                                   caller: caller)
+            for _ in 0..<rotations {
+                manual.advance(by: 91 * 86_400)
+                try service.rotateDueKeys()
+            }
+            let listed = try service.handle(operation: "ListKeyRotations", body: .object(JSONObject([("KeyId", .string(keyId)), ("Limit", JSONValue(1000))])),
+                                            caller: caller)["Rotations"]?.arrayValue?.count
+            guard listed == rotations else { throw KMSError(.kmsInternal, "the key has \(listed ?? 0) rotations, not \(rotations)") }
+        }
         let plaintext = Base64.encode(Array(repeating: UInt8(0x42), count: 64))
         let body: String
         switch operation {

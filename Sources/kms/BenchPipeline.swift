@@ -15,13 +15,15 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Audit directory: build each request's event and write it there (grouped every 32 requests, as a loop tick would), to time the audit stage (default: no audit).") var audit: String?
 
     @Flag(name: .customLong("iam-user"), help: "Sign with an IAM user's access key instead of the account root's (issue 9).") var iamUser = false
+    @Option(help: "Rotate the key this many times first (automatic rotation on a manual clock), to time Encrypt on a rotated key.") var rotations = 0
     @Flag(name: .customLong("temporary-credentials"), help: "Sign with STS temporary credentials (an assumed-role session token) instead of a long-term key, to time session verification.") var temporaryCredentials = false
 
     func run() throws {
         let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads,
                                                      ciphertextFormat: ciphertextFormat,
                                                      quotas: RequestQuotaRates(symmetric: quotaSymmetric),
-                                                     auditDirectory: audit, iamUser: iamUser, temporaryCredentials: temporaryCredentials)
-        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+                                                     auditDirectory: audit, iamUser: iamUser, temporaryCredentials: temporaryCredentials,
+                                                     rotations: rotations)
+        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")\(rotations > 0 ? ", key rotated \(rotations) times" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
     }
 }
