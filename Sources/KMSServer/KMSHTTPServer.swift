@@ -112,6 +112,14 @@ public enum KMSHTTPServer {
         queryServices.register(STSQueryService.make(model: .sts, sts: sts))
         var configured = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
                                          secureTransport: tls != nil, queryServices: queryServices)
+        // A cluster node ships its own audit records to PostgreSQL, where LookupEvents and
+        // GetKeyLastUsage see every node's (AuditClusterShipper).
+        let auditShipper: AuditClusterShipper? = try await NIOThreadPool.singleton.runIfActive {
+            guard let audit, let postgres = store as? PostgresKeyStore else { return nil }
+            return try AuditClusterShipper(trail: PostgresAuditTrail(store: postgres), audit: audit, tracker: service.keyUsage)
+        }
+        auditShipper?.start()
+        configured.clusterAudit = auditShipper
         let drain = ShutdownDrain()
         let operations = OperationsEndpoints(readiness: { try (store as? any StoreReadiness)?.checkReady() },
                                              metrics: { metrics.exposition(service: service, cluster: cluster) },
@@ -303,6 +311,11 @@ public enum KMSHTTPServer {
         if let audit {
             audit.sync(final: true)  // and the last signed digest
             Console.line("kms: audit: \(audit.writeFailures) event(s) could not be written")
+        }
+        if let auditShipper {
+            // The last records reach the cluster trail before the process ends.
+            _ = try? await NIOThreadPool.singleton.runIfActive { auditShipper.stop() }
+            Console.line("kms: audit: \(auditShipper.shipped) event(s) shipped to the cluster trail by this process")
         }
         Console.line("kms: stopped")
     }

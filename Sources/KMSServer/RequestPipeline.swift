@@ -26,6 +26,8 @@ struct RequestPipeline: Sendable {
 
     /// The query-protocol services on the same endpoint (IAM, STS), by signing name.
     let queryServices: QueryServices
+    /// On PostgreSQL: ships this node's records to the cluster trail, which LookupEvents reads.
+    var clusterAudit: AuditClusterShipper?
 
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
          audit: AuditLog? = nil, secureTransport: Bool = false, queryServices: QueryServices = QueryServices()) {
@@ -136,10 +138,10 @@ struct RequestPipeline: Sendable {
             }
             if isLookup {
                 try CloudTrailAuthorization.authorizeLookup(caller)
-                let audit = self.audit, stage = stage
+                let audit = self.audit, stage = stage, cluster = clusterAudit
                 return .offload(BlockingWork(lane: .writes, account: caller.account, refuse: { stage.respond(nil, $0) }) {
                     do throws(KMSError) {
-                        return stage.respond(try CloudTrailLookup.run(json, caller: caller, audit: audit), nil)
+                        return stage.respond(try CloudTrailLookup.run(json, caller: caller, audit: audit, cluster: cluster), nil)
                     } catch {
                         return stage.respond(nil, error)
                     }

@@ -135,6 +135,32 @@ enum PostgresMigrations {
             "CREATE TRIGGER iam_identities_changed AFTER INSERT OR UPDATE OR DELETE ON iam_identities FOR EACH ROW EXECUTE FUNCTION kms_identity_changed()",
             "CREATE TRIGGER credentials_changed AFTER INSERT OR UPDATE OR DELETE ON credentials FOR EACH ROW EXECUTE FUNCTION kms_credential_changed()",
         ]),
+        // The cluster audit trail (issue 11): every node ships its own chain's records here
+        // (PostgresAuditTrail), so that LookupEvents on any node sees the whole cluster.
+        // (node, sequence) is the record's place in its node's chain: re-shipping after a
+        // restart inserts nothing twice. Each key's last cryptographic use, for
+        // GetKeyLastUsage, is kept beside it; updated_at lets the other nodes poll it.
+        Migration(version: 6, name: "cluster audit trail and key last usage", sql: [
+            """
+            CREATE TABLE audit_events (
+                node TEXT NOT NULL, sequence BIGINT NOT NULL, event_time DOUBLE PRECISION NOT NULL,
+                account TEXT NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL,
+                username TEXT NOT NULL, access_key_id TEXT NOT NULL, read_only BOOLEAN NOT NULL,
+                event_id TEXT NOT NULL, request_id TEXT NOT NULL, resources TEXT NOT NULL,
+                succeeded BOOLEAN NOT NULL, service_event BOOLEAN NOT NULL, event TEXT NOT NULL,
+                shipped_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+                PRIMARY KEY (node, sequence))
+            """,
+            "CREATE INDEX audit_events_by_account_time ON audit_events (account, event_time DESC, node DESC, sequence DESC)",
+            "CREATE INDEX audit_events_by_time ON audit_events (event_time)",
+            """
+            CREATE TABLE audit_key_last_usage (
+                key_arn TEXT PRIMARY KEY, operation TEXT NOT NULL, event_time DOUBLE PRECISION NOT NULL,
+                event_id TEXT NOT NULL, request_id TEXT NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())
+            """,
+            "CREATE INDEX audit_key_last_usage_by_update ON audit_key_last_usage (updated_at)",
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

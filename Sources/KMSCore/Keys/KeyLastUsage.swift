@@ -42,10 +42,13 @@ public final class KeyUsageTracker: Sendable {
     public var trackingStart: Double? { state.withLock { $0.trackingStart } }
 
     /// Records a successful call on the keys named (ReEncrypt names both of its keys).
+    /// Times compare in whole seconds, the trail's precision (a cluster node's use read
+    /// back from PostgreSQL has no fraction): in the same second the later record wins.
     public func record(keyArns: [String], _ usage: KeyLastUsage) {
         guard Self.operations.contains(usage.operation), !keyArns.isEmpty else { return }
+        let second = usage.time.rounded(.down)
         state.withLock { s in
-            for arn in keyArns where s.last[arn].map({ $0.time <= usage.time }) ?? true { s.last[arn] = usage }
+            for arn in keyArns where s.last[arn].map({ $0.time.rounded(.down) <= second }) ?? true { s.last[arn] = usage }
         }
     }
 

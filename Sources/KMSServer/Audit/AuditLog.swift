@@ -253,6 +253,13 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// How far the trail is written: the current segment, its size and the record count.
+    /// Everything before it is whole, chained and handed to the OS (what the cluster
+    /// shipper may read); a group being written or cut back after a failure lies beyond.
+    func committedHorizon() -> AuditHorizon {
+        state.withLock { AuditHorizon(segment: $0.segment, size: $0.size, count: $0.count) }
+    }
+
     /// An event's line, read back from its segment.
     func line(of entry: AuditIndexEntry) -> String? {
         let fd = Glibc.open(AuditSegments.path(directory: directory, segment: entry.segment), O_RDONLY | O_CLOEXEC)

@@ -9,7 +9,8 @@ enum CloudTrailLookup {
     static let attributeKeys: Set<String> = ["EventId", "EventName", "ReadOnly", "Username", "ResourceType",
                                              "ResourceName", "EventSource", "AccessKeyId"]
 
-    static func run(_ json: JSONValue, caller: Caller, audit: AuditLog?) throws(KMSError) -> JSONObject {
+    static func run(_ json: JSONValue, caller: Caller, audit: AuditLog?,
+                    cluster: AuditClusterShipper? = nil) throws(KMSError) -> JSONObject {
         guard let body = json.objectValue else { throw KMSError(.serialization, "Start of structure or map found where not expected.") }
         var filter: (key: String, value: String)?
         if let attributes = body["LookupAttributes"] {
@@ -35,6 +36,11 @@ enum CloudTrailLookup {
         let maxResults = body["MaxResults"]?.intValue ?? 50
         guard (1...50).contains(maxResults) else {
             throw KMSError(.invalidMaxResults, "Value for MaxResults is invalid. Valid values are between 1 and 50.")
+        }
+        // On PostgreSQL: the whole cluster's trail (CloudTrailLookup+Cluster).
+        if let cluster {
+            return try runOnCluster(cluster, body: body, caller: caller, filter: filter, start: start, end: end,
+                                    maxResults: maxResults)
         }
         var before = Int.max
         if let token = body["NextToken"]?.stringValue {
