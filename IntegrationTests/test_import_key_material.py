@@ -395,3 +395,25 @@ def test_import_on_postgresql(server_factory, pg_url):
     import_material(kms, md["KeyId"], material, algorithm="RSA_AES_KEY_WRAP_SHA_256")
     srv.restart()
     assert srv.client().decrypt(CiphertextBlob=blob)["Plaintext"] == b"pg"
+
+
+@pytest.mark.restart
+def test_token_from_one_node_imports_on_the_other(server_factory, pg_url):
+    """Two nodes on one PostgreSQL with one root key: a token issued by A opens on B, and
+    B's import and deletion reach A (scripts/with-postgres)."""
+    from test_cluster import start_nodes
+    a, b = start_nodes(server_factory, pg_url)
+    ka, kb = a.client(), b.client()
+    md = external_key(ka)
+    material = os.urandom(32)
+    params = ka.get_parameters_for_import(KeyId=md["KeyId"], WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256",
+                                          WrappingKeySpec="RSA_2048")
+    kb.import_key_material(KeyId=md["KeyId"], ImportToken=params["ImportToken"],
+                           EncryptedKeyMaterial=wrap(params, material, "RSA_AES_KEY_WRAP_SHA_256"))
+    poll(lambda: state(ka, md["KeyId"]) == "Enabled", timeout=10, what="the import to reach node A")
+    blob = ka.encrypt(KeyId=md["KeyId"], Plaintext=b"cluster")["CiphertextBlob"]
+    assert kb.decrypt(CiphertextBlob=blob)["Plaintext"] == b"cluster"
+    kb.delete_imported_key_material(KeyId=md["KeyId"])
+    poll(lambda: state(ka, md["KeyId"]) == "PendingImport", timeout=10, what="the deletion to reach node A")
+    with expect_error("KMSInvalidStateException"):
+        ka.decrypt(CiphertextBlob=blob)
