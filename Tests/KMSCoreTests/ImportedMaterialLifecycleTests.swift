@@ -206,4 +206,15 @@ import Testing
         let listed = try #require(try call("ListKeyRotations", [("KeyId", .string(keyId)), ("IncludeKeyMaterial", .string("ALL_KEY_MATERIAL"))])["Rotations"]?.arrayValue)
         #expect(listed.compactMap { $0.objectValue?["ImportState"]?.stringValue } == ["PENDING_IMPORT", "IMPORTED"])
     }
+
+    @Test func importConditionKeysReachTheKeyPolicy() throws {
+        let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},"#
+            + #"{"Effect":"Deny","Principal":"*","Action":"kms:GetParametersForImport","Resource":"*","Condition":{"StringEquals":{"kms:WrappingAlgorithm":"RSAES_OAEP_SHA_1"}}},"#
+            + #"{"Effect":"Deny","Principal":"*","Action":"kms:ImportKeyMaterial","Resource":"*","Condition":{"StringEquals":{"kms:ExpirationModel":"KEY_MATERIAL_DOES_NOT_EXPIRE"}}}]}"#
+        let keyId = try externalKey([("Policy", .string(policy))])
+        expectError(.accessDenied) { _ = try wrap(keyId, SystemRandom.bytes(32), algorithm: "RSAES_OAEP_SHA_1") }
+        expectError(.accessDenied) { try importMaterial(keyId, SystemRandom.bytes(32)) }
+        try importMaterial(keyId, SystemRandom.bytes(32), [("ValidTo", JSONValue(clock.now() + 3600))])
+        #expect(try state(keyId) == "Enabled")
+    }
 }

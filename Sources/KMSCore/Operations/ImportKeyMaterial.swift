@@ -14,6 +14,9 @@ extension KMSService {
     func getParametersForImport(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let algorithmName = try request.required("WrappingAlgorithm")
         let specName = try request.required("WrappingKeySpec")
+        // Condition keys AWS binds to GetParametersForImport (read by key and identity policies).
+        request.context?.setConditionValues("kms:WrappingAlgorithm", [algorithmName])
+        request.context?.setConditionValues("kms:WrappingKeySpec", [specName])
         let key = try authorizedKey(request, action: "kms:GetParametersForImport", caller: caller)
         try requireImportable(key)
         let algorithm = try ImportWrapping.algorithm(algorithmName)
@@ -44,6 +47,9 @@ extension KMSService {
             throw KMSError(.validation, "You cannot specify a KeyMaterialId when ImportType is NEW_KEY_MATERIAL.")
         }
         let description = request.string("KeyMaterialDescription")
+        // Condition keys AWS binds to ImportKeyMaterial: kms:ValidTo is seconds since the epoch.
+        request.context?.setConditionValues("kms:ExpirationModel", [validTo == nil ? "KEY_MATERIAL_DOES_NOT_EXPIRE" : "KEY_MATERIAL_EXPIRES"])
+        if let validTo { request.context?.setConditionValues("kms:ValidTo", [String(validTo)]) }
         return try registry.write { () throws(KMSError) in
             var key = try authorizedKey(request, action: "kms:ImportKeyMaterial", caller: caller)
             try requireImportable(key)
