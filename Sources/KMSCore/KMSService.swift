@@ -1,3 +1,5 @@
+import Crypto
+
 /// The KMS domain service: one entry per operation in one dispatch table. The server
 /// decodes and authenticates, then calls `handle`, which validates against the model,
 /// resolves and authorizes inside each operation, and executes.
@@ -15,7 +17,7 @@ public final class KMSService: Sendable {
     /// Which principals exist, for key policy validation (the IAM subsystem supplies one).
     public let principalDirectory: any PrincipalDirectory
     /// Seals GetParametersForImport's tokens (ImportKeyMaterial.swift).
-    let importTokens = ImportTokenSealer()
+    let importTokens: ImportTokenSealer
     /// Each key's last cryptographic use, for GetKeyLastUsage (the audit trail feeds it).
     public let keyUsage = KeyUsageTracker()
     /// On-demand rotations, reported for the audit trail's RotateKey service event.
@@ -25,12 +27,15 @@ public final class KMSService: Sendable {
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
                 principalDirectory: any PrincipalDirectory = AnyWellFormedPrincipal(),
                 cacheCapacity: Int = KeyRegistry.defaultCapacity, mayBlock: @escaping @Sendable () -> Bool = { true },
-                observeStore: (@Sendable (KeyRegistry.StoreCall, Duration) -> Void)? = nil) throws {
+                observeStore: (@Sendable (KeyRegistry.StoreCall, Duration) -> Void)? = nil,
+                importTokenKey: SymmetricKey? = nil) throws {
         self.registry = KeyRegistry(store: store, capacity: cacheCapacity, mayBlock: mayBlock, observeStore: observeStore)
         self.clock = clock
         self.authorizer = authorizer
         self.grants = grants
         self.principalDirectory = principalDirectory
+        // The server passes a key derived from the root key: tokens open after a restart and on every node.
+        self.importTokens = ImportTokenSealer(key: importTokenKey)
         self.ciphertextFormat = ciphertextFormat == CiphertextBlob.formatVersion1 ? ciphertextFormat : CiphertextBlob.formatVersion
     }
 
@@ -94,6 +99,7 @@ public final class KMSService: Sendable {
         // RSA wrapping key generation takes up to seconds (RSA 4096).
         add("GetParametersForImport", blocking: true) { try $0.getParametersForImport($1, $2) }
         add("ImportKeyMaterial", blocking: true) { try $0.importKeyMaterial($1, $2) }
+        add("DeleteImportedKeyMaterial", blocking: true) { try $0.deleteImportedKeyMaterial($1, $2) }
         add("GetKeyLastUsage", blocking: false) { try $0.getKeyLastUsage($1, $2) }
         return table
     }()

@@ -37,7 +37,8 @@ public enum KMSHTTPServer {
                                          ciphertextFormat: config.ciphertextFormat, grants: grants, principalDirectory: identities,
                                          cacheCapacity: config.keyCacheCapacity,
                                          mayBlock: { MultiThreadedEventLoopGroup.currentEventLoop == nil },
-                                         observeStore: { metrics.observeStore($0, $1) })
+                                         observeStore: { metrics.observeStore($0, $1) },
+                                         importTokenKey: rootKey.derivedKey(label: "import-token-v1"))
             // --seed: created before the listener opens, so the first request sees them.
             if let seedFile = config.seedFile {
                 let seed = try SeedFile.load(path: seedFile, defaultAccount: config.devAccount, defaultRegion: config.seedRegion, dev: config.dev)
@@ -246,6 +247,12 @@ public enum KMSHTTPServer {
                     if rotated > 0 { logger.info("rotated \(rotated) key(s) whose automatic rotation fell due") }
                 } catch {
                     logger.error("key rotation run failed: \(error)")
+                }
+                do {
+                    let expired = try await NIOThreadPool.singleton.runIfActive { try KeyMaterialExpiryJob.runOnce(service: service, audit: audit) }
+                    if expired > 0 { logger.info("deleted the expired imported key material of \(expired) key(s)") }
+                } catch {
+                    logger.error("imported key material expiry run failed: \(error)")
                 }
             }
         }

@@ -329,7 +329,13 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
                     stored[UInt32(truncatingIfNeeded: version)] = id
                 }
             }
-            for m in try MaterialPlan(key: key, stored: stored).toInsert {
+            let plan = try MaterialPlan(key: key, stored: stored)
+            for version in plan.toDelete {
+                try await conn.query("""
+                    DELETE FROM key_materials WHERE account = \(key.account) AND region = \(key.region) AND key_id = \(key.keyId) AND version = \(Int64(version))
+                    """, logger: logger)
+            }
+            for m in plan.toInsert {
                 let sealed = Data(try rootKey.seal(m.secret, context: SealingContext.material(key.account, key.region, key.keyId, m.version)))
                 try await requireOneRow("""
                     INSERT INTO key_materials (account, region, key_id, version, material_id, created_at, sealed)

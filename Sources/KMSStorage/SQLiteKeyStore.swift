@@ -224,6 +224,10 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
             }
         }
         let plan = try MaterialPlan(key: key, stored: stored)
+        for version in plan.toDelete {
+            try db.execute(sql: "DELETE FROM key_materials WHERE account = ? AND region = ? AND key_id = ? AND version = ?",
+                           arguments: [key.account, key.region, key.keyId, Int64(version)])
+        }
         for m in plan.toInsert {
             let sealed = try rootKey.seal(m.secret, context: Self.materialContext(key.account, key.region, key.keyId, m.version))
             try db.execute(sql: """
@@ -271,6 +275,8 @@ struct StoredKeyMetadata: Codable {
     var tags: [Tag]
     /// Absent in rows written before rotation existed.
     var rotation: KeyRotation?
+    /// Imported material records (EXTERNAL keys); absent when there are none.
+    var imports: ImportedMaterials?
 
     init(_ k: KMSKey) {
         keyId = k.keyId; account = k.account; region = k.region; creationDate = k.creationDate
@@ -278,6 +284,7 @@ struct StoredKeyMetadata: Codable {
         keyManager = k.keyManager; keyState = k.keyState; deletionDate = k.deletionDate
         pendingWindowInDays = k.pendingWindowInDays; policy = k.policy; tags = k.tags
         rotation = k.rotation == KeyRotation() ? nil : k.rotation
+        imports = k.imports == ImportedMaterials() ? nil : k.imports
     }
 
     func key(materials: [KeyMaterial]) -> KMSKey {
@@ -286,6 +293,7 @@ struct StoredKeyMetadata: Codable {
                deletionDate: deletionDate, pendingWindowInDays: pendingWindowInDays, policy: policy, tags: tags,
                materials: materials)
         key.rotation = rotation ?? KeyRotation()
+        key.imports = imports ?? ImportedMaterials()
         return key
     }
 }

@@ -33,11 +33,20 @@ struct MaterialPlan {
                 insert.append(m)
             }
         }
-        if let lost = stored.keys.first(where: { !seen.contains($0) }) {
+        // Imported material (EXTERNAL keys) can be deleted (DeleteImportedKeyMaterial, expiry):
+        // its sealed row goes. Other keys never lose a version, so a missing one is a conflict.
+        let missing = stored.keys.filter { !seen.contains($0) }.sorted()
+        if key.origin == "EXTERNAL" {
+            toDelete = missing
+        } else if let lost = missing.first {
             throw StoreConflict(object: object, expectedVersion: key.storeVersion, reason: "material version \(lost) is stored but missing from the write")
+        } else {
+            toDelete = []
         }
         toInsert = insert
     }
+    /// Material versions whose sealed rows this write deletes (imported material only).
+    let toDelete: [UInt32]
 }
 
 extension SealingContext {

@@ -128,6 +128,7 @@ final class SpyAuthorizer: Authorizer {
             "GetParametersForImport": JSONObject([k(sym), ("WrappingAlgorithm", .string("RSAES_OAEP_SHA_256")), ("WrappingKeySpec", .string("RSA_2048"))]),
             "ImportKeyMaterial": JSONObject([k(sym), ("ImportToken", .string("AAAA")), ("EncryptedKeyMaterial", .string("AAAA")),
                                              ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))]),
+            "DeleteImportedKeyMaterial": JSONObject([k(sym)]),
         ]
     }
 

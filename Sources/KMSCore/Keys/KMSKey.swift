@@ -22,6 +22,8 @@ public struct KMSKey: Sendable {
     public var storeVersion: Int64
     /// Automatic rotation settings and the rotations done (KeyRotation.swift).
     public var rotation = KeyRotation()
+    /// Imported material's per-material state, for EXTERNAL keys (ImportedKeyMaterial.swift).
+    public var imports = ImportedMaterials()
 
     public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
                 keyUsage: KeyUsage, keySpec: KeySpec, origin: String, keyManager: String, keyState: KeyState,
@@ -49,7 +51,12 @@ public struct KMSKey: Sendable {
     /// Stored, not computed: every response names the key by ARN.
     public let arn: String
     public var enabled: Bool { keyState == .enabled }
-    public var currentMaterial: KeyMaterial? { materials.last }
+    /// The material that encrypts: the last one, unless imports name it (imported material
+    /// pending rotation is stored but not current; deleted current material leaves none).
+    public var currentMaterial: KeyMaterial? {
+        guard let version = imports.currentVersion else { return materials.last }
+        return material(version: version)
+    }
 
     public func material(version: UInt32) -> KeyMaterial? {
         materials.first { $0.version == version }

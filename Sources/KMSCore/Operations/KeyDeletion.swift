@@ -31,8 +31,9 @@ extension KMSService {
             guard key.keyState == .pendingDeletion else {
                 throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.")
             }
-            // AWS leaves a key whose deletion was cancelled disabled.
-            key.keyState = .disabled
+            // AWS leaves a key whose deletion was cancelled disabled; one whose imported
+            // material is missing (deleted or expired meanwhile) is PendingImport.
+            key.keyState = key.origin == "EXTERNAL" && (key.materials.isEmpty || !key.importRecords.allAssociatedImported) ? .pendingImport : .disabled
             key.deletionDate = nil
             key.pendingWindowInDays = nil
             return (JSONObject([("KeyId", .string(key.arn))]), [.putKey(key)])

@@ -17,10 +17,18 @@ extension KMSKey {
         m["KeySpec"] = .string(keySpec.rawValue)
         algorithmLists(into: &m)
         m["MultiRegion"] = .bool(false)
-        // Imported material never expires here yet (ImportKeyMaterial.swift).
-        if origin == "EXTERNAL", !materials.isEmpty { m["ExpirationModel"] = .string("KEY_MATERIAL_DOES_NOT_EXPIRE") }
+        // The current imported material's expiry (ImportedKeyMaterial.swift); none before the first import.
+        if origin == "EXTERNAL" {
+            let records = importRecords
+            if let version = records.currentVersion ?? materials.last?.version, let record = records.record(version: version) {
+                m["ExpirationModel"] = .string(record.expirationModel)
+                if let validTo = record.validTo { m["ValidTo"] = JSONValue(validTo) }
+            }
+        }
         if keySpec == .symmetricDefault, let current = currentMaterial {
             m["CurrentKeyMaterialId"] = .string(current.materialId)
+        } else if keySpec == .symmetricDefault, let version = imports.currentVersion, let record = imports.record(version: version) {
+            m["CurrentKeyMaterialId"] = .string(record.materialId)  // deleted or expired: still the current one
         }
         return .object(m)
     }

@@ -14,8 +14,8 @@ extension KMSService {
         }
         let keyUsage = KeyUsage(rawValue: request.string("KeyUsage") ?? "") ?? .encryptDecrypt
         let origin = request.string("Origin") ?? "AWS_KMS"
-        // EXTERNAL: symmetric encryption keys only so far (ImportKeyMaterial.swift).
-        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec == .symmetricDefault) else {
+        // EXTERNAL: symmetric, HMAC, RSA and ECC keys take imported material (ImportKeyMaterial.swift).
+        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec.acceptsImportedMaterial) else {
             throw KMSError(.unsupportedOperation, "Origin \(origin) is not supported by this server yet.")
         }
         if request.has("CustomKeyStoreId") || request.has("XksKeyId") {

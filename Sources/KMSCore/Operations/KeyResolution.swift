@@ -10,7 +10,7 @@ extension KMSService {
             guard let key = try registry.key(account: caller.account, region: caller.region, keyId: identifier) else {
                 throw KMSError(.notFound, "Key '\(ARN.key(identifier, region: caller.region, account: caller.account))' does not exist")
             }
-            return key
+            return withMaterialExpiry(key)
         }
         if identifier.utf8.starts(with: "arn:".utf8) {
             guard let arn = ARN.parse(identifier) else { throw KMSError(.notFound, "Invalid arn \(identifier)") }
@@ -31,7 +31,7 @@ extension KMSService {
             guard let key = try registry.key(account: arn.account, region: arn.region, keyId: keyId) else {
                 throw KMSError(.notFound, "Key '\(identifier)' does not exist")
             }
-            return key
+            return withMaterialExpiry(key)
         }
         if identifier.utf8.starts(with: "alias/".utf8), allowAlias {
             return try keyForAlias(identifier, account: caller.account, region: caller.region, caller: caller)
@@ -44,7 +44,13 @@ extension KMSService {
               let key = try registry.key(account: account, region: region, keyId: alias.targetKeyId) else {
             throw KMSError(.notFound, "Alias \(ARN.alias(name, region: region, account: account)) is not found.")
         }
-        return key
+        return withMaterialExpiry(key)
+    }
+
+    /// Imported material whose ValidTo has passed makes its key PendingImport at once, before
+    /// the background job deletes it (only keys with imported material pay for the check).
+    func withMaterialExpiry(_ key: KMSKey) -> KMSKey {
+        key.imports.records.isEmpty ? key : key.expiringMaterial(at: clock.now())
     }
 
     /// Resolves and authorizes in one step, as every key operation starts.
@@ -64,7 +70,12 @@ extension KMSService {
     /// Cryptographic operations need an enabled key.
     func requireUsable(_ key: KMSKey) throws(KMSError) {
         switch key.keyState {
-        case .enabled: return
+        case .enabled:
+            // Expired imported material never encrypts, whichever path found the key.
+            if !key.imports.records.isEmpty, withMaterialExpiry(key).keyState == .pendingImport {
+                throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.")
+            }
+            return
         case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")
         case .pendingDeletion: throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.")
         case .pendingImport: throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.")

@@ -3,13 +3,14 @@
 /// A rotation appends a material version and makes it current; the key ID, ARN, aliases,
 /// policy and grants stay, and earlier versions stay for decryption.
 extension KMSService {
-    /// AWS rotates only symmetric encryption keys whose material it generated (imported
-    /// material rotates on demand with new imported material, not supported here yet).
-    func requireRotatable(_ key: KMSKey) throws(KMSError) {
+    /// AWS rotates only symmetric encryption keys whose material it generated; imported
+    /// material (`onDemandImported`: RotateKeyOnDemand, ListKeyRotations) rotates on demand
+    /// with new material imported as NEW_KEY_MATERIAL.
+    func requireRotatable(_ key: KMSKey, onDemandImported: Bool = false) throws(KMSError) {
         guard key.keySpec == .symmetricDefault, key.keyUsage == .encryptDecrypt else {
             throw KMSError(.unsupportedOperation, "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.")
         }
-        guard key.origin == "AWS_KMS" else {
+        guard key.origin == "AWS_KMS" || (onDemandImported && key.origin == "EXTERNAL") else {
             // The key states table's wording for rotation operations on an EXTERNAL key.
             throw KMSError(.unsupportedOperation, "\(key.arn) origin is \(key.origin) which is not valid for this operation.")
         }
@@ -73,14 +74,18 @@ extension KMSService {
         let now = clock.now()
         let (arn, event) = try registry.write { () throws(KMSError) -> ((String, KeyRotationEvent), [StoreChange]) in
             var key = try authorizedKey(request, action: "kms:RotateKeyOnDemand", caller: caller)
-            try requireRotatable(key)
+            try requireRotatable(key, onDemandImported: true)
             try requireRotationChangeAllowed(key)
             guard key.rotation.onDemandCount < KeyRotation.onDemandLimit else {
                 throw KMSError(.limitExceeded, "The on-demand rotation limit of \(KeyRotation.onDemandLimit) has been reached for \(key.arn).")
             }
             // On-demand rotations leave the automatic schedule as it is (AWS documents this).
             let previous = key.currentMaterial?.materialId
-            try Self.rotate(&key, type: "ON_DEMAND", at: now)
+            if key.origin == "EXTERNAL" {
+                try Self.rotateToImportedMaterial(&key, at: now)
+            } else {
+                try Self.rotate(&key, type: "ON_DEMAND", at: now)
+            }
             let event = KeyRotationEvent(account: key.account, region: key.region, keyArn: key.arn, rotationType: "ON_DEMAND",
                                          keyOrigin: key.origin, previousKeyMaterialId: previous,
                                          currentKeyMaterialId: key.currentMaterial?.materialId ?? "")
@@ -93,7 +98,8 @@ extension KMSService {
 
     func listKeyRotations(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let key = try authorizedKey(request, action: "kms:ListKeyRotations", caller: caller)
-        try requireRotatable(key)
+        try requireRotatable(key, onDemandImported: true)
+        if key.origin == "EXTERNAL" { return try listImportedKeyRotations(key, request) }
         let includeAll = request.string("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
         let currentVersion = key.currentMaterial?.version
         let rotated = Dictionary(key.rotation.records.map { ($0.version, $0) }, uniquingKeysWith: { a, _ in a })

@@ -47,6 +47,9 @@ public enum KMSConditionKeys {
                         "kms:grantconstrainttype", "kms:grantisforawsresource"] + encryptionContext,
         "ListGrants": ["kms:granteeprincipal", "kms:grantisforawsresource"],
         "RevokeGrant": ["kms:grantisforawsresource"],
+        // Import: supplied by the operations (ImportKeyMaterial.swift).
+        "GetParametersForImport": ["kms:wrappingalgorithm", "kms:wrappingkeyspec"],
+        "ImportKeyMaterial": ["kms:expirationmodel", "kms:validto"],
     ]
 
     /// Is `key` (lowercased) bound to this operation on this kind of resource?

@@ -49,6 +49,7 @@ public enum OperationActions {
         "ListKeyRotations": ["kms:ListKeyRotations"],
         "GetParametersForImport": ["kms:GetParametersForImport"],
         "ImportKeyMaterial": ["kms:ImportKeyMaterial"],
+        "DeleteImportedKeyMaterial": ["kms:DeleteImportedKeyMaterial"],
         // Answered from the audit trail (issue 11).
         "GetKeyLastUsage": ["kms:GetKeyLastUsage"],
     ]

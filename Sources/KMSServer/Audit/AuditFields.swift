@@ -55,7 +55,8 @@ enum AuditFields {
         "RotateKeyOnDemand": ["KeyId"],
         "ListKeyRotations": ["KeyId", "Limit"],
         "GetParametersForImport": ["KeyId", "WrappingAlgorithm", "WrappingKeySpec"],
-        "ImportKeyMaterial": ["KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription"],
+        "ImportKeyMaterial": ["KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription", "KeyMaterialId"],
+        "DeleteImportedKeyMaterial": ["KeyId", "KeyMaterialId"],
     ]
 
     /// responseElements: null for reads and cryptographic operations, as in AWS's trail.
@@ -67,6 +68,7 @@ enum AuditFields {
         "CreateGrant": ["GrantId"],
         "RotateKeyOnDemand": ["KeyId"],
         "ImportKeyMaterial": ["KeyId", "KeyMaterialId"],
+        "DeleteImportedKeyMaterial": ["KeyId", "KeyMaterialId"],
     ]
 
     /// "CloudTrail log entries for this operation recorded on or after December 2022 include
