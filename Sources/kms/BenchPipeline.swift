@@ -17,11 +17,14 @@ struct BenchPipeline: ParsableCommand {
     @Flag(name: .customLong("iam-user"), help: "Sign with an IAM user's access key instead of the account root's (issue 9).") var iamUser = false
     @Flag(name: .customLong("temporary-credentials"), help: "Sign with STS temporary credentials (an assumed-role session token) instead of a long-term key, to time session verification.") var temporaryCredentials = false
 
+    @Flag(help: "Encrypt under bench/run.sh's ten-statement conditional key policy (Encrypt:policy10); with --iam-user, the user holds the bench's conditional identity policy (Encrypt:policy10+identity).") var policy10 = false
+
     func run() throws {
         let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads,
                                                      ciphertextFormat: ciphertextFormat,
                                                      quotas: RequestQuotaRates(symmetric: quotaSymmetric),
-                                                     auditDirectory: audit, iamUser: iamUser, temporaryCredentials: temporaryCredentials)
-        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+                                                     auditDirectory: audit, iamUser: iamUser, temporaryCredentials: temporaryCredentials,
+                                                     policy10: policy10)
+        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")\(policy10 ? ", policy10" : "")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
     }
 }
