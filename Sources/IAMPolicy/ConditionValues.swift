@@ -48,7 +48,8 @@ struct CIDRBlock: Sendable, Equatable {
 
     static func parseAddress(_ s: String) -> [UInt8]? {
         guard !s.isEmpty, s.utf8.count <= 45 else { return nil }
-        if !s.contains(":") {
+        // A byte search: Foundation's String.contains(String) goes through CFString.
+        if !s.utf8.contains(UInt8(ascii: ":")) {
             var v4 = [UInt8](repeating: 0, count: 4)
             let ok = v4.withUnsafeMutableBytes { inet_pton(AF_INET, s, $0.baseAddress) }
             return ok == 1 ? v4 : nil
