@@ -72,6 +72,10 @@ public struct AuthorizationContext: Sendable {
     public let resourceAccount: String
     public let encryptionContext: [String: String]
     private let values: [String: [String]]
+    /// When set, the request's time (seconds since 1970) is aws:CurrentTime and aws:EpochTime,
+    /// winning over `conditions`: Date and Numeric operators then compare it as a number, and
+    /// the text form is made only for an operator that reads text (rare).
+    public var requestTime: Double? = nil
 
     /// `conditions` holds request-specific keys (kms:EncryptionAlgorithm, aws:SourceIp, ...);
     /// the principal's global keys (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
@@ -121,7 +125,22 @@ public struct AuthorizationContext: Sendable {
            let derived = principalValues(lowercasedKey) {
             return derived
         }
+        if let requestTime {
+            if lowercasedKey == "aws:currenttime" { return [PolicyDate.iso8601(requestTime)] }
+            if lowercasedKey == "aws:epochtime" { return [String(Int64(requestTime))] }
+        }
         return values[lowercasedKey]
+    }
+
+    /// The request time as the named time key's text would parse: aws:CurrentTime's text has
+    /// whole seconds, aws:EpochTime's is the integer part. nil when `requestTime` is not set.
+    func timeNumber(_ key: RequestTimeKey) -> Double? {
+        guard let requestTime else { return nil }
+        switch key {
+        case .none: return nil
+        case .currentTime: return Double(Int64(requestTime.rounded(.down)))
+        case .epochTime: return Double(Int64(requestTime))
+        }
     }
 }
 

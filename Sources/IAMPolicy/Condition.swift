@@ -38,6 +38,21 @@ enum ConditionOperator: String, Sendable, CaseIterable {
 
 enum SetQualifier: Sendable { case none, forAnyValue, forAllValues }
 
+/// Whether a condition reads the request time (decided once, from its key name), so that
+/// Date and Numeric operators compare `AuthorizationContext.requestTime` as a number instead
+/// of formatting it and parsing it back on every request.
+enum RequestTimeKey: Sendable {
+    case none, currentTime, epochTime
+
+    init(_ lowercasedKey: String) {
+        switch lowercasedKey {
+        case "aws:currenttime": self = .currentTime
+        case "aws:epochtime": self = .epochTime
+        default: self = .none
+        }
+    }
+}
+
 /// One policy value, in the form its operator compares.
 enum ConditionValue: Sendable, Equatable {
     case text(PolicyTemplate)
@@ -56,6 +71,7 @@ final class CompiledCondition: Sendable {
     let ifExists: Bool
     let key: String  // lowercased
     let values: [ConditionValue]
+    let timeKey: RequestTimeKey
 
     init(op: ConditionOperator, qualifier: SetQualifier, ifExists: Bool, key: String, values: [ConditionValue]) {
         self.op = op
@@ -63,6 +79,7 @@ final class CompiledCondition: Sendable {
         self.ifExists = ifExists
         self.key = key
         self.values = values
+        self.timeKey = RequestTimeKey(key)
     }
 
     static func parseOperatorName(_ raw: String) -> (ConditionOperator, SetQualifier, Bool)? {
@@ -111,6 +128,11 @@ final class CompiledCondition: Sendable {
     }
 
     func evaluate(_ context: AuthorizationContext) -> Bool {
+        if timeKey != .none, let t = context.timeNumber(timeKey), let positive = numericTime(t) {
+            // One value, present: with or without a set qualifier, the result is the
+            // operator's positive form, negated for a negated operator.
+            return op.isNegated ? !positive : positive
+        }
         let present = context.values(forKey: key)
         if op == .null {
             let absent = present?.isEmpty ?? true
@@ -132,6 +154,21 @@ final class CompiledCondition: Sendable {
             return present.contains { op.isNegated ? !positive($0, context) : positive($0, context) }
         case .forAllValues:
             return present.allSatisfy { op.isNegated ? !positive($0, context) : positive($0, context) }
+        }
+    }
+
+    /// `positive` for the request time as a number, as the text form would parse: nil for an
+    /// operator that reads text. aws:CurrentTime's text is not a number, so Numeric operators
+    /// never match it; aws:EpochTime's digits are both a date and a number.
+    private func numericTime(_ t: Double) -> Bool? {
+        switch op {
+        case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals:
+            return values.contains { if case .date(let n) = $0 { return compare(t, n) } else { return false } }
+        case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan, .numericGreaterThanEquals:
+            guard timeKey == .epochTime else { return false }
+            return values.contains { if case .number(let n) = $0 { return compare(t, n) } else { return false } }
+        default:
+            return nil
         }
     }
 
@@ -160,7 +197,10 @@ final class CompiledCondition: Sendable {
             let bytes = [UInt8](data)
             return values.contains { $0 == .binary(bytes) }
         case .ipAddress, .notIpAddress:
-            return values.contains { if case .cidr(let c) = $0 { return c.contains(v) } else { return false } }
+            // The request's address is parsed once, then tested against each block.
+            let addrText = v.split(separator: "/", maxSplits: 1).first.map(String.init) ?? v
+            guard let a = CIDRBlock.parseAddress(addrText) else { return false }
+            return values.contains { if case .cidr(let c) = $0 { return c.contains(address: a) } else { return false } }
         case .null:
             return false
         }

@@ -26,6 +26,17 @@ struct CIDRBlock: Sendable, Equatable {
         return CIDRBlock.mask(a, prefix) == address
     }
 
+    /// `address` already parsed (4 or 16 bytes); compared without building the masked copy.
+    func contains(address a: [UInt8]) -> Bool {
+        guard a.count == address.count else { return false }
+        for i in 0..<a.count {
+            let keep = max(0, min(8, prefix - i * 8))
+            let m: UInt8 = keep == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - keep))
+            if a[i] & m != address[i] { return false }
+        }
+        return true
+    }
+
     static func mask(_ a: [UInt8], _ prefix: Int) -> [UInt8] {
         var out = a
         for i in 0..<out.count {
@@ -37,7 +48,8 @@ struct CIDRBlock: Sendable, Equatable {
 
     static func parseAddress(_ s: String) -> [UInt8]? {
         guard !s.isEmpty, s.utf8.count <= 45 else { return nil }
-        if !s.contains(":") {
+        // A byte search: Foundation's String.contains(String) goes through CFString.
+        if !s.utf8.contains(UInt8(ascii: ":")) {
             var v4 = [UInt8](repeating: 0, count: 4)
             let ok = v4.withUnsafeMutableBytes { inet_pton(AF_INET, s, $0.baseAddress) }
             return ok == 1 ? v4 : nil
@@ -50,7 +62,7 @@ struct CIDRBlock: Sendable, Equatable {
 
 /// Dates for the Date* operators: ISO 8601 (date, or date and time with Z or an offset,
 /// optional fractional seconds) or epoch seconds, compared as seconds since 1970.
-enum PolicyDate {
+public enum PolicyDate {
     static func parse(_ s: String) -> Double? {
         if !s.isEmpty, s.utf8.allSatisfy({ (0x30...0x39).contains($0) }) || (s.first == "-" && s.dropFirst().allSatisfy(\.isASCIIDigit) && s.count > 1) {
             return Double(s)
@@ -98,6 +110,25 @@ enum PolicyDate {
             return seconds - sign * Double(oh * 3600 + om * 60)
         }
         return i == b.count ? seconds : nil  // no zone: UTC, as AWS reads it
+    }
+
+    /// aws:CurrentTime's text, 2026-01-31T12:00:00Z (whole seconds, UTC).
+    public static func iso8601(_ epoch: Double) -> String {
+        let secs = Int64(epoch.rounded(.down))
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let rem = secs - days * 86_400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))Z"
     }
 
     /// Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.

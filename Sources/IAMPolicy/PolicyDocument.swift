@@ -37,14 +37,19 @@ public final class CompiledStatement: Sendable {
     /// Does the statement apply to the action, resource and conditions (the principal is
     /// weighed separately, since how it matches decides whether identity policies must agree)?
     func appliesIgnoringPrincipal(_ c: AuthorizationContext) -> Bool {
-        var actionHit = false
-        for i in actions.indices where actions[i].matches(c.actionLowercased) { actionHit = true; break }
-        guard actionHit != actionsNegated else { return false }
+        guard admits(actionLowercased: c.actionLowercased) else { return false }
         var resourceHit = false
         for i in resources.indices where resources[i].matches(c.resource, c) { resourceHit = true; break }
         guard resourceHit != resourcesNegated else { return false }
         for condition in conditions where !condition.evaluate(c) { return false }
         return true
+    }
+
+    /// Whether the Action or NotAction element admits the action (lowercased).
+    func admits(actionLowercased action: String) -> Bool {
+        var actionHit = false
+        for i in actions.indices where actions[i].matches(action) { actionHit = true; break }
+        return actionHit != actionsNegated
     }
 
     func principalMatch(_ caller: RequestPrincipal) -> PrincipalMatch {
@@ -124,6 +129,14 @@ public struct CompiledPolicy: Sendable {
         }
         self.statements = statements
         self.conditionKeys = ConditionKeyReferences.collect(statements)
+    }
+
+    /// The condition keys read by the statements whose Action or NotAction admits `action`
+    /// (a subset of `conditionKeys`): the only statements whose conditions an evaluation
+    /// of that action reaches. For building per-action value plans once, not per request.
+    public func conditionKeys(forAction action: String) -> Set<String> {
+        let a = action.lowercased()
+        return ConditionKeyReferences.collect(statements.filter { $0.admits(actionLowercased: a) })
     }
 }
 

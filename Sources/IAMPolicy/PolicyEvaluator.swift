@@ -72,7 +72,9 @@ public struct PolicyEvaluator: Sendable {
         self.grants = grants
     }
 
-    public func evaluate(_ c: AuthorizationContext) -> AuthorizationResult {
+    /// `reportMatches: false` (the request path) skips building MatchedStatements, which only
+    /// the simulator reports; the decision and reason are the same either way.
+    public func evaluate(_ c: AuthorizationContext, reportMatches: Bool = true) -> AuthorizationResult {
         var matched: [MatchedStatement] = []
         var resourceDeny = false, identityDeny = false, sessionDeny = false
         var resourceAllow = PrincipalMatch.none
@@ -82,7 +84,7 @@ public struct PolicyEvaluator: Sendable {
             for s in p.statements {
                 let who = s.principalMatch(c.principal)
                 guard who != .none, s.appliesIgnoringPrincipal(c) else { continue }
-                matched.append(MatchedStatement(source: .resourcePolicy, policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect))
+                if reportMatches { matched.append(MatchedStatement(source: .resourcePolicy, policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
                 if s.effect == .deny { resourceDeny = true } else if who > resourceAllow { resourceAllow = who }
             }
         }
@@ -91,7 +93,7 @@ public struct PolicyEvaluator: Sendable {
         if hasIdentity {
             for (i, p) in identityPolicies.enumerated() {
                 for s in p.statements where s.appliesIgnoringPrincipal(c) {
-                    matched.append(MatchedStatement(source: .identityPolicy(i), policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect))
+                    if reportMatches { matched.append(MatchedStatement(source: .identityPolicy(i), policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
                     if s.effect == .deny { identityDeny = true } else { identityAllow = true }
                 }
             }
@@ -100,7 +102,7 @@ public struct PolicyEvaluator: Sendable {
         if sessionApplies, let sessions = sessionPolicies {
             for (i, p) in sessions.enumerated() {
                 for s in p.statements where s.appliesIgnoringPrincipal(c) {
-                    matched.append(MatchedStatement(source: .sessionPolicy(i), policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect))
+                    if reportMatches { matched.append(MatchedStatement(source: .sessionPolicy(i), policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
                     if s.effect == .deny { sessionDeny = true } else { sessionAllow = true }
                 }
             }

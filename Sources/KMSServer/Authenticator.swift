@@ -41,7 +41,7 @@ struct Authenticator: Sendable {
         if let token = auth.securityToken {
             return try authenticateSession(request, auth, token: token, verifier: verifier, sourceIP: sourceIP, userAgent: userAgent)
         }
-        guard let credential = credentials.byAccessKey[auth.accessKeyId] else {
+        guard let credential = credentials.credential(accessKeyId: auth.accessKeyId) else {
             // Not an account root: an IAM user's active access key, or refused.
             guard let identities, let user = identities.credential(accessKeyId: auth.accessKeyId) else {
                 throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")

@@ -1,21 +1,25 @@
 import Foundation
 import KMSCore
 import KMSStorage
+import Synchronization
 
 /// The access keys the server accepts, held in memory for the hot path. On a cluster,
 /// `kms admin` rotating or deactivating a root credential reaches running nodes through the
 /// change feed (CredentialRegistry+ChangeFeed re-reads them all: they are few).
-final class CredentialRegistry: @unchecked Sendable {
-    private let lock = NSLock()
-    private var map: [String: StoredCredential]
+final class CredentialRegistry: Sendable {
+    private let map: Mutex<[String: StoredCredential]>
     /// Where `replace(from:)` re-reads; nil for a fixed set (tests, benchmarks).
     let store: (any CredentialStore)?
 
     /// The credentials by access key ID, as they are now.
-    var byAccessKey: [String: StoredCredential] { lock.withLock { map } }
+    var byAccessKey: [String: StoredCredential] { map.withLock { $0 } }
+
+    /// One credential, looked up inside a short critical section: the hot path neither copies
+    /// the dictionary out (a retain and release of its storage) nor holds the lock for long.
+    func credential(accessKeyId: String) -> StoredCredential? { map.withLock { $0[accessKeyId] } }
 
     init(_ credentials: [StoredCredential], store: (any CredentialStore)? = nil) {
-        map = Self.index(credentials)
+        map = Mutex(Self.index(credentials))
         self.store = store
     }
 
@@ -29,7 +33,7 @@ final class CredentialRegistry: @unchecked Sendable {
     func reload() throws {
         guard let store else { return }
         let fresh = Self.index(try store.loadCredentials())
-        lock.withLock { map = fresh }
+        map.withLock { $0 = fresh }
     }
 
     /// What the first start did about root credentials, for the startup lines.

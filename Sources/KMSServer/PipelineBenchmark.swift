@@ -14,7 +14,8 @@ public enum PipelineBenchmark {
                            ciphertextFormat: UInt8 = 2,
                            quotas: RequestQuotaRates = RequestQuotaRates(),
                            auditDirectory: String? = nil, iamUser: Bool = false,
-                           temporaryCredentials: Bool = false, rotations: Int = 0) throws -> (nanosecondsPerRequest: Double, status: UInt) {
+                           temporaryCredentials: Bool = false, rotations: Int = 0,
+                           policy10: Bool = false) throws -> (nanosecondsPerRequest: Double, status: UInt) {
         let root = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
                                     account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
         // With `iamUser`, requests are signed with an IAM user's access key (issue 9): the
@@ -25,7 +26,8 @@ public enum PipelineBenchmark {
             let (id, secret) = try identities.write(account: root.account) { (a: inout AccountIdentities) throws(QueryError) in
                 a.users["bench"] = IAMUser(name: "bench", path: "/", userId: IAMNames.uniqueId("AIDA"),
                                            arn: "arn:aws:iam::\(root.account):user/bench", createDate: 0,
-                                           inlinePolicies: ["kms": #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#])
+                                           inlinePolicies: ["kms": policy10 ? BenchmarkPolicies.identity
+                                                            : #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#])
                 a.accessKeys["AKIABENCHUSER0000001"] = IAMAccessKey(accessKeyId: "AKIABENCHUSER0000001", userName: "bench",
                                                                     status: "Active", createDate: 0)
                 a.secrets["AKIABENCHUSER0000001"] = "benchmark-user-secret"
@@ -41,14 +43,23 @@ public enum PipelineBenchmark {
         if let manual { clock = manual } else { clock = SystemClock() }
         let service = try KMSService(store: InMemoryKeyStore(), clock: clock, ciphertextFormat: ciphertextFormat)
         let audit = try auditDirectory.map { try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000") }
-        var authenticator = Authenticator(credentials: CredentialRegistry([root]), dev: false, devAccount: "000000000000",
+        let credentials = CredentialRegistry([root])
+        var authenticator = Authenticator(credentials: credentials, dev: false, devAccount: "000000000000",
                                           identities: identities)
         // With `temporaryCredentials`: an assumed-role session's token, verified (and cached) per request.
-        let session = temporaryCredentials ? try BenchmarkSession.make(account: root.account) : nil
+        let session = temporaryCredentials
+            ? try BenchmarkSession.make(account: root.account, identities: identities, credentials: credentials) : nil
         authenticator.sessions = session?.sessions
         let pipeline = RequestPipeline(service: service, authenticator: authenticator, quotas: quotas, audit: audit)
-        let caller = Caller(account: credential.account, region: "us-east-1", accessKeyId: credential.accessKeyId)
-        let keyId = try service.handle(operation: "CreateKey", body: .object(JSONObject()), caller: caller)["KeyMetadata"]?
+        // From the address the timed requests come from: policy10 denies any other (aws:SourceIp).
+        let caller = Caller(account: credential.account, region: "us-east-1", accessKeyId: credential.accessKeyId,
+                            sourceIP: "127.0.0.1")
+        // With `policy10`: bench/run.sh's Encrypt:policy10 key (ten conditional statements, a tag).
+        let createBody: JSONValue = policy10
+            ? .object(JSONObject([("Policy", .string(BenchmarkPolicies.key(account: root.account))),
+                                  ("Tags", .array([.object(JSONObject([("TagKey", .string("stage")), ("TagValue", .string("bench"))]))]))]))
+            : .object(JSONObject())
+        let keyId = try service.handle(operation: "CreateKey", body: createBody, caller: caller)["KeyMetadata"]?
             .objectValue?["KeyId"]?.stringValue ?? ""
         if let manual {
             _ = try service.handle(operation: "EnableKeyRotation", body: .object(JSONObject([("KeyId", .string(keyId)), ("RotationPeriodInDays", JSONValue(90))])),

@@ -18,12 +18,14 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Rotate the key this many times first (automatic rotation on a manual clock), to time Encrypt on a rotated key.") var rotations = 0
     @Flag(name: .customLong("temporary-credentials"), help: "Sign with STS temporary credentials (an assumed-role session token) instead of a long-term key, to time session verification.") var temporaryCredentials = false
 
+    @Flag(help: "Encrypt under bench/run.sh's ten-statement conditional key policy (Encrypt:policy10); with --iam-user, the user holds the bench's conditional identity policy (Encrypt:policy10+identity).") var policy10 = false
+
     func run() throws {
         let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads,
                                                      ciphertextFormat: ciphertextFormat,
                                                      quotas: RequestQuotaRates(symmetric: quotaSymmetric),
                                                      auditDirectory: audit, iamUser: iamUser, temporaryCredentials: temporaryCredentials,
-                                                     rotations: rotations)
-        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")\(rotations > 0 ? ", key rotated \(rotations) times" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+                                                     rotations: rotations, policy10: policy10)
+        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")\(policy10 ? ", policy10" : "")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")\(rotations > 0 ? ", key rotated \(rotations) times" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
     }
 }

@@ -112,4 +112,23 @@ import Testing
         let foreign = try elsewhere.service.sealer.seal(s)
         #expect(try call("ListKeys", token: .some(foreign)).1["__type"]?.stringValue == "UnrecognizedClientException")
     }
+
+    /// The cache is keyed by access key ID: a hit counts only for the very token that was
+    /// verified, and a wrong token for a cached key ID neither passes nor evicts the good one.
+    @Test func cachedSessionNeedsTheSameToken() throws {
+        #expect(try call("ListKeys").0 == 200)  // verified and cached
+        #expect(sts.sessions.cache.count == 1)
+        var t = Array(credentials.sessionToken.utf8)
+        t[t.count - 3] = t[t.count - 3] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let (s1, e1) = try call("ListKeys", token: .some(String(decoding: t, as: UTF8.self)))
+        #expect(s1 == 400 && e1["__type"]?.stringValue == "UnrecognizedClientException")
+        // A token one byte shorter or longer is another token too.
+        #expect(try call("ListKeys", token: .some(String(credentials.sessionToken.dropLast()))).0 == 400)
+        #expect(try call("ListKeys", token: .some(credentials.sessionToken + "A")).0 == 400)
+        #expect(try call("ListKeys").0 == 200)
+        #expect(sts.sessions.cache.count == 1)
+        #expect(SessionCredentialVerifier.constantTimeEquals("abc", "abc"))
+        #expect(!SessionCredentialVerifier.constantTimeEquals("abc", "abd"))
+        #expect(!SessionCredentialVerifier.constantTimeEquals("abc", "abcd"))
+    }
 }

@@ -56,14 +56,16 @@ public struct PolicyAuthorizer: Authorizer {
             resourcePolicy = service.keyPolicies.accountPolicy(caller.account)
         }
         let conditions = try KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
-                                                 action: action, resource: resource, service: service)
+                                                 action: action, resource: resource, service: service, timeAsNumber: true)
         // Only grant constraints read the context's encryption context (conditions have their own).
-        let facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
+        var facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
                                          resourceAccount: resourceAccount,
                                          encryptionContext: grants.isEmpty ? [:] : context.encryptionContext(for: action),
                                          conditions: conditions, conditionKeysAreLowercased: true)
+        // aws:CurrentTime and aws:EpochTime, compared as numbers (both are global keys).
+        facts.requestTime = context.time
         let result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
-                                     sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts)
+                                     sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts, reportMatches: false)
         var message = result.isAllowed ? nil : result.accessDeniedMessage(for: facts)
         if case .account = resource, action != context.actions.first {
             // AWS names no resource for an extra account-level action (CreateKey's kms:TagResource).

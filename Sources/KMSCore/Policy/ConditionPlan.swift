@@ -64,8 +64,27 @@ struct PlannedConditionKey: Sendable {
 /// policy's plan with its compiled form, so a request does no string matching to find them.
 struct ConditionPlan: Sendable {
     let keys: [PlannedConditionKey]
+    /// For each action the dispatch table declares, the keys of only the statements whose
+    /// Action admits it: the others' conditions are never reached for that action, so their
+    /// values are not computed (empty when not built: `keys(for:)` then answers `keys`).
+    let byAction: [String: [PlannedConditionKey]]
 
-    init(_ policy: CompiledPolicy) {
+    init(_ policy: CompiledPolicy, perAction: Bool = true) {
         keys = policy.conditionKeys.sorted().map(PlannedConditionKey.init)
+        var byAction: [String: [PlannedConditionKey]] = [:]
+        if perAction, !keys.isEmpty {
+            for action in Self.actions {
+                let reached = policy.conditionKeys(forAction: action)
+                byAction[action] = keys.filter { reached.contains($0.name) }
+            }
+        }
+        self.byAction = byAction
     }
+
+    /// The keys an evaluation of `action` can read.
+    func keys(for action: String) -> [PlannedConditionKey] { byAction[action] ?? keys }
+
+    /// Every action an operation is authorized as (declared or conditional).
+    static let actions: Set<String> = Set(OperationActions.table.values.joined())
+        .union(OperationActions.conditional.values.joined())
 }

@@ -70,19 +70,24 @@ public enum KMSConditionKeys {
     /// The values of the keys the policies read, for `action` on `resource`. Empty (and
     /// allocation-free) when no policy has a condition. The key policy's plan (which keys,
     /// parsed, and where each is bound) comes precompiled from `KeyPolicyCache`.
+    /// With `timeAsNumber`, aws:CurrentTime and aws:EpochTime are left out: the caller sets
+    /// `AuthorizationContext.requestTime` instead. Only the keys of statements that admit
+    /// `action` are computed (`ConditionPlan.keys(for:)`).
     static func values(resourcePolicy: CompiledPolicy?, plan: ConditionPlan? = nil, caller: Caller,
                        context: RequestContext, action: String, resource: AuthorizationResource,
-                       service: KMSService) throws(KMSError) -> [String: [String]] {
+                       service: KMSService, timeAsNumber: Bool = false) throws(KMSError) -> [String: [String]] {
         var out: [String: [String]] = [:]
         var key: KMSKey? = nil
         if case .key(let k) = resource { key = k }
         func add(_ plan: ConditionPlan) throws(KMSError) {
-            out.reserveCapacity(out.count + plan.keys.count)
-            for planned in plan.keys where planned.binds(operation: context.operation, onKey: key != nil) && out[planned.name] == nil {
+            let keys = plan.keys(for: action)
+            out.reserveCapacity(out.count + keys.count)
+            for planned in keys where planned.binds(operation: context.operation, onKey: key != nil) && out[planned.name] == nil {
+                if timeAsNumber, planned.kind == .currentTime || planned.kind == .epochTime { continue }
                 if let v = try value(planned.kind, context: context, action: action, key: key, service: service) { out[planned.name] = v }
             }
         }
-        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { try add(plan ?? ConditionPlan(resourcePolicy)) }
+        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { try add(plan ?? ConditionPlan(resourcePolicy, perAction: false)) }
         for p in caller.identityPolicies where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
         for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
         return out
@@ -193,23 +198,7 @@ public enum KMSConditionKeys {
     }
 }
 
-/// aws:CurrentTime's form: 2026-01-31T12:00:00Z.
+/// aws:CurrentTime's form: 2026-01-31T12:00:00Z (one formatter, in the policy engine).
 enum ISO8601 {
-    static func format(_ epoch: Double) -> String {
-        let secs = Int64(epoch.rounded(.down))
-        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
-        let rem = secs - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))Z"
-    }
+    static func format(_ epoch: Double) -> String { PolicyDate.iso8601(epoch) }
 }

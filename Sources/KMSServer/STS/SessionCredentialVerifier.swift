@@ -40,7 +40,15 @@ final class SessionCredentialVerifier: Sendable {
     let clock: any KMSClock
     let service: STSService
     let identity: any SessionIdentityPolicies
-    let cache: SessionTokenCache<VerifiedSession>
+    /// Verified sessions by access key ID (20 bytes to hash, not the ~400-byte token); a hit
+    /// counts only when the request's token equals the one that was verified (constant time).
+    let cache: SessionTokenCache<VerifiedToken>
+
+    /// A cache entry: the token exactly as it opened, and what it opened to.
+    struct VerifiedToken: Sendable {
+        let token: String
+        let verified: VerifiedSession
+    }
 
     /// The label of the token key derived from the root key (see RootKey.derivedKey).
     static let keyLabel = "swift-kms sts session token key v1"
@@ -55,11 +63,11 @@ final class SessionCredentialVerifier: Sendable {
     }
 
     func verify(token: String, accessKeyId: String) throws(SessionTokenError) -> VerifiedSession {
-        let key = SessionTokenCache<VerifiedSession>.Key(token: token)
+        let key = SessionTokenCache<VerifiedToken>.Key(token: accessKeyId)
         let now = clock.now()
-        if let hit = cache.value(for: key) {
-            try SessionTokenSealer.check(hit.session, accessKeyId: accessKeyId, now: now)
-            return hit
+        if let hit = cache.value(for: key), Self.constantTimeEquals(hit.token, token) {
+            try SessionTokenSealer.check(hit.verified.session, accessKeyId: accessKeyId, now: now)
+            return hit.verified
         }
         let session = try sealer.verify(token, accessKeyId: accessKeyId, now: now)
         // A session policy ARN whose policy was deleted since narrows the session to nothing
@@ -67,8 +75,22 @@ final class SessionCredentialVerifier: Sendable {
         let policies: [CompiledPolicy]?
         do { policies = try service.sessionPolicies(of: session) } catch { policies = [] }
         let verified = VerifiedSession(session: session, principal: session.principal, sessionPolicies: policies)
-        cache.insert(verified, for: key)
+        cache.insert(VerifiedToken(token: token, verified: verified), for: key)
         return verified
+    }
+
+    /// Token equality that takes the same time wherever the first difference is (the lengths
+    /// are not secret: a token's length says nothing about its contents).
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                guard x.count == y.count else { return false }
+                var diff: UInt8 = 0
+                for i in 0..<x.count { diff |= x[i] ^ y[i] }
+                return diff == 0
+            }
+        }
     }
 
     /// Sessions that recently called STS, by access key ID: an STS operation needs the
