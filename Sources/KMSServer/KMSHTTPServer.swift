@@ -67,6 +67,7 @@ public enum KMSHTTPServer {
             let mayBlock: @Sendable () -> Bool = { MultiThreadedEventLoopGroup.currentEventLoop == nil }
             identities.readThrough.enable(mayBlock: mayBlock)
             (service.grants as? GrantRegistry)?.readThrough.enable(mayBlock: mayBlock)
+            service.freshManagementReads.enable(mayBlock: mayBlock)
         }
         if config.ciphertextFormat == 1 {
             FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
