@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 import uuid
 from typing import Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -143,6 +144,32 @@ def _read_exact(sock, buf: bytearray, n: int) -> bytes:
     return body
 
 
+# Revocations (a disabled key, a revoked grant, a removed or denying policy...) reach the
+# other node by the change feed, within its bound (test_cluster.py measures it; AWS KMS is
+# eventually consistent here too), not on the very next request: only creations and
+# allows are read through. So after a successful request that may revoke, the proxy waits
+# this long before answering, so a test that checks the revocation through the other node
+# at once does not race the feed. Creations get no wait: their read-your-writes is tested.
+SETTLE_SECONDS = float(os.environ.get("KMS_TEST_SETTLE_MS", "150")) / 1000.0
+_REVOKING_KMS = {"DisableKey", "DisableKeyRotation", "ScheduleKeyDeletion", "RetireGrant", "RevokeGrant",
+                 "TagResource", "UntagResource", "PutKeyPolicy", "UpdateAlias", "DeleteAlias",
+                 "DeleteImportedKeyMaterial"}
+
+
+def may_revoke(head: bytes, body: bytes) -> bool:
+    """Whether a request may take something away (see SETTLE_SECONDS)."""
+    for line in head.split(b"\r\n")[1:]:
+        if line.lower().startswith(b"x-amz-target:"):
+            operation = line.split(b":", 1)[1].strip().rsplit(b".", 1)[-1].decode("latin-1")
+            return operation in _REVOKING_KMS
+    # Query protocol (IAM, STS): every IAM action but the creating and reading ones.
+    for pair in body.split(b"&"):
+        if pair.startswith(b"Action="):
+            action = pair[7:].decode("latin-1")
+            return not action.startswith(("Create", "Get", "List", "Simulate", "Assume", "Decode"))
+    return False
+
+
 class RoundRobinProxy:
     """Listens on 127.0.0.1 and sends each request to the next backend in turn."""
 
@@ -208,6 +235,8 @@ class RoundRobinProxy:
                 response, close = self._exchange(upstreams, index, head + body, head)
                 if response is None:
                     return
+                if SETTLE_SECONDS > 0 and response.startswith(b"HTTP/1.1 200") and may_revoke(head, body):
+                    time.sleep(SETTLE_SECONDS)
                 client.sendall(response)
                 if close:
                     return

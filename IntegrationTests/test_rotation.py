@@ -188,6 +188,7 @@ def test_aws_cli_rotation(server, key, tmp_path):
     assert [r["RotationType"] for r in out["Rotations"]] == ["ON_DEMAND"]
 
 
+@pytest.mark.single_node("its audit event is in the job-lease holder's trail")
 @pytest.mark.restart
 def test_automatic_rotation_when_due(server_factory):
     srv = server_factory(extra_args=["--deletion-sweep-interval", "0.2"])
