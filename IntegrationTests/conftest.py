@@ -41,26 +41,51 @@ from kms_harness import (
     KmsServer,
     random_account,
 )
+import cluster_mode
+
+
+def new_server(data_dir: str, log_dir: str, dev: bool = False, extra_args=None):
+    """A KmsServer, or with KMS_TEST_MODE=pg-two-nodes two nodes on one PostgreSQL behind a
+    round-robin proxy (cluster_mode.py), unless its options choose a single node."""
+    return cluster_mode.new_server(KmsServer, data_dir, log_dir, dev=dev, extra_args=extra_args)
+
+
+finish_server = cluster_mode.finish_server
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "single_node(reason): about one process (its files, restarts, "
+                                       "local clock); skipped with KMS_TEST_MODE=pg-two-nodes")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not cluster_mode.two_nodes():
+        return
+    for item in items:
+        marker = item.get_closest_marker("single_node")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "single-node test"
+            item.add_marker(pytest.mark.skip(reason=f"single node only: {reason}"))
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("kms-main")
-    srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"))
+    srv = new_server(data_dir=str(base / "data"), log_dir=str(base / "logs"))
     os.makedirs(srv.data_dir, exist_ok=True)
     srv.start()
     yield srv
-    srv.stop()
+    finish_server(srv)
 
 
 @pytest.fixture(scope="session")
 def dev_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("kms-dev")
-    srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"), dev=True)
+    srv = new_server(data_dir=str(base / "data"), log_dir=str(base / "logs"), dev=True)
     os.makedirs(srv.data_dir, exist_ok=True)
     srv.start()
     yield srv
-    srv.stop()
+    finish_server(srv)
 
 
 @pytest.fixture
@@ -69,8 +94,8 @@ def server_factory(tmp_path):
 
     def make(dev: bool = False, extra_args=None, name: str = None, start: bool = True) -> KmsServer:
         base = tmp_path / (name or f"srv{len(made)}")
-        srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"), dev=dev,
-                        extra_args=list(extra_args or []))
+        srv = new_server(data_dir=str(base / "data"), log_dir=str(base / "logs"), dev=dev,
+                         extra_args=extra_args)
         os.makedirs(srv.data_dir, exist_ok=True)
         made.append(srv)
         if start:
@@ -79,7 +104,7 @@ def server_factory(tmp_path):
 
     yield make
     for srv in made:
-        srv.stop()
+        finish_server(srv)
 
 
 @pytest.fixture

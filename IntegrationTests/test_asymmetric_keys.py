@@ -342,6 +342,7 @@ def test_asymmetric_and_hmac_keys_survive_restart(server_factory):
                                     PublicKey=peer_der)["SharedSecret"] == secret
 
 
+@pytest.mark.single_node("inspects the SQLite data dir's files")
 @pytest.mark.restart
 def test_data_key_pair_private_key_never_on_disk(server_factory):
     srv = server_factory()

@@ -21,6 +21,8 @@ from botocore.exceptions import ClientError
 
 from kms_harness import DEFAULT_REGION, client_for, kms_binary
 
+pytestmark = pytest.mark.single_node("the audit trail and LookupEvents are per node (files in each node's data dir)")
+
 AWS = shutil.which("aws")
 
 

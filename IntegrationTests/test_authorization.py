@@ -159,6 +159,7 @@ def test_default_key_policy_is_awss(accounts):
          "Principal": {"AWS": f"arn:aws:iam::{a}:root"}, "Action": "kms:*", "Resource": "*"}]}
 
 
+@pytest.mark.single_node("a revocation by a tag change reaches the other node's cryptographic path by the change feed (bounded; test_cluster.py), not on the very next request")
 def test_conditions_on_request_alias_and_resource_tags(accounts):
     (kms, a), _ = accounts
     arn = kms.create_key(Policy=_policy(

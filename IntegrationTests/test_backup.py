@@ -19,6 +19,8 @@ import pytest
 from kms_harness import kms_binary, unique_alias
 from test_postgres_storage import pg_url, psql  # noqa: F401 - fixture and helper
 
+pytestmark = pytest.mark.single_node("drives kms backup/restore/migrate on data dirs and databases of its own")
+
 MARKER = b"BACKUP-PLAINTEXT-MARKER-93af"
 POLICY = ('{"Version":"2012-10-17","Statement":[{"Sid":"all","Effect":"Allow",'
           '"Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}')

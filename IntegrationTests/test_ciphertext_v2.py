@@ -113,6 +113,7 @@ def test_salts_are_fresh(kms, key):
     assert len({b[header_length(b) + 32:] for b in blobs}) == 20  # different keys: different ciphertexts
 
 
+@pytest.mark.single_node("reads key material from the SQLite data dir")
 def test_server_blob_opens_with_python_kdf(server, kms, key, tmp_path):
     ctx = {"tenant": "42", "purpose": "interop"}
     blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"interop plaintext", EncryptionContext=ctx)["CiphertextBlob"]
@@ -126,6 +127,7 @@ def test_server_blob_opens_with_python_kdf(server, kms, key, tmp_path):
         AESGCM(material).decrypt(bytes(12), body, blob[:h] + canonical_context(ctx))
 
 
+@pytest.mark.single_node("reads key material from the SQLite data dir")
 def test_python_made_v2_blob_decrypts_in_server(server, kms, key, account, tmp_path):
     material = key_material(server.data_dir, tmp_path, key["KeyId"])
     kid = key["KeyId"].encode()
@@ -164,6 +166,7 @@ def _install_v1_data_dir(srv):
 
 
 @pytest.mark.restart
+@pytest.mark.single_node("serves a v1 SQLite data dir copied from fixtures")
 def test_v1_data_dir_from_the_old_server_still_decrypts(server_factory):
     srv = server_factory(start=False, name="v1dir")
     fixture = _install_v1_data_dir(srv)

@@ -22,6 +22,9 @@ from botocore.exceptions import ClientError
 from kms_harness import poll, unique_alias
 from test_postgres_storage import pg_url, psql  # noqa: F401 - fixture and helper
 
+# Starts its own nodes (on PostgreSQL, or SQLite on purpose): the first pass runs it.
+pytestmark = pytest.mark.single_node("starts its own nodes; run in the single-node pass")
+
 MARKER = b"cluster-plaintext"
 
 

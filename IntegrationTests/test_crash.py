@@ -23,6 +23,9 @@ from kms_harness import client_for, unique_alias
 from test_cluster import start_nodes
 from test_postgres_storage import pg_url, psql  # noqa: F401 - fixture and helper
 
+# Starts its own nodes (on PostgreSQL, or SQLite on purpose): the first pass runs it.
+pytestmark = pytest.mark.single_node("starts its own nodes; run in the single-node pass")
+
 KILLS = int(os.environ.get("KMS_CRASH_KILLS", "20"))
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from kms_harness import free_port, kms_binary, poll
 
-pytestmark = pytest.mark.restart
+pytestmark = [pytest.mark.restart, pytest.mark.single_node("the data dir's mode record, started by hand on one data dir")]
 
 
 def mode_of(srv) -> str:

@@ -210,6 +210,7 @@ def test_grants_disappear_with_their_key(server_factory):
         kms.list_grants(KeyId=kid)
 
 
+@pytest.mark.single_node("reads one node's audit files")
 def test_audit_names_the_grant_never_the_token(server_factory):
     srv = server_factory()
     kms = srv.client()

@@ -72,6 +72,7 @@ def wait_refused(client_call, code="UnrecognizedClientException"):
 
 # -- users, keys, KMS as the user ----------------------------------------------
 
+@pytest.mark.single_node("LookupEvents and GetAccessKeyLastUsed are per node")
 def test_user_access_key_calls_kms_as_the_user(server, iam, kms):
     user, key = user_with_key(iam, server)
     assert key["AccessKeyId"].startswith("AKIA") and len(key["AccessKeyId"]) == 20
@@ -378,6 +379,7 @@ def test_aws_cli_drives_iam(server):
     assert out.returncode != 0 and "NoSuchEntity" in out.stderr
 
 
+@pytest.mark.single_node("kms admin on one SQLite data dir")
 def test_identities_survive_restart_and_admin(server_factory):
     srv = server_factory()
     iam = iam_client(srv)

@@ -81,6 +81,7 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+@pytest.mark.single_node("about one server's connections and timers (the harness proxy sits in between)")
 def test_slow_requests_miss_their_deadline(server_factory):
     """A request that trickles in (slowloris) is cut off at --request-timeout even though
     each byte arrives well within the idle timeout; a prompt client is unaffected."""
@@ -113,6 +114,7 @@ def test_slow_requests_miss_their_deadline(server_factory):
         assert _read_response(quiet)[0] == 200
 
 
+@pytest.mark.single_node("about one server's connections and timers (the harness proxy sits in between)")
 def test_connections_over_the_cap_are_closed_at_accept(server_factory):
     srv = server_factory(dev=True, extra_args=["--max-connections", "4"])
     time.sleep(0.5)  # the harness's readiness probe connection must be gone first
@@ -134,6 +136,7 @@ def test_connections_over_the_cap_are_closed_at_accept(server_factory):
         assert "refused 1 connection(s) over --max-connections" in fh.read()
 
 
+@pytest.mark.single_node("measures one process's RSS")
 def test_client_that_never_reads_is_not_read_either(server_factory):
     """A client pipelining requests without reading any answer: once its unsent answers
     pass the write buffer's bound, the server stops reading it, so the client's sends stall
@@ -193,6 +196,7 @@ def test_chunk_count_is_capped(server_factory):
         assert _read_response(s)[0] == 200
 
 
+@pytest.mark.single_node("one server's blocking queue; alternation splits the load across two")
 def test_key_pair_generation_is_queued_fairly_and_bounded(server_factory):
     """One account flooding RSA-4096 pair generation: its excess is throttled (400
     ThrottlingException), other accounts' writes are not delayed by it, and another

@@ -17,7 +17,7 @@ from kms_harness import default_policy, expect_error, poll, unique_alias
 
 MARKER = b"PERSIST-PLAINTEXT-MARKER-3e5d0c"
 
-pytestmark = pytest.mark.restart
+pytestmark = [pytest.mark.restart, pytest.mark.single_node("restarts on one SQLite data dir and inspects its files")]
 
 
 def _mode(path):

@@ -20,6 +20,9 @@ import pytest
 
 from kms_harness import unique_alias
 
+# Starts its own nodes (on PostgreSQL, or SQLite on purpose): the first pass runs it.
+pytestmark = pytest.mark.single_node("starts its own nodes; run in the single-node pass")
+
 MARKER = b"PG-PLAINTEXT-MARKER-7c1e"
 
 

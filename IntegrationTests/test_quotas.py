@@ -9,6 +9,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -34,6 +35,7 @@ def _throttle_count(srv) -> int:
     raise AssertionError("the server did not report its throttle count")
 
 
+@pytest.mark.single_node("request quotas are counted per node, as documented")
 def test_symmetric_quota_throttles_and_standard_retry_succeeds(server_factory):
     srv = server_factory(extra_args=["--quota-symmetric", "10"])
     key = _client(srv, attempts=1).create_key()["KeyMetadata"]["KeyId"]

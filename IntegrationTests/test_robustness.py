@@ -205,6 +205,7 @@ def test_half_closed_connection_gets_every_answer(dev_server):
     assert b'"Keys"' in answers[0] and b'"Description":"half-close"' in answers[1] and b'"Keys"' in answers[2]
 
 
+@pytest.mark.single_node("one server's idle timeout (the harness proxy holds the client's connection)")
 def test_idle_connections_are_closed(server_factory):
     """A connection that sends nothing for --idle-timeout seconds is closed, whether it
     never sent a request, stopped in the middle of one, or finished its requests."""

@@ -188,6 +188,7 @@ def test_aws_cli_rotation(server, key, tmp_path):
     assert [r["RotationType"] for r in out["Rotations"]] == ["ON_DEMAND"]
 
 
+@pytest.mark.single_node("its audit event is in the trail of the node that served the call")
 def test_on_demand_rotation_is_a_rotate_key_service_event(server, kms, key):
     """CloudTrail writes a RotateKey AwsServiceEvent when on-demand rotation completes, as for
     automatic rotation ([DG] "RotateKey" CloudTrail example: serviceEventDetails rotationType,
@@ -211,6 +212,7 @@ def test_on_demand_rotation_is_a_rotate_key_service_event(server, kms, key):
     assert len(rotate_events()) == 1
 
 
+@pytest.mark.single_node("its audit event is in the job-lease holder's trail")
 @pytest.mark.restart
 def test_automatic_rotation_when_due(server_factory):
     srv = server_factory(extra_args=["--deletion-sweep-interval", "0.2"])

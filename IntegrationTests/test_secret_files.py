@@ -23,7 +23,7 @@ import pytest
 
 from kms_harness import KmsServer, client_for, DEFAULT_REGION, free_port, kms_binary, poll
 
-pytestmark = pytest.mark.restart
+pytestmark = [pytest.mark.restart, pytest.mark.single_node("file modes and start-up checks of one data dir and process")]
 
 NOBODY = 65534
 

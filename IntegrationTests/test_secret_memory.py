@@ -14,7 +14,7 @@ import stat
 
 import pytest
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc")
+pytestmark = [pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc"), pytest.mark.single_node("inspects one process's memory (/proc/PID)")]
 
 WARNING = "cannot mlock memory for key material"
 

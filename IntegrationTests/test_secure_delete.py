@@ -16,6 +16,8 @@ import pytest
 
 from kms_harness import poll
 
+pytestmark = pytest.mark.single_node("inspects the SQLite data dir's files for erased bytes")
+
 DAY = 86400
 
 

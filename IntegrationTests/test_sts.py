@@ -91,11 +91,12 @@ def issuer():
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, issuer):
     from kms_harness import KmsServer
+    import cluster_mode
     base = tmp_path_factory.mktemp("sts")
     jwks_path = base / "jwks.json"
     jwks_path.write_text(json.dumps(issuer.jwks()))
-    srv = KmsServer(data_dir=str(base / "data"), log_dir=str(base / "logs"),
-                    extra_args=["--oidc-jwks", f"{ISSUER}={jwks_path}"])
+    srv = cluster_mode.new_server(KmsServer, data_dir=str(base / "data"), log_dir=str(base / "logs"),
+                                  extra_args=["--oidc-jwks", f"{ISSUER}={jwks_path}"])
     os.makedirs(srv.data_dir, exist_ok=True)
     srv.start()
     root = srv.root_credentials()
@@ -134,7 +135,7 @@ def env(tmp_path_factory, issuer):
     key_id = client("kms").create_key(Description="sts test")["KeyMetadata"]["KeyId"]
     yield dict(srv=srv, client=client, iam=iam, keys=keys, bob=bob, eve=eve, bob_arn=bob_arn, role=role,
                pod=pod, provider_arn=provider_arn, key_id=key_id, account=root.account_id, jwks_path=jwks_path)
-    srv.stop()
+    cluster_mode.finish_server(srv)
 
 
 def assume(env, user=None, duration=900, **kw):
@@ -355,6 +356,7 @@ def test_web_identity_refusals(env, issuer):
         web_identity(env, issuer.token(iss="https://elsewhere.test.local"))
 
 
+@pytest.mark.single_node("reads one node's audit files")
 def test_sts_audit_events_hold_no_secrets(env, issuer):
     out = web_identity(env, issuer.token("RS256"), name="audited")
     creds = assume(env, name="audited-2")["Credentials"]

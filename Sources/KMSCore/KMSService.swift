@@ -16,6 +16,9 @@ public final class KMSService: Sendable {
     public let keyPolicies = KeyPolicyCache()
     /// Which principals exist, for key policy validation (the IAM subsystem supplies one).
     public let principalDirectory: any PrincipalDirectory
+    /// On for a cluster node: management operations read their key from the store
+    /// (FreshManagementReads.swift), so a change made through another node is seen at once.
+    public let freshManagementReads = ReadThroughMode()
     /// Seals GetParametersForImport's tokens (ImportKeyMaterial.swift).
     let importTokens: ImportTokenSealer
     /// Each key's last cryptographic use, for GetKeyLastUsage (the audit trail feeds it).

@@ -9,6 +9,16 @@ public protocol StoreChangeFollower: AnyObject, Sendable {
     func storeChangedUnknown()
 }
 
+/// A follower whose re-reads can fail and say so (grants, identities, root credentials).
+/// ChangeFollowers retries a failure with backoff, and until a retry succeeds the node's
+/// StoreFreshness runs out (fail closed).
+public protocol FallibleStoreChangeFollower: StoreChangeFollower {
+    /// Re-reads what these objects name; false if the store could not be read.
+    func reread(_ objects: [StoreObject]) -> Bool
+    /// Re-reads everything; false if the store could not be read.
+    func rereadAll() -> Bool
+}
+
 /// Root credentials (`kms admin`) travel as identities of this kind in `StoreObject`.
 public enum RootCredentialObject {
     public static let kind = "root-credential"

@@ -16,6 +16,9 @@ struct Authenticator: Sendable {
     var identities: IdentityRegistry? = nil
     /// Temporary credentials (STS session tokens); nil refuses every session token.
     var sessions: SessionCredentialVerifier? = nil
+    /// A cluster node's confirmation that its grants and identities are current; nil on a
+    /// single node. Past its bound (a store outage) every request is refused: fail closed.
+    var freshness: StoreFreshness? = nil
 
     func authenticate(_ request: HTTPRequestMessage, sourceIP: String, cloudTrail: Bool = false) throws(KMSError) -> Caller {
         try authenticate(request, sourceIP: sourceIP, verifier: cloudTrail ? cloudTrailVerifier : self.verifier)
@@ -30,6 +33,8 @@ struct Authenticator: Sendable {
         } catch {
             throw Self.map(error)
         }
+        // Grants, identities and credentials held in memory may be stale: refuse, as AWS words an internal error.
+        if let freshness { try freshness.check() }
         let userAgent = request.userAgent ?? ""
         if dev {
             // No signature check in dev mode, but the region still goes into every ARN.
@@ -43,7 +48,8 @@ struct Authenticator: Sendable {
         }
         guard let credential = credentials.credential(accessKeyId: auth.accessKeyId) else {
             // Not an account root: an IAM user's active access key, or refused.
-            guard let identities, let user = identities.credential(accessKeyId: auth.accessKeyId) else {
+            // A cluster node reads a key it does not hold from the store (read-your-writes).
+            guard let identities, let user = try identities.credentialReadingThrough(accessKeyId: auth.accessKeyId) else {
                 throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
             }
             do {

@@ -1,11 +1,15 @@
 import KMSCore
 
 /// Root credentials added or removed by `kms admin` on a cluster reach running nodes here.
-extension CredentialRegistry: StoreChangeFollower {
-    func storeChanged(_ objects: [StoreObject]) {
+extension CredentialRegistry: FallibleStoreChangeFollower {
+    func storeChanged(_ objects: [StoreObject]) { _ = reread(objects) }
+
+    func storeChangedUnknown() { _ = rereadAll() }
+
+    func reread(_ objects: [StoreObject]) -> Bool {
         let touched = objects.contains { if case .identity(_, RootCredentialObject.kind, _) = $0 { true } else { false } }
-        if touched { try? reload() }
+        return touched ? rereadAll() : true
     }
 
-    func storeChangedUnknown() { try? reload() }
+    func rereadAll() -> Bool { (try? reload()) != nil }
 }

@@ -63,6 +63,13 @@ public enum KMSHTTPServer {
             return try ClusterMembership.join(store: store, registry: service.registry, pollInterval: config.changePollInterval,
                                               followers: followers)
         }
+        if cluster.feed != nil {
+            // Other nodes write the same store: identities and grants read through on a miss or a denial.
+            let mayBlock: @Sendable () -> Bool = { MultiThreadedEventLoopGroup.currentEventLoop == nil }
+            identities.readThrough.enable(mayBlock: mayBlock)
+            (service.grants as? GrantRegistry)?.readThrough.enable(mayBlock: mayBlock)
+            service.freshManagementReads.enable(mayBlock: mayBlock)
+        }
         if config.ciphertextFormat == 1 {
             FileHandle.standardError.write(Data("kms: warning: --ciphertext-format 1 is for benchmarks only: new ciphertexts use random nonces directly under the key material\n".utf8))
         }
@@ -90,9 +97,11 @@ public enum KMSHTTPServer {
         iam.kms = service  // the policy simulator reads keys' policies and grants
         queryServices.register(iam.queryService())
         // STS session tokens: sealed under a key derived from the root key, verified on every request.
-        let stsDirectory = IAMSTSDirectory(registry: identities, credentials: credentials, jwksFiles: config.oidcJWKS)
+        let stsDirectory = IAMSTSDirectory(registry: identities, credentials: credentials, jwksFiles: config.oidcJWKS,
+                                           discovery: OIDCDiscovery(caFile: config.oidcCAFile))
         let sts = STSWiring(rootKey: rootKey, clock: service.clock, directory: stsDirectory, identity: stsDirectory)
         authenticator.sessions = sts.sessions
+        authenticator.freshness = cluster.feed?.freshness
         // The audit trail: one event per request, written before its response leaves.
         let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
                                                              fallbackAccount: config.devAccount,

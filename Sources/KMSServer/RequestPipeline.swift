@@ -169,9 +169,25 @@ struct RequestPipeline: Sendable {
                     Self.run(service, operation, json, caller, stage)
                 })
             }
+        } catch where error == .storeReadNeeded {
+            // Authentication or authorization missed on an event loop (a cluster node):
+            // the whole request runs again on the blocking pool, where the store may be read.
+            return rerunOffEventLoop(request, sourceIP: sourceIP, tls: tls, stage: stage)
         } catch {
             return .respond(stage.respond(nil, error))
         }
+    }
+
+    /// `process` again on the blocking pool (where nothing throws `storeReadNeeded`), its
+    /// answer whole; the first attempt leaves no event (its response is never sent).
+    func rerunOffEventLoop(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS?, stage: AuditStage) -> Outcome {
+        let pipeline = self
+        return .offload(BlockingWork(lane: .writes, account: stage.caller?.account ?? "", refuse: { stage.respond(nil, $0) }) {
+            switch pipeline.process(request, sourceIP: sourceIP, tls: tls) {
+            case .respond(let response): return response
+            case .offload(let work): return work()
+            }
+        })
     }
 
     /// A request refused before the pipeline (a body over the size limit) still leaves its event.

@@ -65,6 +65,9 @@ public struct ServerConfiguration: Sendable {
     /// JWKS files of OIDC issuers, by issuer host/path ("oidc.example.com/path"), for
     /// AssumeRoleWithWebIdentity (`--oidc-jwks ISSUER=PATH`); read again on each use.
     public var oidcJWKS: [String: String] = [:]
+    /// `--oidc-ca-file PATH`: extra CAs (PEM) trusted when fetching an issuer's discovery
+    /// document and JWKS over HTTPS (a private issuer), beside the system's.
+    public var oidcCAFile: String?
     /// `--seed FILE`: keys, aliases, policies and tags created at start if missing (SeedFile.swift).
     public var seedFile: String?
     /// The region seeded keys land in when the file names none (`--seed-region`).

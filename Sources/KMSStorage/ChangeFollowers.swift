@@ -13,6 +13,17 @@ final class ChangeFollowers: @unchecked Sendable {
     private var scheduled = false
     private let queue = DispatchQueue(label: "kms.changes.followers")
     static let maxPending = 10_000
+    /// Runs out while a re-read has failed and no retry has succeeded (fail closed).
+    let freshness: StoreFreshness
+    /// Backoff of the retries after a failed re-read: doubling from `firstRetry` to `lastRetry`.
+    private var failures = 0
+    private var retryScheduled = false
+    static let firstRetry = 0.25
+    static let lastRetry = 5.0
+
+    init(freshness: StoreFreshness = StoreFreshness()) {
+        self.freshness = freshness
+    }
 
     func add(_ follower: any StoreChangeFollower) { lock.withLock { followers.append(follower) } }
 
@@ -52,9 +63,40 @@ final class ChangeFollowers: @unchecked Sendable {
                 return batch
             }
             if objects.isEmpty && !all { return }
+            var ok = true
             for f in targets {
-                if all { f.storeChangedUnknown() } else { f.storeChanged(objects) }
+                if let f = f as? any FallibleStoreChangeFollower {
+                    if !(all ? f.rereadAll() : f.reread(objects)) { ok = false }
+                } else if all {
+                    f.storeChangedUnknown()
+                } else {
+                    f.storeChanged(objects)
+                }
             }
+            if !ok {
+                failed()
+            } else if all {
+                // Everything re-read: nothing missed remains.
+                lock.withLock { failures = 0 }
+                freshness.followersCaughtUp()
+            }
+        }
+    }
+
+    /// A re-read failed (the store is out of reach): the node is stale from now, and
+    /// everything is re-read again after a backoff, until that succeeds.
+    private func failed() {
+        freshness.followerFailed()
+        let delay = lock.withLock { () -> Double? in
+            failures += 1
+            if retryScheduled { return nil }
+            retryScheduled = true
+            return min(Self.lastRetry, Self.firstRetry * Double(1 << min(failures - 1, 8)))
+        }
+        guard let delay else { return }
+        queue.asyncAfter(deadline: .now() + delay) { [self] in
+            lock.withLock { retryScheduled = false }
+            deliverAll()
         }
     }
 }

@@ -28,6 +28,10 @@ public final class PostgresChangeFeed: @unchecked Sendable {
     /// ('g', 'i', 'c', migration 5) go to the followers, which re-read them.
     let followers = ChangeFollowers()
 
+    /// Whether this node's followed memory is confirmed current (each successful poll
+    /// confirms it; a failed re-read holds it back): requests are refused once it runs out.
+    public var freshness: StoreFreshness { followers.freshness }
+
     /// Registers a follower; one registered before `start()` also re-reads everything once
     /// the log position is taken (changes between its load and that position are not missed).
     public func follow(_ follower: any StoreChangeFollower) { followers.add(follower) }
@@ -121,12 +125,15 @@ public final class PostgresChangeFeed: @unchecked Sendable {
             do {
                 try await pollOnce()
                 if failing {
-                    // Changes may have come and gone while the log was out of reach.
+                    // Changes may have come and gone while the log was out of reach: memory
+                    // counts as current again only once the followers have re-read everything.
+                    freshness.followerFailed()
                     registry.invalidateAll()
                     followers.deliverAll()
                     failing = false
                     logger.info("change log readable again; cache dropped")
                 }
+                freshness.confirmed()
             } catch {
                 if Task.isCancelled { return }
                 if !failing { logger.warning("change log poll failed: \(PostgresKeyStore.describe(error))") }

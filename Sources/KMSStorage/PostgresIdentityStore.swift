@@ -31,6 +31,16 @@ extension PostgresKeyStore: IdentityStore {
         return try rows.map(identityRecord)
     }
 
+    /// By the unique index (an access key's unique ID is its access key ID).
+    public func account(ofAccessKey accessKeyId: String) throws -> String? {
+        let rows = try wait { [client, logger] in
+            try await client.query("""
+                SELECT account FROM iam_identities WHERE unique_id = \(accessKeyId) AND kind = 'access-key'
+                """, logger: logger).collect()
+        }
+        return try rows.first?.decode(String.self)
+    }
+
     public func applyIdentities(_ changes: [IdentityChange]) throws {
         // Sealed before the transaction: sealing needs no database.
         var sealed: [Data?] = []

@@ -57,6 +57,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("change-poll-interval"), help: .hidden) var changePollInterval: Double?
     @Option(help: "A seed file (YAML; this server's layout or local-kms's seed.yaml): keys with fixed IDs and known material, aliases, policies and tags, created at start if missing.") var seed: String?
     @Option(name: .customLong("seed-region"), help: "Region of seeded keys when the seed file names none (default us-east-1).") var seedRegion: String?
+    @Option(name: .customLong("oidc-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when fetching an OIDC issuer's discovery document and JWKS over HTTPS, for providers with no JWKS file.") var oidcCAFile: String?
     @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
 
     func run() async throws {
@@ -156,6 +157,7 @@ struct Server: AsyncParsableCommand {
             }
             c.oidcJWKS[OIDCIssuer.hostPath(String(setting[..<eq]))] = String(setting[setting.index(after: eq)...])
         }
+        c.oidcCAFile = oidcCAFile ?? reader.string(forKey: "kms.oidcCaFile")
         try await KMSHTTPServer.run(c)
     }
 }

@@ -44,6 +44,8 @@ public final class GrantRegistry: GrantLookup, @unchecked Sendable {
     /// digest so no lookup compares a caller's bytes with a valid token's. Bounded: emptied when full.
     private var verified: [SHA256.Digest: GrantToken] = [:]
     static let verifiedCapacity = 4096
+    /// On for a cluster node: a denied request re-reads its key's grants (GrantRegistry+ReadThrough).
+    public let readThrough = ReadThroughMode()
 
     /// `tokenKey`: 32 bytes derived from the root key (every node derives the same), never stored.
     public init(store: any KeyStore, tokenKey: [UInt8], clock: any KMSClock = SystemClock(), limits: Limits = Limits()) throws {

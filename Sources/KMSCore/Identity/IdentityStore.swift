@@ -9,12 +9,21 @@ public protocol IdentityStore: Sendable {
     func applyIdentities(_ changes: [IdentityChange]) throws
     /// One account's identities (a cluster node re-reads the account another node changed).
     func loadIdentities(account: String) throws -> [IdentityRecord]
+    /// The account holding this access key ID (read-through on a cluster node).
+    func account(ofAccessKey accessKeyId: String) throws -> String?
 }
 
 extension IdentityStore {
     /// A full scan; the PostgreSQL store overrides it with an indexed query.
     public func loadIdentities(account: String) throws -> [IdentityRecord] {
         try loadIdentities().filter { $0.account == account }
+    }
+
+    /// The account holding this access key ID, or nil: a cluster node reads it when a
+    /// request names a key another node may just have created. A full scan; the
+    /// PostgreSQL store overrides it with an indexed query.
+    public func account(ofAccessKey accessKeyId: String) throws -> String? {
+        try loadIdentities().first { $0.kind == .accessKey && $0.name == accessKeyId }?.account
     }
 }
 

@@ -62,7 +62,11 @@ extension KMSService {
         if allowAlias, let managed = AWSManagedKeys.predefinedAlias(identifier, caller: caller) {
             return try awsManagedKey(alias: managed, request: request, action: action, caller: caller)
         }
-        let key = try resolveKey(identifier, caller: caller, allowAlias: allowAlias)
+        var key = try resolveKey(identifier, caller: caller, allowAlias: allowAlias)
+        // A cluster node reads a management operation's key from the store (read-your-writes).
+        if freshManagementReads.isOn, let operation = request.context?.operation, !Self.servedFromCache.contains(operation) {
+            key = try freshlyResolvedKey(identifier, key, caller: caller, allowAlias: allowAlias)
+        }
         try authorize(request, action, on: .key(key))
         return key
     }

@@ -36,7 +36,7 @@ public struct PolicyAuthorizer: Authorizer {
     public func decide(_ context: RequestContext, action: String, resource: AuthorizationResource,
                        service: KMSService) throws(KMSError) -> RequestContext.Decision {
         let caller = context.caller
-        let resourcePolicy: CompiledPolicy?
+        var resourcePolicy: CompiledPolicy?
         var plan: ConditionPlan? = nil
         let resourceAccount: String
         var grants: [GrantRule] = []
@@ -55,7 +55,7 @@ public struct PolicyAuthorizer: Authorizer {
             resourceAccount = caller.account
             resourcePolicy = service.keyPolicies.accountPolicy(caller.account)
         }
-        let conditions = try KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
+        var conditions = try KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
                                                  action: action, resource: resource, service: service, timeAsNumber: true)
         // Only grant constraints read the context's encryption context (conditions have their own).
         var facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
@@ -64,8 +64,27 @@ public struct PolicyAuthorizer: Authorizer {
                                          conditions: conditions, conditionKeysAreLowercased: true)
         // aws:CurrentTime and aws:EpochTime, compared as numbers (both are global keys).
         facts.requestTime = context.time
-        let result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
+        var result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
                                      sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts, reportMatches: false)
+        // A cluster node judges a denial again on what the store holds now (DenyReadThrough.swift).
+        if !result.isAllowed, let fresh = try DeniedRequestRefresh.read(context, resource: resource, service: service) {
+            if let key = fresh.key {
+                let entry = service.keyPolicies.entry(for: key)
+                resourcePolicy = entry.policy
+                plan = entry.plan
+            }
+            grants = fresh.grants ?? grants
+            conditions = try KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
+                                                     action: action, resource: resource, service: service, timeAsNumber: true,
+                                                     identityPolicies: fresh.identityPolicies)
+            facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
+                                         resourceAccount: resourceAccount,
+                                         encryptionContext: grants.isEmpty ? [:] : context.encryptionContext(for: action),
+                                         conditions: conditions, conditionKeysAreLowercased: true)
+            facts.requestTime = context.time
+            result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: fresh.identityPolicies ?? caller.identityPolicies,
+                                     sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts, reportMatches: false)
+        }
         var message = result.isAllowed ? nil : result.accessDeniedMessage(for: facts)
         if case .account = resource, action != context.actions.first {
             // AWS names no resource for an extra account-level action (CreateKey's kms:TagResource).

@@ -75,7 +75,8 @@ public enum KMSConditionKeys {
     /// `action` are computed (`ConditionPlan.keys(for:)`).
     static func values(resourcePolicy: CompiledPolicy?, plan: ConditionPlan? = nil, caller: Caller,
                        context: RequestContext, action: String, resource: AuthorizationResource,
-                       service: KMSService, timeAsNumber: Bool = false) throws(KMSError) -> [String: [String]] {
+                       service: KMSService, timeAsNumber: Bool = false,
+                       identityPolicies: [CompiledPolicy]? = nil) throws(KMSError) -> [String: [String]] {
         var out: [String: [String]] = [:]
         var key: KMSKey? = nil
         if case .key(let k) = resource { key = k }
@@ -88,7 +89,8 @@ public enum KMSConditionKeys {
             }
         }
         if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { try add(plan ?? ConditionPlan(resourcePolicy, perAction: false)) }
-        for p in caller.identityPolicies where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
+        // `identityPolicies`: a cluster node's fresh re-read replaces the caller's (DenyReadThrough).
+        for p in identityPolicies ?? caller.identityPolicies where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
         for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
         return out
     }

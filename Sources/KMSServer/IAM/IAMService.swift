@@ -30,6 +30,9 @@ struct IAMService: Sendable {
             let service = self
             ops[name] = QueryOperation(authentication: .signed, blocking: true) { call throws(QueryError) -> JSONObject in
                 guard let caller = call.caller else { throw QueryError("AccessDenied", "Access denied", status: 403) }
+                // A cluster node reads the account from the store first (read-your-writes; IAM
+                // calls run off the event loop and are administrative: one indexed read each).
+                _ = service.registry.freshAccount(caller.account)
                 try service.authorizeIAM(action: "iam:" + name, resource: entry.resource(service, call.parameters, caller), caller: caller)
                 return try entry.handler(service, call.parameters, caller)
             }

@@ -37,6 +37,9 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
     /// Bumped on every change this node publishes (and on reload): a cheap staleness check.
     private(set) var generation: UInt64 = 0
     private let writeLock = NSLock()
+    /// Set on a cluster node (IdentityRegistry+ReadThrough): other nodes write the same
+    /// store, so a miss here is read from the store before it is answered.
+    let readThrough = ReadThroughMode()
 
     init(store: any IdentityStore) throws {
         self.store = store
@@ -66,6 +69,8 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
             let fresh = try Self.accounts(from: store.loadIdentities(account: id))[id] ?? AccountIdentities()
             stateLock.lock()
             let before = accounts[id] ?? AccountIdentities()
+            // Unchanged (a read-through that found nothing new): the caches stay valid.
+            if fresh == before { stateLock.unlock(); continue }
             accounts[id] = fresh == AccountIdentities() ? nil : fresh
             for key in before.accessKeys.keys where fresh.accessKeys[key] == nil { keyAccounts[key] = nil }
             for key in fresh.accessKeys.keys { keyAccounts[key] = id }

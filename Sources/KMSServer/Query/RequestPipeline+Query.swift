@@ -50,6 +50,10 @@ extension RequestPipeline {
                     caller = c
                     stage.base.caller = c
                     stage.base.region = c.region
+                } catch where error == .storeReadNeeded {
+                    // An access key another cluster node may just have made: read off the loop.
+                    return rerunOffEventLoop(request, sourceIP: stage.base.context.sourceIP, tls: stage.base.context.tls,
+                                             stage: stage.base)
                 } catch {
                     throw Self.queryError(error)
                 }

@@ -17,6 +17,8 @@ final class IAMSTSDirectory: STSDirectory, SessionIdentityPolicies {
     let jwksFiles: [String: String]
     /// A JWKS file larger than this is not read (bounded work; real JWKS are a few KiB).
     static let maxJWKSBytes = 1 << 20
+    /// An issuer with no JWKS file: its discovery document and jwks_uri, over HTTPS.
+    let discovery: OIDCDiscovery?
 
     private struct Cached: Sendable {
         let generation: UInt64
@@ -26,7 +28,9 @@ final class IAMSTSDirectory: STSDirectory, SessionIdentityPolicies {
     private let compiled = Mutex<[String: Cached]>([:])
     static let cacheLimit = 10_000
 
-    init(registry: IdentityRegistry, credentials: CredentialRegistry, jwksFiles: [String: String]) {
+    init(registry: IdentityRegistry, credentials: CredentialRegistry, jwksFiles: [String: String],
+         discovery: OIDCDiscovery? = nil) {
+        self.discovery = discovery
         self.registry = registry
         self.credentials = credentials
         self.jwksFiles = jwksFiles
@@ -53,7 +57,8 @@ final class IAMSTSDirectory: STSDirectory, SessionIdentityPolicies {
 
     func role(arn: String) -> STSRole? {
         guard let account = Self.account(ofArn: arn), let name = arn.split(separator: "/").last.map(String.init) else { return nil }
-        let a = registry.account(account)
+        // AssumeRole runs off the event loop: a cluster node reads the role's account first.
+        let a = registry.freshAccount(account)
         guard let r = a.roles[name], r.arn == arn else { return nil }
         // A trust policy that no longer compiles trusts nobody (fail closed).
         let document = r.assumeRolePolicyDocument
@@ -69,10 +74,12 @@ final class IAMSTSDirectory: STSDirectory, SessionIdentityPolicies {
     }
 
     func oidcProvider(account: String, issuerHostPath: String) -> OIDCProviderConfig? {
-        let a = registry.account(account)
+        let a = registry.freshAccount(account)
         guard let p = a.oidcProviders.values.first(where: { OIDCIssuer.hostPath($0.url) == issuerHostPath }) else { return nil }
         let path = jwksFiles[issuerHostPath] ?? p.jwksFile
-        return OIDCProviderConfig(arn: p.arn, url: p.url, clientIds: p.clientIds, jwks: path.flatMap(Self.readJWKS))
+        // No file configured: the issuer's own discovery URL (AssumeRoleWithWebIdentity runs off the event loop).
+        let jwks = path.map(Self.readJWKS) ?? discovery?.jwks(issuerURL: p.url)
+        return OIDCProviderConfig(arn: p.arn, url: p.url, clientIds: p.clientIds, jwks: jwks)
     }
 
     /// Read on each use, so a rotated JWKS file applies at once; nil when absent or too large.

@@ -32,7 +32,8 @@ enum STSQueryService {
                 }
                 return JSONObject([("Credentials", .object(credentials(creds)))])
             },
-            "AssumeRole": QueryOperation(blocking: false) { call throws(QueryError) in
+            // Off the event loop: a cluster node reads the role from the store (read-your-writes).
+            "AssumeRole": QueryOperation(blocking: true) { call throws(QueryError) in
                 let p = call.parameters
                 var r = AssumeRoleRequest(roleArn: p["RoleArn"]?.stringValue ?? "",
                                           roleSessionName: p["RoleSessionName"]?.stringValue ?? "",
