@@ -99,7 +99,7 @@ public enum KMSConditionKeys {
         case .other(let name): return c.extraCondition(name)
         case .sourceIp: return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
         case .secureTransport: return [c.caller.secureTransport ? "true" : "false"]
-        case .currentTime: return [ISO8601.format(c.time)]
+        case .currentTime: return [ISO8601Time.format(c.time)]
         case .epochTime: return [String(Int64(c.time))]
         case .requestedRegion: return [c.caller.region]
         case .callerAccount: return [c.caller.account]
@@ -187,26 +187,5 @@ public enum KMSConditionKeys {
            let key = try? service.resolveKey(id, caller: c.caller, allowAlias: true) { return key.arn }
         guard let blob = c.request.blob("CiphertextBlob"), let parsed = CiphertextBlob.parse(blob) else { return nil }
         return ARN.key(parsed.keyId, region: c.caller.region, account: parsed.account)
-    }
-}
-
-/// aws:CurrentTime's form: 2026-01-31T12:00:00Z.
-enum ISO8601 {
-    static func format(_ epoch: Double) -> String {
-        let secs = Int64(epoch.rounded(.down))
-        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
-        let rem = secs - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))Z"
     }
 }

@@ -221,8 +221,6 @@ enum AuditRecord {
         out.append(UInt8(ascii: "]"))
     }
 
-    static let digits: [UInt8] = Array("0123456789".utf8)
-
     /// The account field of `arn:aws:kms:REGION:ACCOUNT:...`, by bytes: ARN.parse splits
     /// the whole string and was a sixth of the audit stage's cost.
     static func accountOf(arn: String) -> String? {
@@ -241,35 +239,11 @@ enum AuditRecord {
         }
     }
 
-    /// `"2026-11-29T12:00:00Z"`, CloudTrail's eventTime, without a formatter object.
+    /// `"2026-11-29T12:00:00Z"`, CloudTrail's eventTime, straight into the event's bytes.
     static func writeTime(_ time: Double, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        out.append(contentsOf: iso8601(time).utf8)
+        ISO8601Time.write(time, into: &out)
         out.append(UInt8(ascii: "\""))
-    }
-
-    /// Civil date from days since 1970 (Howard Hinnant's algorithm).
-    static func iso8601(_ time: Double) -> String {
-        let seconds = Int(time.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        var b = [UInt8]()
-        b.reserveCapacity(20)
-        func two(_ v: Int) { b.append(digits[v / 10]); b.append(digits[v % 10]) }
-        two(year / 100 % 100); two(year % 100)
-        b.append(UInt8(ascii: "-")); two(month); b.append(UInt8(ascii: "-")); two(day)
-        b.append(UInt8(ascii: "T")); two(secondOfDay / 3600); b.append(UInt8(ascii: ":"))
-        two(secondOfDay / 60 % 60); b.append(UInt8(ascii: ":")); two(secondOfDay % 60); b.append(UInt8(ascii: "Z"))
-        return String(decoding: b, as: UTF8.self)
     }
 }
 
