@@ -35,7 +35,10 @@ public enum PipelineBenchmark {
                                           principalArn: "arn:aws:iam::\(root.account):user/bench")
         }
         let service = try KMSService(store: InMemoryKeyStore(), ciphertextFormat: ciphertextFormat)
-        let audit = try auditDirectory.map { try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000") }
+        // As the server has it: the trail also feeds each key's last use (GetKeyLastUsage).
+        let audit = try auditDirectory.map {
+            try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000", keyUsage: service.keyUsage)
+        }
         var authenticator = Authenticator(credentials: CredentialRegistry([root]), dev: false, devAccount: "000000000000",
                                           identities: identities)
         // With `temporaryCredentials`: an assumed-role session's token, verified (and cached) per request.
