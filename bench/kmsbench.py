@@ -757,6 +757,24 @@ def cmd_report(args):
         print(f"\ntemporary credentials: Encrypt {temp['rps']:.0f} req/s vs long-term key {base_run['rps']:.0f} req/s "
               f"= {temp['rps'] / base_run['rps']:.3f} (cpu {_fmt(temp.get('server_cpu_us_per_request'), '.1f')} vs "
               f"{_fmt(base_run.get('server_cpu_us_per_request'), '.1f')} us/req)")
+    # Audit (issue 11, section 5): the default trail against no trail (target >= 0.85 of the
+    # rate), and the cost of --audit-fsync always, per connection count, from the same run.
+    audit_conns = sorted({int(n.rsplit("/c", 1)[1]) for n in r["order"]
+                          if n.startswith("Encrypt:audit-default/c") and n.rsplit("/c", 1)[1].isdigit()})
+    if audit_conns:
+        print()
+        print(f"{'audit (Encrypt)':<22} {'default':>10} {'off':>10} {'always':>10} {'def/off':>8} "
+              f"{'always/def':>10}  cpu us/req default / off / always")
+        for c in audit_conns:
+            d, o, a = (runs.get(f"Encrypt:{v}/c{c}", {}) for v in ("audit-default", "audit-off", "fsync-always"))
+            rate = lambda e: e.get("rps") if e.get("status") == "ok" else None
+            cpu = lambda e: _fmt(e.get("server_cpu_us_per_request") if e.get("status") == "ok" else None, '.1f')
+            ratio = rate(d) / rate(o) if rate(d) and rate(o) else None
+            always = rate(a) / rate(d) if rate(a) and rate(d) else None
+            print(f"{f'{c} connections':<22} {_fmt(rate(d), '10.0f'):>10} {_fmt(rate(o), '10.0f'):>10} "
+                  f"{_fmt(rate(a), '10.0f'):>10} {_fmt(ratio, '8.3f'):>8} {_fmt(always, '10.3f'):>10}  "
+                  f"{cpu(d)} / {cpu(o)} / {cpu(a)}"
+                  f"{'' if ratio is None else ('  (target >= 0.85: ' + ('yes' if ratio >= 0.85 else 'NO') + ')')}")
 
     # Rotation (issue 12): Encrypt on a key rotated 100 times against a fresh key, one server, one run.
     rot, fresh = runs.get("Encrypt:rotated100", {}), runs.get("Encrypt:fresh-key", {})

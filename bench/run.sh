@@ -43,8 +43,9 @@ $("$PY" "$HELPER" ops | sed 's/^/                   /')
   --no-tls       skip the TLS run (Encrypt over https on a second start of the server)
   --no-v1        skip the ciphertext format v1 comparison (Encrypt/Decrypt/GenerateDataKey
                  again on a server started with the benchmark-only --ciphertext-format 1)
-  --no-audit     skip the audit comparison (Encrypt again with the benchmark-only
-                 --audit off, and with --audit-fsync always)
+  --no-audit     skip the audit comparison (Encrypt on three more servers: default
+                 audit, the benchmark-only --audit off, and --audit-fsync always, at
+                 each of BENCH_AUDIT_CONNECTIONS="64 256" connections)
   --no-rotated   skip Encrypt on a key rotated 100 times next to a fresh key (one server)
 
 environment:
@@ -140,6 +141,7 @@ mkdir -p "$WORK/runs" "$OUT_DIR"
 
 NGINX_PID=""
 KMS_PID=""
+AUDIT_PIDS=()  # the audit comparison's three servers, while they run
 CHILD_PID=""   # a running wrk (via timeout) or raw-sign loop
 
 stop_pid() {  # stop_pid PID NAME: SIGTERM, wait up to 10 s, then SIGKILL
@@ -161,6 +163,7 @@ cleanup() {
   if [ -n "$CHILD_PID" ]; then kill -TERM "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; fi
   stop_pid "$NGINX_PID" nginx; NGINX_PID=""
   stop_pid "$KMS_PID" kms; KMS_PID=""
+  for pid in "${AUDIT_PIDS[@]}"; do stop_pid "$pid" kms; done
   if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
     echo "bench: work directory kept: $WORK" >&2
   else
@@ -419,25 +422,51 @@ if [ ${#V1_OPS[@]} -gt 0 ]; then
 fi
 
 # ------------------------------------------------------------- audit ----
-# Encrypt on a server without its audit trail (hidden, benchmark-only --audit off) and on
-# one that fsyncs every group of events (--audit-fsync always), next to the default run.
+# Issue 11, section 5, in one run: Encrypt with the default audit trail (fsync every
+# second), without it (hidden, benchmark-only --audit off) and with --audit-fsync always,
+# each at 64 and at 256 connections. The three servers start side by side on fresh data
+# dirs and the variants take turns at each connection count, so that the host's load
+# drifting during the run falls on all three alike.
+AUDIT_CONNECTIONS="${BENCH_AUDIT_CONNECTIONS:-64 256}"
+AUDIT_PIDS=()
 if [ "$DO_SERVER" = 1 ] && [ "$DO_AUDIT" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; then
-  for variant in "audit-off:--audit off" "fsync-always:--audit-fsync always"; do
-    name="${variant%%:*}"; read -r -a flags <<<"${variant#*:}"
+  declare -A AUDIT_PORT AUDIT_PID
+  AUDIT_VARIANTS=(audit-default audit-off fsync-always)
+  for name in "${AUDIT_VARIANTS[@]}"; do
+    case "$name" in
+      audit-default) flags=() ;;
+      audit-off) flags=(--audit off) ;;
+      fsync-always) flags=(--audit-fsync always) ;;
+    esac
     DATA_DIR_A="$WORK/kms-data-$name"; mkdir -p "$DATA_DIR_A"
-    KMS_PORT="$("$PY" "$HELPER" freeport)"
+    port="$("$PY" "$HELPER" freeport)"
     KMS_LOG="$WORK/kms-$name.log"
-    log "starting $KMS_BINARY server ${flags[*]} on 127.0.0.1:$KMS_PORT"
-    "$KMS_BINARY" server --host 127.0.0.1 --port "$KMS_PORT" --data-dir "$DATA_DIR_A" "${flags[@]}" >"$KMS_LOG" 2>&1 &
-    KMS_PID=$!
-    wait_port "$KMS_PORT" "$KMS_PID" "$KMS_LOG" "" || { tail -n 40 "$KMS_LOG" >&2; die "$name server did not start"; }
+    log "starting $KMS_BINARY server ${flags[*]:-(default audit)} on 127.0.0.1:$port"
+    "$KMS_BINARY" server --host 127.0.0.1 --port "$port" --data-dir "$DATA_DIR_A" "${flags[@]}" >"$KMS_LOG" 2>&1 &
+    pid=$!
+    AUDIT_PIDS+=("$pid")
+    wait_port "$port" "$pid" "$KMS_LOG" "" || { tail -n 40 "$KMS_LOG" >&2; die "$name server did not start"; }
     for _ in $(seq 1 50); do [ -s "$DATA_DIR_A/credentials" ] && break; sleep 0.1; done
-    STATE_A="$WORK/state-$name.json"
-    timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$KMS_PORT" --credentials "$DATA_DIR_A/credentials" \
-      --ops Encrypt --state "$STATE_A" || die "prepare ($name) failed (server log: $KMS_LOG)"
-    log "Encrypt:$name"
-    run_wrk "Encrypt:$name" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_A" --op Encrypt
-    stop_pid "$KMS_PID" kms; KMS_PID=""
+    timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$port" --credentials "$DATA_DIR_A/credentials" \
+      --ops Encrypt --state "$WORK/state-$name.json" || die "prepare ($name) failed (server log: $KMS_LOG)"
+    AUDIT_PORT[$name]="$port"; AUDIT_PID[$name]="$pid"
+  done
+  for c in $AUDIT_CONNECTIONS; do
+    for name in "${AUDIT_VARIANTS[@]}"; do
+      log "Encrypt:$name/c$c ($c connections)"
+      KMS_PID="${AUDIT_PID[$name]}"
+      CONNECTIONS="$c" run_wrk "Encrypt:$name/c$c" op "${AUDIT_PORT[$name]}" \
+        "$PY" "$HELPER" sign --state "$WORK/state-$name.json" --op Encrypt
+    done
+  done
+  KMS_PID=""
+  for pid in "${AUDIT_PIDS[@]}"; do stop_pid "$pid" kms; done
+  AUDIT_PIDS=()
+  for name in "${AUDIT_VARIANTS[@]}"; do
+    if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$WORK/kms-$name.log"; then
+      echo "bench: WARNING: the $name server log mentions a crash; see $WORK/kms-$name.log" >&2
+      BENCH_KEEP=1
+    fi
   done
 fi
 

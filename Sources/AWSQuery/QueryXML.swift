@@ -68,7 +68,7 @@ public enum QueryXML {
             }
         case .timestamp:
             switch value {
-            case .number: escape(iso8601(value.doubleValue ?? 0), into: &out)
+            case .number: ISO8601Time.write(value.doubleValue ?? 0, into: &out)
             case .string(let s): escape(s, into: &out)
             default: break
             }
@@ -97,23 +97,5 @@ public enum QueryXML {
             default: out.append(b)
             }
         }
-    }
-
-    /// `2026-11-29T12:00:00Z` (whole seconds, as IAM writes them).
-    public static func iso8601(_ time: Double) -> String {
-        let seconds = Int(time.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))Z"
     }
 }

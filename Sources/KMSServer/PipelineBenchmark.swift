@@ -42,7 +42,10 @@ public enum PipelineBenchmark {
         let clock: any KMSClock
         if let manual { clock = manual } else { clock = SystemClock() }
         let service = try KMSService(store: InMemoryKeyStore(), clock: clock, ciphertextFormat: ciphertextFormat)
-        let audit = try auditDirectory.map { try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000") }
+        // As the server has it: the trail also feeds each key's last use (GetKeyLastUsage).
+        let audit = try auditDirectory.map {
+            try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000", keyUsage: service.keyUsage)
+        }
         let credentials = CredentialRegistry([root])
         var authenticator = Authenticator(credentials: credentials, dev: false, devAccount: "000000000000",
                                           identities: identities)

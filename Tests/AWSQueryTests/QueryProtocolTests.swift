@@ -89,6 +89,6 @@ import Testing
     }
 
     @Test func timestampsAreISO8601() {
-        #expect(QueryXML.iso8601(1_795_000_000) == "2026-11-18T11:06:40Z")
+        #expect(ISO8601Time.format(1_795_000_000) == "2026-11-18T11:06:40Z")
     }
 }

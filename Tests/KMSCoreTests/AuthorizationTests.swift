@@ -454,7 +454,7 @@ final class SpyAuthorizer: Authorizer {
         #expect(deniedMessage { () throws(KMSError) in try call("DescribeKey", JSONObject([("KeyId", .string(epoch))])) } != nil)
         let region = try keyDenying(#"{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}"#)
         #expect(deniedMessage { () throws(KMSError) in try call("DescribeKey", JSONObject([("KeyId", .string(region))])) } != nil)
-        #expect(ISO8601.format(1_700_000_000) == "2023-11-14T22:13:20Z")
+        #expect(ISO8601Time.format(1_700_000_000) == "2023-11-14T22:13:20Z")
     }
 
     @Test func macPairSpecAgreementUsageAndContextKeys() throws {

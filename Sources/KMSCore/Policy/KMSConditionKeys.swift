@@ -109,7 +109,7 @@ public enum KMSConditionKeys {
         case .other(let name): return c.extraCondition(name)
         case .sourceIp: return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
         case .secureTransport: return [c.caller.secureTransport ? "true" : "false"]
-        case .currentTime: return [ISO8601.format(c.time)]
+        case .currentTime: return [ISO8601Time.format(c.time)]
         case .epochTime: return [String(Int64(c.time))]
         case .requestedRegion: return [c.caller.region]
         case .callerAccount: return [c.caller.account]
@@ -198,9 +198,4 @@ public enum KMSConditionKeys {
         guard let blob = c.request.blob("CiphertextBlob"), let parsed = CiphertextBlob.parse(blob) else { return nil }
         return ARN.key(parsed.keyId, region: c.caller.region, account: parsed.account)
     }
-}
-
-/// aws:CurrentTime's form: 2026-01-31T12:00:00Z (one formatter, in the policy engine).
-enum ISO8601 {
-    static func format(_ epoch: Double) -> String { PolicyDate.iso8601(epoch) }
 }

@@ -110,7 +110,7 @@ enum AuditDigestCheck {
             loaded.digests.append(Digest(
                 number: number, start: first, end: end, lastEventHash: o["lastEventHash"]?.stringValue ?? "",
                 interval: o["digestIntervalSeconds"]?.doubleValue ?? 60, everyEvents: o["digestEveryEvents"]?.intValue ?? 0,
-                endTime: AuditTime.parse(o["digestEndTime"]?.stringValue ?? "") ?? 0))
+                endTime: ISO8601Time.parse(o["digestEndTime"]?.stringValue ?? "") ?? 0))
             loaded.ends.insert(end)
             previousHash = Array(SHA256.hash(data: line))
             previousEnd = end

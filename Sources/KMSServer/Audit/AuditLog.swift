@@ -56,6 +56,8 @@ public final class AuditLog: Sendable {
     }
 
     private let state: Mutex<State>
+    /// One `sync` at a time (the timer's and the one at shutdown).
+    private let syncing = Mutex(())
 
     public init(dataDirectory: String, policy: FsyncPolicy, fallbackAccount: String,
                 digestSigner: AuditDigestSigner? = nil, digestPolicy: AuditDigestPolicy = AuditDigestPolicy(),
@@ -117,23 +119,39 @@ public final class AuditLog: Sendable {
     /// Chains and writes one group of records (each without its closing brace, `events`
     /// holds their end offsets in `bytes`), fsyncing first with `.always`. Returns false
     /// when they could not be written: then none of them counts, the chain is as before,
-    /// and the caller must fail the requests.
+    /// and the caller must fail the requests. The entries are moved into the index: what
+    /// `entries` holds afterwards is for the caller to drop.
     func append(_ bytes: [UInt8], ends: [Int], entries: inout [AuditIndexEntry]) -> Bool {
-        state.withLock { s in
+        // Most of each record's SHA-256 is over its own bytes, which do not depend on the
+        // chain: hashed here, before the lock, so that the other event loop's group waits
+        // only for the chain links (the last block or two of each hash) and the write.
+        var partial: [SHA256] = []
+        partial.reserveCapacity(ends.count)
+        bytes.withUnsafeBytes { raw in
+            for i in ends.indices.reversed() {  // popped first to last below
+                var hash = SHA256()
+                hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: raw[(i == 0 ? 0 : ends[i - 1])..<ends[i]]))
+                partial.append(hash)
+            }
+        }
+        return state.withLock { s in
             let savedHash = s.previousHash
             s.line.removeAll(keepingCapacity: true)
             var start = 0
             var offsets: [(Int, Int)] = []
             offsets.reserveCapacity(ends.count)
             for end in ends {
+                guard var hash = partial.popLast() else { break }
                 let lineStart = s.line.count
                 s.line.append(contentsOf: bytes[start..<end])
+                let linkStart = s.line.count
                 s.line.append(contentsOf: #","previousEventHash":""#.utf8)
                 Self.appendHex(s.previousHash, into: &s.line)
                 s.line.append(contentsOf: "\"}".utf8)
-                s.previousHash = s.line.withUnsafeBufferPointer {
-                    Array(SHA256.hash(data: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[lineStart...]))))
-                }
+                s.line.withUnsafeBytes { hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[linkStart...])) }
+                // Into the chain's 32 bytes in place: no array per record.
+                let digest = hash.finalize()
+                s.previousHash.withUnsafeMutableBytes { to in digest.withUnsafeBytes { to.copyMemory(from: $0) } }
                 offsets.append((s.size + lineStart, s.line.count - lineStart))
                 s.line.append(UInt8(ascii: "\n"))
                 start = end
@@ -150,13 +168,13 @@ public final class AuditLog: Sendable {
                 return false
             }
             s.failedAt = nil
+            if let keyUsage { Self.trackLastUses(entries, keyUsage) }
             for i in entries.indices {
                 entries[i].segment = s.segment
                 entries[i].offset = offsets[i].0
                 entries[i].length = offsets[i].1
                 entries[i].sequence = s.count + i + 1
-                Self.insert(entries[i], into: &s)
-                Self.track(entries[i], keyUsage)
+                Self.insert(&entries[i], into: &s)
             }
             s.count += ends.count
             s.size += s.line.count
@@ -180,21 +198,45 @@ public final class AuditLog: Sendable {
 
     /// The timer's fsync; it also records the chain head (count and last hash), so that
     /// `kms audit verify` notices records cut from the end of the trail.
+    ///
+    /// The fsync and the head's file run outside the trail's lock, on duplicates of the
+    /// descriptors: under the lock they stopped every event loop's writes for as long as
+    /// the disk took (milliseconds, every second). The head is taken before the fsync, so
+    /// it never counts a record the fsync did not cover.
     func sync(final: Bool = false) {
-        state.withLock { s in
-            // A signed digest every digestPolicy.interval, and at shutdown, when records were added.
-            if let d = s.digests, s.count > d.lastEnd {
-                let now = Date().timeIntervalSince1970
-                if final || now - d.lastTime >= digestPolicy.interval { writeDigest(&s, now: now) }
+        syncing.withLock { _ in
+            let pending = state.withLock { s -> (fd: Int32, digests: Int32, head: AuditChainHead)? in
+                // A signed digest every digestPolicy.interval, and at shutdown, when records were added.
+                if let d = s.digests, s.count > d.lastEnd {
+                    let now = Date().timeIntervalSince1970
+                    if final || now - d.lastTime >= digestPolicy.interval { writeDigest(&s, now: now) }
+                }
+                guard s.dirty else { return nil }
+                s.dirty = false
+                let fd = dup(s.fd)
+                guard fd >= 0 else {
+                    // No descriptor to spare: fsync here, under the lock, as before.
+                    if fsync(s.fd) != 0 {
+                        Console.error("kms: ERROR: audit fsync failed: \(String(cString: strerror(errno)))")
+                        return nil
+                    }
+                    if let d = s.digests { _ = fsync(d.fd) }
+                    writeHead(s)
+                    return nil
+                }
+                return (fd, s.digests.map { dup($0.fd) } ?? -1, head(s))
             }
-            guard s.dirty else { return }
-            s.dirty = false
-            if fsync(s.fd) != 0 {
+            guard let pending else { return }
+            defer {
+                close(pending.fd)
+                if pending.digests >= 0 { close(pending.digests) }
+            }
+            if fsync(pending.fd) != 0 {
                 Console.error("kms: ERROR: audit fsync failed: \(String(cString: strerror(errno)))")
                 return
             }
-            if let d = s.digests { _ = fsync(d.fd) }
-            writeHead(s)
+            if pending.digests >= 0 { _ = fsync(pending.digests) }
+            pending.head.write(directory: directory)
         }
     }
 
@@ -207,8 +249,14 @@ public final class AuditLog: Sendable {
         s.digests = d
     }
 
+    private func head(_ s: State) -> AuditChainHead {
+        AuditChainHead(count: s.count, hash: Self.hex(s.previousHash), digests: s.digests?.count ?? 0)
+    }
+
+    /// Under the trail's lock (rotation): through a temporary file of its own, since the
+    /// timer's `sync` may be writing its head at the same time.
     private func writeHead(_ s: State) {
-        AuditChainHead(count: s.count, hash: Self.hex(s.previousHash), digests: s.digests?.count ?? 0).write(directory: directory)
+        head(s).write(directory: directory, temporary: AuditChainHead.fileName + ".locked.tmp")
     }
 
     private func rotate(_ s: inout State) {
@@ -232,11 +280,34 @@ public final class AuditLog: Sendable {
                                                               cloudTrailEventId: entry.eventID, kmsRequestId: entry.requestID))
     }
 
-    private static func insert(_ entry: AuditIndexEntry, into s: inout State) {
+    /// A group's successful cryptographic calls as their keys' last use: only the newest
+    /// call per key is handed over, so a tick of calls on one key takes the tracker's lock
+    /// once instead of once per call.
+    private static func trackLastUses(_ entries: [AuditIndexEntry], _ tracker: KeyUsageTracker) {
+        var latest: [(arn: String, entry: Int)] = []
+        for (i, entry) in entries.enumerated() where entry.tracksKeyUsage {
+            for arn in entry.resources {
+                if let j = latest.firstIndex(where: { $0.arn == arn }) {
+                    if entries[latest[j].entry].time <= entry.time { latest[j].entry = i }
+                } else {
+                    latest.append((arn, i))
+                }
+            }
+        }
+        for (arn, i) in latest {
+            let entry = entries[i]
+            tracker.record(keyArns: [arn], KeyLastUsage(operation: entry.eventName, time: entry.time,
+                                                        cloudTrailEventId: entry.eventID, kmsRequestId: entry.requestID))
+        }
+    }
+
+    /// Moves `entry` into the ring (the one it replaces comes back in `entry`): no copy,
+    /// so no retain and release of each of its strings.
+    private static func insert(_ entry: inout AuditIndexEntry, into s: inout State) {
         if s.index.count < indexCapacity {
             s.index.append(entry)
         } else {
-            s.index[s.indexHead] = entry
+            swap(&s.index[s.indexHead], &entry)
             s.indexHead = (s.indexHead + 1) % indexCapacity
         }
     }
@@ -317,8 +388,8 @@ struct AuditChainHead {
 
     static let fileName = "chain-head"
 
-    func write(directory: String) {
-        let temporary = directory + "/" + Self.fileName + ".tmp"
+    func write(directory: String, temporary name: String = fileName + ".tmp") {
+        let temporary = directory + "/" + name
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
         let ok = AuditLog.writeAll(fd, Array("\(count) \(hash) \(digests)\n".utf8)) && fsync(fd) == 0

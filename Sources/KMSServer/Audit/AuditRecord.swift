@@ -45,6 +45,8 @@ struct AuditIndexEntry: Sendable {
     /// For GetKeyLastUsage: the request ID the client saw, and whether the call succeeded.
     var requestID = ""
     var succeeded = false
+    /// A successful cryptographic call: AuditLog records it as its keys' last use.
+    var tracksKeyUsage = false
     // Where the line is: set by AuditLog when it is written.
     var segment = 0
     var offset = 0
@@ -92,8 +94,8 @@ enum AuditRecord {
                                 requestParameters: JSONObject??, responseElements: JSONObject??) -> AuditIndexEntry {
         let error = errorCode
         let account = caller?.account ?? fallbackAccount
-        let readOnly = AuditFields.isReadOnly(eventName)
-        let eventID = EventID.next()
+        let profile = AuditFields.profile(eventName)
+        let readOnly = profile.readOnly
         out.append(contentsOf: #"{"eventVersion":"1.08","userIdentity":"#.utf8)
         let username = writeIdentity(caller, into: &out)
         out.append(contentsOf: #","eventTime":"#.utf8)
@@ -120,23 +122,23 @@ enum AuditRecord {
         if let requestParameters {
             if let p = requestParameters { JSONWriter.write(.object(p), into: &out) } else { out.append(contentsOf: "null".utf8) }
         } else {
-            AuditFields.writeRequestParameters(eventName, request, into: &out)
+            AuditFields.writeRequestParameters(profile, request, into: &out)
         }
+        // The key ARNs, found once: `resources`, and responseElements.keyId where AWS logs it.
+        let resources = AuditFields.resources(request: request, response: error == nil ? response : nil,
+                                              region: region, account: account)
         out.append(contentsOf: #","responseElements":"#.utf8)
         if let responseElements {
             if let r = responseElements, error == nil { JSONWriter.write(.object(r), into: &out) } else { out.append(contentsOf: "null".utf8) }
         } else {
-            let keyArn = error == nil && AuditFields.responseKeyArn.contains(eventName)
-                ? AuditFields.resources(request: request, response: response, region: region, account: account).first : nil
-            AuditFields.writeResponseElements(eventName, error == nil ? response : nil, keyArn: keyArn, into: &out)
+            let keyArn = error == nil && profile.responseKeyArn ? resources.first : nil
+            AuditFields.writeResponseElements(profile, error == nil ? response : nil, keyArn: keyArn, into: &out)
         }
         out.append(contentsOf: #","requestID":"#.utf8)
         JSONWriter.writeString(context.requestID, into: &out)
         out.append(contentsOf: #","eventID":"#.utf8)
-        JSONWriter.writeString(eventID, into: &out)
+        let eventID = EventID.write(into: &out)
         out.append(contentsOf: (readOnly ? #","readOnly":true"# : #","readOnly":false"#).utf8)
-        let resources = AuditFields.resources(request: request, response: error == nil ? response : nil,
-                                              region: region, account: account)
         if !resources.isEmpty { writeResources(resources, account: account, into: &out) }
         out.append(contentsOf: #","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"#.utf8)
         JSONWriter.writeString(account, into: &out)
@@ -150,7 +152,8 @@ enum AuditRecord {
         }
         return AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
                                username: username, accessKeyId: caller?.accessKeyId ?? "", readOnly: readOnly,
-                               eventID: eventID, resources: resources, requestID: context.requestID, succeeded: error == nil)
+                               eventID: eventID, resources: resources, requestID: context.requestID, succeeded: error == nil,
+                               tracksKeyUsage: profile.tracksKeyUsage && error == nil)
     }
 
     /// What KMS does by itself (eventType AwsServiceEvent): today, deleting a key at the
@@ -158,7 +161,6 @@ enum AuditRecord {
     /// `details`: the event's serviceEventDetails (RotateKey: rotationType, keyOrigin, material IDs).
     static func serviceEvent(into out: inout [UInt8], eventName: String, time: Double, account: String,
                              region: String, keyArn: String, details: [(String, String)] = []) -> AuditIndexEntry {
-        let eventID = EventID.next()
         out.append(contentsOf: #"{"eventVersion":"1.08","userIdentity":{"accountId":"#.utf8)
         JSONWriter.writeString(account, into: &out)
         out.append(contentsOf: #","invokedBy":"kms.amazonaws.com"},"eventTime":"#.utf8)
@@ -168,7 +170,7 @@ enum AuditRecord {
         out.append(contentsOf: #","awsRegion":"#.utf8)
         JSONWriter.writeString(region, into: &out)
         out.append(contentsOf: #","sourceIPAddress":"kms.amazonaws.com","userAgent":"kms.amazonaws.com","requestParameters":null,"responseElements":null,"eventID":"#.utf8)
-        JSONWriter.writeString(eventID, into: &out)
+        let eventID = EventID.write(into: &out)
         out.append(contentsOf: #","readOnly":false"#.utf8)
         writeResources([keyArn], account: account, into: &out)
         out.append(contentsOf: #","eventType":"AwsServiceEvent","managementEvent":true,"recipientAccountId":"#.utf8)
@@ -198,7 +200,7 @@ enum AuditRecord {
         if caller.principal.kind == .assumedRole, let roleArn = caller.principal.roleArn {
             return writeAssumedRoleIdentity(caller, roleArn: roleArn, into: &out)
         }
-        let isRoot = caller.principalArn.hasSuffix(":root")
+        let isRoot = isRootArn(caller.principalArn)
         out.append(contentsOf: (isRoot ? #"{"type":"Root","principalId":"# : #"{"type":"IAMUser","principalId":"#).utf8)
         // The root's principalId is its account, as in AWS; a user's is its unique ID
         // (AIDA...), or its access key ID when it has none (dev mode).
@@ -219,6 +221,13 @@ enum AuditRecord {
         return username
     }
 
+    /// `arn:aws:iam::ACCOUNT:root`, by bytes (String.hasSuffix compares grapheme by grapheme).
+    static func isRootArn(_ arn: String) -> Bool {
+        let suffix = ":root".utf8
+        let utf8 = arn.utf8
+        return utf8.count >= suffix.count && utf8.suffix(suffix.count).elementsEqual(suffix)
+    }
+
     private static func writeResources(_ arns: [String], account: String, into out: inout [UInt8]) {
         out.append(contentsOf: #","resources":["#.utf8)
         for (i, arn) in arns.enumerated() {
@@ -231,8 +240,6 @@ enum AuditRecord {
         }
         out.append(UInt8(ascii: "]"))
     }
-
-    static let digits: [UInt8] = Array("0123456789".utf8)
 
     /// The account field of `arn:aws:kms:REGION:ACCOUNT:...`, by bytes: ARN.parse splits
     /// the whole string and was a sixth of the audit stage's cost.
@@ -252,35 +259,11 @@ enum AuditRecord {
         }
     }
 
-    /// `"2026-11-29T12:00:00Z"`, CloudTrail's eventTime, without a formatter object.
+    /// `"2026-11-29T12:00:00Z"`, CloudTrail's eventTime, straight into the event's bytes.
     static func writeTime(_ time: Double, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        out.append(contentsOf: iso8601(time).utf8)
+        ISO8601Time.write(time, into: &out)
         out.append(UInt8(ascii: "\""))
-    }
-
-    /// Civil date from days since 1970 (Howard Hinnant's algorithm).
-    static func iso8601(_ time: Double) -> String {
-        let seconds = Int(time.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        var b = [UInt8]()
-        b.reserveCapacity(20)
-        func two(_ v: Int) { b.append(digits[v / 10]); b.append(digits[v % 10]) }
-        two(year / 100 % 100); two(year % 100)
-        b.append(UInt8(ascii: "-")); two(month); b.append(UInt8(ascii: "-")); two(day)
-        b.append(UInt8(ascii: "T")); two(secondOfDay / 3600); b.append(UInt8(ascii: ":"))
-        two(secondOfDay / 60 % 60); b.append(UInt8(ascii: ":")); two(secondOfDay % 60); b.append(UInt8(ascii: "Z"))
-        return String(decoding: b, as: UTF8.self)
     }
 }
 
@@ -294,16 +277,20 @@ enum EventID {
     static let counter = Atomic<UInt64>(0)
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func next() -> String {
+    /// Writes the next ID, quoted, straight into the event's bytes and returns it (for the
+    /// index): one allocation, for the String.
+    static func write(into out: inout [UInt8]) -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
-        var out = [UInt8]()
-        out.reserveCapacity(36)
+        out.append(UInt8(ascii: "\""))
+        let start = out.count
         for i in 0..<32 {
             if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
             if i == 12 { out.append(UInt8(ascii: "4")); continue }  // version 4
             if i == 16 { out.append(UInt8(ascii: "8")); continue }  // RFC 4122 variant
             out.append(i < 16 ? prefix[i] : digits[Int((n >> UInt64((31 - i) * 4)) & 0xF)])
         }
-        return String(decoding: out, as: UTF8.self)
+        let id = String(decoding: out[start...], as: UTF8.self)
+        out.append(UInt8(ascii: "\""))
+        return id
     }
 }

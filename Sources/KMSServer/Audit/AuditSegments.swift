@@ -76,7 +76,7 @@ enum AuditSegments {
         let username = type == "Root" ? "root" : (identity?["userName"]?.stringValue ?? (arn.split(separator: "/").last.map(String.init) ?? ""))
         let resources = (o["resources"]?.arrayValue ?? []).compactMap { $0.objectValue?["ARN"]?.stringValue }
         return AuditIndexEntry(
-            time: AuditTime.parse(o["eventTime"]?.stringValue ?? "") ?? 0,
+            time: ISO8601Time.parse(o["eventTime"]?.stringValue ?? "") ?? 0,
             eventName: o["eventName"]?.stringValue ?? "",
             source: AuditEventSource(rawValue: o["eventSource"]?.stringValue ?? "") ?? .kms,
             account: o["recipientAccountId"]?.stringValue ?? "",
@@ -89,28 +89,5 @@ enum AuditSegments {
             requestID: o["requestID"]?.stringValue ?? "",
             succeeded: o["errorCode"] == nil && o["eventType"]?.stringValue == "AwsApiCall",
             segment: segment, offset: offset, length: line.count, sequence: sequence)
-    }
-}
-
-/// eventTime text back to epoch seconds (`2026-11-29T12:00:00Z`; fractions ignored).
-enum AuditTime {
-    static func parse(_ text: String) -> Double? {
-        let b = Array(text.utf8)
-        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T") else { return nil }
-        func num(_ r: Range<Int>) -> Int? {
-            var v = 0
-            for i in r { guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }; v = v * 10 + Int(b[i] - 0x30) }
-            return v
-        }
-        guard let y = num(0..<4), let m = num(5..<7), let d = num(8..<10), let hh = num(11..<13),
-              let mm = num(14..<16), let ss = num(17..<19), (1...12).contains(m) else { return nil }
-        // Days from civil (Howard Hinnant).
-        let yy = m <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        return Double(days * 86_400 + hh * 3600 + mm * 60 + ss)
     }
 }

@@ -57,7 +57,7 @@ public enum AuditVerifier {
                       line.count > 90 else {
                     return fail(count, checked, "\(place) is altered: it is not a chained JSON record")
                 }
-                let time = AuditTime.parse(object["eventTime"]?.stringValue ?? "") ?? 0
+                let time = ISO8601Time.parse(object["eventTime"]?.stringValue ?? "") ?? 0
                 let inRange = (from.map { time >= $0 } ?? true) && (to.map { time <= $0 } ?? true)
                 // The link must be the record's last member, exactly as written.
                 let suffix = Array(#","previousEventHash":""#.utf8) + Array(link.utf8) + Array("\"}".utf8)
@@ -94,5 +94,5 @@ public enum AuditVerifier {
 
 extension AuditVerifier {
     /// `2026-11-29T12:00:00Z` to epoch seconds.
-    public static func parseTime(_ text: String) -> Double? { AuditTime.parse(text) }
+    public static func parseTime(_ text: String) -> Double? { ISO8601Time.parse(text) }
 }

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import KMSCore
+@testable import KMSServer
+
+/// AuditLog's group write: the chain (hashed partly before the lock) verifies, each key's
+/// last use is the newest successful call of the group, and a full index keeps the newest.
+@Suite struct AuditWriterTests {
+    func directory() throws -> String {
+        let path = NSTemporaryDirectory() + "kms-audit-writer-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func entry(_ n: Int, time: Double, key: String, tracks: Bool = true) -> AuditIndexEntry {
+        AuditIndexEntry(time: time, eventName: "Encrypt", source: .kms, account: "111122223333", username: "root",
+                        accessKeyId: "AKIAWRITERTEST000001", readOnly: true, eventID: "e\(n)", resources: [key],
+                        requestID: "r\(n)", succeeded: tracks, tracksKeyUsage: tracks)
+    }
+
+    /// Records as the batcher hands them over: back to back, without their closing brace.
+    func group(_ entries: [AuditIndexEntry]) -> (bytes: [UInt8], ends: [Int]) {
+        var bytes: [UInt8] = [], ends: [Int] = []
+        for e in entries {
+            var event: [UInt8] = []
+            AuditRecord.writeTime(e.time, into: &event)
+            bytes += Array(#"{"eventVersion":"1.08","eventTime":"#.utf8) + event
+                + Array(#","eventName":"Encrypt","eventID":"\#(e.eventID)","requestID":"\#(e.requestID)""#.utf8)
+            ends.append(bytes.count)
+        }
+        return (bytes, ends)
+    }
+
+    @Test func aGroupRecordsEachKeysNewestSuccessfulUse() throws {
+        let dir = try directory()
+        let tracker = KeyUsageTracker()
+        let audit = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000", keyUsage: tracker)
+        let a = "arn:aws:kms:us-east-1:111122223333:key/a", b = "arn:aws:kms:us-east-1:111122223333:key/b"
+        // Out of order in time (an offloaded call answered late), and a failed call last.
+        var entries = [entry(1, time: 1000, key: a), entry(2, time: 1002, key: b), entry(3, time: 1001, key: a),
+                       entry(4, time: 999, key: a), entry(5, time: 1005, key: a, tracks: false)]
+        let (bytes, ends) = group(entries)
+        #expect(audit.append(bytes, ends: ends, entries: &entries))
+        #expect(tracker.lastUsage(keyArn: a)?.kmsRequestId == "r3")
+        #expect(tracker.lastUsage(keyArn: a)?.cloudTrailEventId == "e3")
+        #expect(tracker.lastUsage(keyArn: b)?.kmsRequestId == "r2")
+        // A later group moves the key on; an older call in it does not move it back.
+        var later = [entry(6, time: 1003, key: a), entry(7, time: 1000, key: b)]
+        let (bytes2, ends2) = group(later)
+        #expect(audit.append(bytes2, ends: ends2, entries: &later))
+        #expect(tracker.lastUsage(keyArn: a)?.kmsRequestId == "r6")
+        #expect(tracker.lastUsage(keyArn: b)?.kmsRequestId == "r2")
+        audit.sync()
+        #expect(AuditVerifier.verify(dataDirectory: dir).intact)
+        let head = try #require(AuditChainHead.read(directory: dir + "/audit"))
+        #expect(head.count == 7)
+        var newest: [String] = []
+        audit.forEachNewestFirst { newest.append($0.eventID); return true }
+        #expect(newest == ["e7", "e6", "e5", "e4", "e3", "e2", "e1"])
+    }
+
+    @Test func aFullIndexKeepsTheNewestEvents() throws {
+        let dir = try directory()
+        let audit = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000")
+        let total = AuditLog.indexCapacity + 5
+        var n = 0
+        while n < total {
+            let size = min(20_000, total - n)
+            var entries = (n..<(n + size)).map { entry($0 + 1, time: 1000, key: "k", tracks: false) }
+            let (bytes, ends) = group(entries)
+            #expect(audit.append(bytes, ends: ends, entries: &entries))
+            n += size
+        }
+        var seen: [String] = []
+        audit.forEachNewestFirst { seen.append($0.eventID); return true }
+        #expect(seen.count == AuditLog.indexCapacity)
+        #expect(seen.first == "e\(total)" && seen.last == "e6")
+        #expect(Set(seen).count == seen.count)
+    }
+}
