@@ -81,13 +81,6 @@ done
 
 log() { printf '==> %s\n' "$*"; }
 
-# The storage rows need a PostgreSQL: without KMS_TEST_POSTGRES_URL the whole run goes
-# under scripts/with-postgres, which deletes its throwaway cluster when the run ends.
-if [ "$DO_POSTGRES" = 1 ] && [ "$DO_SERVER" = 1 ] && [ -z "${KMS_TEST_POSTGRES_URL:-}" ] &&
-   [ -z "${BENCH_UNDER_POSTGRES:-}" ] && have_postgres; then
-  export BENCH_UNDER_POSTGRES=1
-  exec "$REPO/scripts/with-postgres" "$0" "${ARGS[@]}"
-fi
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # "10s" / "10" / "2m" -> seconds (integer), for the outer timeouts.
@@ -110,6 +103,15 @@ if [ "$DUR_S" -gt 280 ]; then
 fi
 
 OPS="$("$PY" "$HELPER" check-ops --ops "$OPS")" || exit 64
+
+# The storage rows need a PostgreSQL: without KMS_TEST_POSTGRES_URL the whole run goes
+# under scripts/with-postgres, which deletes its throwaway cluster when the run ends.
+if [ "$DO_POSTGRES" = 1 ] && [ "$DO_SERVER" = 1 ] &&
+   [[ ",$OPS," == *",Encrypt,"* ]] && [ -z "${KMS_TEST_POSTGRES_URL:-}" ] &&
+   [ -z "${BENCH_UNDER_POSTGRES:-}" ] && have_postgres; then
+  export BENCH_UNDER_POSTGRES=1
+  exec "$REPO/scripts/with-postgres" "$0" "${ARGS[@]}"
+fi
 
 # ---------------------------------------------------------------- tools ----
 ensure_tools() {
