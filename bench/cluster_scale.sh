@@ -23,13 +23,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-db_url() { "$PY" - "$KMS_TEST_POSTGRES_URL" "$1" <<'EOF'
-import sys
-from urllib.parse import urlsplit, urlunsplit
-p = urlsplit(sys.argv[1]); print(urlunsplit((p.scheme, p.netloc, "/" + sys.argv[2], p.query, p.fragment)))
-EOF
-}
-psql_at() { psql "$1" -v ON_ERROR_STOP=1 -qtAc "$2"; }
+. "$HERE/postgres.sh"  # db_url, psql_at
 rss_kib() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
 

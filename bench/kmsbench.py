@@ -630,6 +630,34 @@ def cmd_record_run(args):
               f"{res['requests']} requests, 0 errors")
 
 
+def cmd_record_sum(args):
+    """One row for several wrk processes that ran at the same time (one per node): the
+    rates and request counts add up, latency is the worst part's, and the row is ok only
+    when every part is."""
+    runs = _results(args.results)["runs"]
+    parts = [runs.get(n, {"status": "failed", "reason": f"no run {n}"}) for n in args.parts]
+    bad = [f"{n}: {e.get('reason', e.get('status'))}" for n, e in zip(args.parts, parts)
+           if e.get("status") != "ok"]
+    if bad:
+        entry = {"kind": "op", "status": "failed", "reason": "; ".join(bad), "parts": args.parts}
+    else:
+        entry = {"kind": "op", "status": "ok", "parts": args.parts,
+                 "rps": sum(e["rps"] for e in parts),
+                 "requests": sum(e["requests"] for e in parts),
+                 "p50_us": max(e["p50_us"] for e in parts),
+                 "p99_us": max(e["p99_us"] for e in parts)}
+        if all("server_cpu_s" in e for e in parts) and entry["requests"]:
+            cpu = sum(e["server_cpu_s"] for e in parts)
+            entry["server_cpu_s"] = round(cpu, 3)
+            entry["server_cpu_us_per_request"] = round(cpu * 1e6 / entry["requests"], 1)
+    _store(args.results, args.name, entry)
+    if entry["status"] == "ok":
+        print(f"    {args.name}: {entry['rps']:.0f} req/s in all (" +
+              " + ".join(f"{e['rps']:.0f}" for e in parts) + ")")
+    else:
+        print(f"!!! {args.name}: {entry['reason']}")
+
+
 def cmd_record_skip(args):
     _store(args.results, args.name, {"kind": args.kind, "status": args.status,
                                      "reason": args.reason})
@@ -784,6 +812,21 @@ def cmd_report(args):
               f"= {ratio:.3f} (target >= 0.9: {'yes' if ratio >= 0.9 else 'NO'}; cpu us/req "
               f"{_fmt(rot.get('server_cpu_us_per_request'), '.1f')} vs {_fmt(fresh.get('server_cpu_us_per_request'), '.1f')})")
 
+    # Storage (issue 8 §5): Encrypt on the SQLite server, on one node on PostgreSQL, and on
+    # two nodes on that PostgreSQL with one wrk per node at the same time, from one run.
+    sqlite, pg1, pg2 = runs.get("Encrypt", {}), runs.get("Encrypt:pg-1node", {}), runs.get("Encrypt:pg-2nodes", {})
+    if pg1.get("status") == "ok" or pg2.get("status") == "ok":
+        def rate(e):
+            return e["rps"] if e.get("status") == "ok" else None
+        print(f"\nstorage: Encrypt SQLite {_fmt(rate(sqlite), '.0f')} req/s, PostgreSQL one node "
+              f"{_fmt(rate(pg1), '.0f')} req/s, two nodes {_fmt(rate(pg2), '.0f')} req/s in all"
+              + (f" ({' + '.join(_fmt(rate(runs.get(n, {})), '.0f') for n in pg2.get('parts', []))})"
+                 if pg2.get("status") == "ok" else ""))
+        if rate(pg1) and rate(pg2):
+            print(f"  two nodes / one node = {rate(pg2) / rate(pg1):.3f} (both nodes share this machine's cores)")
+        if rate(pg1) and rate(sqlite):
+            print(f"  PostgreSQL one node / SQLite = {rate(pg1) / rate(sqlite):.3f}")
+
     raw = r.get("raw_sign") or {}
     if raw:
         print()
@@ -911,6 +954,12 @@ def main():
     s.add_argument("--server-cpu-seconds", type=float, default=None,
                    help="server user+system CPU time over the measured run")
     s.set_defaults(fn=cmd_record_run)
+
+    s = sub.add_parser("record-sum")
+    s.add_argument("--results", required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--parts", nargs="+", required=True)
+    s.set_defaults(fn=cmd_record_sum)
 
     s = sub.add_parser("record-skip")
     s.add_argument("--results", required=True)

@@ -26,7 +26,10 @@ DO_TLS=1
 DO_V1=1
 DO_AUDIT=1
 DO_ROTATED=1
+DO_POSTGRES=1
 OPS="all"
+ARGS=("$@")
+. "$HERE/postgres.sh"  # db_url, psql_at, have_postgres
 
 usage() {
   cat <<EOF
@@ -47,6 +50,9 @@ $("$PY" "$HELPER" ops | sed 's/^/                   /')
                  audit, the benchmark-only --audit off, and --audit-fsync always, at
                  each of BENCH_AUDIT_CONNECTIONS="64 256" connections)
   --no-rotated   skip Encrypt on a key rotated 100 times next to a fresh key (one server)
+  --no-postgres  skip the storage rows: Encrypt on one node on a throwaway PostgreSQL
+                 (scripts/with-postgres) and on two nodes on it, one wrk per node at once
+                 (on by default when the PostgreSQL server binaries and psql are installed)
 
 environment:
   KMS_BINARY=$KMS_BINARY
@@ -67,6 +73,7 @@ while [ $# -gt 0 ]; do
     --no-v1) DO_V1=0 ;;
     --no-audit) DO_AUDIT=0 ;;
     --no-rotated) DO_ROTATED=0 ;;
+    --no-postgres) DO_POSTGRES=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
   esac
@@ -74,6 +81,7 @@ while [ $# -gt 0 ]; do
 done
 
 log() { printf '==> %s\n' "$*"; }
+
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 # "10s" / "10" / "2m" -> seconds (integer), for the outer timeouts.
@@ -96,6 +104,15 @@ if [ "$DUR_S" -gt 280 ]; then
 fi
 
 OPS="$("$PY" "$HELPER" check-ops --ops "$OPS")" || exit 64
+
+# The storage rows need a PostgreSQL: without KMS_TEST_POSTGRES_URL the whole run goes
+# under scripts/with-postgres, which deletes its throwaway cluster when the run ends.
+if [ "$DO_POSTGRES" = 1 ] && [ "$DO_SERVER" = 1 ] &&
+   [[ ",$OPS," == *",Encrypt,"* ]] && [ -z "${KMS_TEST_POSTGRES_URL:-}" ] &&
+   [ -z "${BENCH_UNDER_POSTGRES:-}" ] && have_postgres; then
+  export BENCH_UNDER_POSTGRES=1
+  exec "$REPO/scripts/with-postgres" "$0" "${ARGS[@]}"
+fi
 
 # ---------------------------------------------------------------- tools ----
 ensure_tools() {
@@ -142,7 +159,10 @@ mkdir -p "$WORK/runs" "$OUT_DIR"
 NGINX_PID=""
 KMS_PID=""
 AUDIT_PIDS=()  # the audit comparison's three servers, while they run
+KMS_PID2=""    # the second node of the two-node PostgreSQL run
 CHILD_PID=""   # a running wrk (via timeout) or raw-sign loop
+CHILD_PID2=""  # the second wrk of a two-node run
+PG_DB=""       # the benchmark's PostgreSQL database while it exists (dropped at exit)
 
 stop_pid() {  # stop_pid PID NAME: SIGTERM, wait up to 10 s, then SIGKILL
   local pid="$1" name="$2" i
@@ -161,9 +181,14 @@ stop_pid() {  # stop_pid PID NAME: SIGTERM, wait up to 10 s, then SIGKILL
 cleanup() {
   local rc=$?
   if [ -n "$CHILD_PID" ]; then kill -TERM "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; fi
+  if [ -n "$CHILD_PID2" ]; then kill -TERM "$CHILD_PID2" 2>/dev/null || true; wait "$CHILD_PID2" 2>/dev/null || true; fi
   stop_pid "$NGINX_PID" nginx; NGINX_PID=""
   stop_pid "$KMS_PID" kms; KMS_PID=""
   for pid in "${AUDIT_PIDS[@]}"; do stop_pid "$pid" kms; done
+  stop_pid "$KMS_PID2" kms; KMS_PID2=""
+  if [ -n "$PG_DB" ]; then
+    psql_at "$KMS_TEST_POSTGRES_URL" "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
   if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
     echo "bench: work directory kept: $WORK" >&2
   else
@@ -226,6 +251,55 @@ run_wrk() {
   if [ "$kind" = op ] && ! kill -0 "$KMS_PID" 2>/dev/null; then died=(--server-died); fi
   "$PY" "$HELPER" record-run --results "$RESULTS" --name "$name" --kind "$kind" \
     --wrk-output "$out" --wrk-exit "$rc" "${died[@]}" "${cpu[@]}"
+}
+
+# start_kms PIDVAR NAME PORT DATA_DIR [SERVER ARGS...]: starts a server (its pid in the
+# variable PIDVAR, KMS_PID or KMS_PID2, which cleanup stops), log $WORK/kms-NAME.log, and
+# waits for its port and its credentials file.
+start_kms() {
+  local var="$1" name="$2" port="$3" dir="$4"; shift 4
+  local logf="$WORK/kms-$name.log"
+  log "starting $KMS_BINARY server ($name) on 127.0.0.1:$port"
+  "$KMS_BINARY" server --host 127.0.0.1 --port "$port" --data-dir "$dir" "$@" >"$logf" 2>&1 &
+  printf -v "$var" '%s' "$!"
+  wait_port "$port" "${!var}" "$logf" "" || { tail -n 40 "$logf" >&2; die "$name server did not start"; }
+  for _ in $(seq 1 50); do [ -s "$dir/credentials" ] && break; sleep 0.1; done
+}
+
+# run_wrk_pair NAME PORT_A STATE_A PORT_B STATE_B: one wrk per node at the same time, each
+# with half the threads and connections (the same total load as run_wrk), warm-up first;
+# rows NAME:A, NAME:B and NAME (their sum). KMS_PID and KMS_PID2 are the two nodes.
+run_wrk_pair() {
+  local name="$1" pa="$2" sa="$3" pb="$4" sb="$5" safe="${1//[^A-Za-z0-9_-]/_}"
+  local t=$(( THREADS > 1 ? THREADS / 2 : 1 )) c=$(( CONNECTIONS > 1 ? CONNECTIONS / 2 : 1 ))
+  local phase dur rca rcb ca0 cb0 ca1 cb1 hz; hz="$(getconf CLK_TCK)"
+  for phase in warmup measured; do
+    dur="$DURATION"; [ "$phase" = warmup ] && dur="$WARMUP"
+    [ "$phase" = warmup ] && [ "$WARM_S" -eq 0 ] && continue
+    "$PY" "$HELPER" sign --state "$sa" --op Encrypt --endpoint "http://127.0.0.1:$pa" --out "$WORK/runs/$safe-A.req" --no-preflight >/dev/null
+    "$PY" "$HELPER" sign --state "$sb" --op Encrypt --endpoint "http://127.0.0.1:$pb" --out "$WORK/runs/$safe-B.req" --no-preflight >/dev/null
+    ca0="$(cpu_ticks "$KMS_PID")"; cb0="$(cpu_ticks "$KMS_PID2")"; rca=0; rcb=0
+    BENCH_REQUEST_FILE="$WORK/runs/$safe-A.req" timeout -k 5 $(( DUR_S + 30 )) \
+      wrk -t"$t" -c"$c" -d"$dur" --timeout "$WRK_TIMEOUT" -s "$LUA" "http://127.0.0.1:$pa/" >"$WORK/runs/$safe-A.$phase.txt" 2>&1 &
+    CHILD_PID=$!
+    BENCH_REQUEST_FILE="$WORK/runs/$safe-B.req" timeout -k 5 $(( DUR_S + 30 )) \
+      wrk -t"$t" -c"$c" -d"$dur" --timeout "$WRK_TIMEOUT" -s "$LUA" "http://127.0.0.1:$pb/" >"$WORK/runs/$safe-B.$phase.txt" 2>&1 &
+    CHILD_PID2=$!
+    wait "$CHILD_PID" || rca=$?; wait "$CHILD_PID2" || rcb=$?; CHILD_PID=""; CHILD_PID2=""
+    ca1="$(cpu_ticks "$KMS_PID")"; cb1="$(cpu_ticks "$KMS_PID2")"
+  done
+  local part pid rc c0 c1 died cpu
+  for part in A B; do
+    if [ "$part" = A ]; then pid="$KMS_PID" rc="$rca" c0="$ca0" c1="$ca1"; else pid="$KMS_PID2" rc="$rcb" c0="$cb0" c1="$cb1"; fi
+    died=(); cpu=()
+    kill -0 "$pid" 2>/dev/null || died=(--server-died)
+    if [ -n "$c0" ] && [ -n "$c1" ]; then
+      cpu=(--server-cpu-seconds "$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')")
+    fi
+    "$PY" "$HELPER" record-run --results "$RESULTS" --name "$name:$part" --kind op \
+      --wrk-output "$WORK/runs/$safe-$part.measured.txt" --wrk-exit "$rc" "${died[@]}" "${cpu[@]}"
+  done
+  "$PY" "$HELPER" record-sum --results "$RESULTS" --name "$name" --parts "$name:A" "$name:B"
 }
 
 "$PY" "$HELPER" meta --out "$META" --timestamp "$TS" \
@@ -502,6 +576,54 @@ if [ "$DO_SERVER" = 1 ] && [ "$DO_ROTATED" = 1 ] && [[ ",$OPS," == *",Encrypt,"*
     run_wrk "Encrypt:rotated100" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_R" --op Encrypt
   fi
   stop_pid "$KMS_PID" kms; KMS_PID=""
+fi
+
+# ------------------------------------------------------- storage rows ----
+# Issue 8: Encrypt on one node on PostgreSQL, then on two nodes on that PostgreSQL with one
+# wrk per node at the same time, next to the SQLite server's Encrypt row above. The cluster
+# is scripts/with-postgres's (started at the top; deleted when the run ends), in a database
+# of its own. Each node answers one Encrypt before timing, so the key is in its cache and
+# the timed path does not read PostgreSQL.
+if [ "$DO_SERVER" = 1 ] && [ "$DO_POSTGRES" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; then
+  if [ -z "${KMS_TEST_POSTGRES_URL:-}" ] || ! command -v psql >/dev/null 2>&1; then
+    echo "    storage rows: no PostgreSQL (install postgresql, or set KMS_TEST_POSTGRES_URL); skipped"
+    for n in Encrypt:pg-1node Encrypt:pg-2nodes; do
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "$n" --status skipped \
+        --reason "no PostgreSQL server binaries or psql on this machine"
+    done
+  else
+    PG_DB="kms_bench_$$"
+    PGOPTIONS="-c client_min_messages=warning" psql_at "$KMS_TEST_POSTGRES_URL" "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
+    psql_at "$KMS_TEST_POSTGRES_URL" "CREATE DATABASE $PG_DB" >/dev/null
+    PG_URL="$(db_url "$PG_DB")"
+    DATA_PG_A="$WORK/kms-data-pg-a"; DATA_PG_B="$WORK/kms-data-pg-b"; mkdir -m 700 -p "$DATA_PG_A" "$DATA_PG_B"
+    PORT_A="$("$PY" "$HELPER" freeport)"
+    start_kms KMS_PID pg-a "$PORT_A" "$DATA_PG_A" --storage "$PG_URL"
+    STATE_PG="$WORK/state-pg.json"
+    timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$PORT_A" --credentials "$DATA_PG_A/credentials" \
+      --ops Encrypt --state "$STATE_PG" || die "prepare (PostgreSQL) failed (server log: $WORK/kms-pg-a.log)"
+    # the warm-up request (sign's preflight) on node A
+    msg="$(timeout 60 "$PY" "$HELPER" sign --state "$STATE_PG" --op Encrypt --out "$WORK/runs/preflight.req" 2>&1)" \
+      || die "Encrypt on PostgreSQL node A: $msg"
+    log "Encrypt:pg-1node"
+    run_wrk "Encrypt:pg-1node" op "$PORT_A" "$PY" "$HELPER" sign --state "$STATE_PG" --op Encrypt
+    # Node B: the same store, root key and credentials; its own data dir and port.
+    cp "$DATA_PG_A/credentials" "$DATA_PG_B/"; chmod 600 "$DATA_PG_B/credentials"
+    PORT_B="$("$PY" "$HELPER" freeport)"
+    start_kms KMS_PID2 pg-b "$PORT_B" "$DATA_PG_B" --storage "$PG_URL" --root-key-file "$DATA_PG_A/root.key"
+    msg="$(timeout 60 "$PY" "$HELPER" sign --state "$STATE_PG" --op Encrypt --endpoint "http://127.0.0.1:$PORT_B" \
+      --out "$WORK/runs/preflight.req" 2>&1)" || die "Encrypt on PostgreSQL node B: $msg"
+    log "Encrypt:pg-2nodes (one wrk per node, at the same time)"
+    run_wrk_pair "Encrypt:pg-2nodes" "$PORT_A" "$STATE_PG" "$PORT_B" "$STATE_PG"
+    stop_pid "$KMS_PID2" kms; KMS_PID2=""
+    stop_pid "$KMS_PID" kms; KMS_PID=""
+    if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$WORK/kms-pg-a.log" "$WORK/kms-pg-b.log"; then
+      echo "bench: WARNING: a PostgreSQL node's log mentions a crash; see $WORK/kms-pg-*.log" >&2
+      BENCH_KEEP=1
+    fi
+    psql_at "$KMS_TEST_POSTGRES_URL" "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || true
+    PG_DB=""
+  fi
 fi
 
 if [ "$DO_NGINX" = 1 ] && [ "$DO_SERVER" = 1 ]; then
