@@ -29,6 +29,8 @@ from test_audit import by_request_id, cloudtrail_client, events, verify
 from test_cluster import start_nodes
 from test_postgres_storage import pg_url, psql  # noqa: F401 - fixture and helper
 
+pytestmark = pytest.mark.single_node("starts its own nodes; run in the single-node pass")
+
 AWS = shutil.which("aws")
 KILLS = int(os.environ.get("KMS_CRASH_KILLS", "20"))
 BOUND = 5.0
