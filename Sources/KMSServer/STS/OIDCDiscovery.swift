@@ -94,7 +94,15 @@ final class OIDCDiscovery: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(BodyCollector(promise: promise, limit: Self.maxBytes))
                 }
             }
-        let channel = try bootstrap.connect(host: host, port: port).wait()
+        let channel: any Channel
+        do {
+            channel = try bootstrap.connect(host: host, port: port).wait()
+        } catch {
+            // A promise must never be dropped unfulfilled: NIO traps on it in debug builds
+            // (an unreachable issuer crashed the server before this).
+            promise.fail(error)
+            throw error
+        }
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
             promise.fail(Failure("timed out"))
             channel.close(promise: nil)
