@@ -38,7 +38,9 @@ import pytest
 from kms_harness import (
     DEFAULT_REGION,
     OTHER_REGION,
+    SERVER_STDERR_LOGS,
     KmsServer,
+    crash_lines,
     random_account,
 )
 import cluster_mode
@@ -66,6 +68,29 @@ def pytest_collection_modifyitems(config, items):
         if marker is not None:
             reason = marker.args[0] if marker.args else "single-node test"
             item.add_marker(pytest.mark.skip(reason=f"single node only: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def no_server_crash():
+    """Fails the test during which any kms server it could reach printed a crash to stderr."""
+    def sizes():
+        out = {}
+        for path in SERVER_STDERR_LOGS:
+            try:
+                out[path] = os.path.getsize(path)
+            except OSError:
+                pass
+        return out
+
+    before = sizes()
+    yield
+    found = []
+    for path in dict.fromkeys(SERVER_STDERR_LOGS):
+        lines = crash_lines(path, before.get(path, 0))
+        if lines:
+            found.append(f"{path}:\n  " + "\n  ".join(lines[:10]))
+    if found:
+        pytest.fail("a kms server crashed during this test:\n" + "\n".join(found), pytrace=False)
 
 
 @pytest.fixture(scope="session")

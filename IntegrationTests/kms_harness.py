@@ -101,6 +101,27 @@ def read_credentials_file(path: str) -> RootCredentials:
     )
 
 
+# Every server stderr file opened in this pytest process, so that conftest can fail a test
+# during which a server crashed even when the test's own assertions passed (a crash after the
+# response left, e.g. a trap on a leaked NIO promise, is otherwise invisible).
+SERVER_STDERR_LOGS: list = []
+
+# What a Swift process prints when it traps or takes a fatal signal. A SIGKILL from a crash
+# test prints nothing, and a refused start prints "Error: ...", so neither matches.
+CRASH_MARKERS = ("Fatal error:", "Program crashed", "Received signal", "Current stack trace:")
+
+
+def crash_lines(path: str, offset: int) -> list:
+    """The lines of `path` after byte `offset` that show a crash."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read(1 << 20).decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if any(m in line for m in CRASH_MARKERS)]
+
+
 @dataclass
 class KmsServer:
     """One `kms server` process bound to a data directory.
@@ -166,6 +187,7 @@ class KmsServer:
         self.starts += 1
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
+        SERVER_STDERR_LOGS.append(self.stderr_path)
         try:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=err,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
