@@ -7,9 +7,9 @@ them, and checks that PrivateKeyCiphertextBlob decrypts with Decrypt to exactly
 PrivateKeyPlaintext under the same encryption context.
 
 Note on "a signature made outside with a data key pair's private key verifies in the
-server": there is no such server path. A data key pair is not a KMS key -- Verify only
-takes a KMS key, and KMS keys cannot be created from outside key material here (no
-ImportKeyMaterial). The meaningful checks are: the pair signs/verifies outside (proves
+server": a data key pair is not a KMS key -- Verify only takes a KMS key; outside key
+material becomes a KMS key only through ImportKeyMaterial (test_import_key_material.py).
+The meaningful checks here are: the pair signs/verifies outside (proves
 private and public halves match and are standard encodings), and the server-side
 interop of server keys is covered in test_sign_verify.py.
 

@@ -1,8 +1,9 @@
 """HMAC KMS keys: GenerateMac / VerifyMac for HMAC_224/256/384/512.
 
-Where the key is knowable: nowhere. An HMAC KMS key's material is generated inside
-KMS and never leaves it (there is no export, and this server has no ImportKeyMaterial),
-so no MAC can be recomputed outside. The suite therefore checks what is observable:
+Where the key is knowable: only for imported material. A generated HMAC key's material
+never leaves KMS (there is no export), so no MAC of these keys can be recomputed outside;
+test_import_key_material.py imports known HMAC material and recomputes the server's MAC
+with Python's hmac. This suite therefore checks what is observable:
 output length = digest length of the algorithm, determinism (HMAC is a function of key
 and message), key separation, round trips, and every failure mode.
 

@@ -6,7 +6,8 @@ Sources:
         material; an RSA private key needs them), RSAES_OAEP_SHA_1/256 (all but RSA
         material), RSAES_PKCS1_V1_5 "As of October 10, 2023, KMS does not support";
         WrappingKeySpec RSA_2048/3072/4096; token and public key valid for 24 hours.
-  [API] ImportKeyMaterial: ExpirationModel, ValidTo (future, at most 365 days); ImportType
+  [API] ImportKeyMaterial: ExpirationModel "The default is KEY_MATERIAL_EXPIRES", which needs
+        ValidTo (future, at most 365 days); ImportType
         NEW_KEY_MATERIAL / EXISTING_KEY_MATERIAL, KeyMaterialDescription, KeyMaterialId
         (symmetric encryption keys only).
   [DG] "Delete imported key material": deletion or expiry of any material not
@@ -50,8 +51,15 @@ def wrap(params, material, algorithm):
     return public.encrypt(material, oaep)
 
 
-def import_material(kms, key_id, material, algorithm="RSAES_OAEP_SHA_256", spec="RSA_2048", **extra):
+NEVER = {"ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}
+
+
+def import_material(kms, key_id, material, algorithm="RSAES_OAEP_SHA_256", spec="RSA_2048", bare=False, **extra):
+    """Non-expiring material unless `extra` names ExpirationModel or ValidTo (AWS's default,
+    KEY_MATERIAL_EXPIRES, needs a ValidTo); `bare`: neither field, as a client omitting both."""
     params = kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec=spec)
+    if not bare and "ExpirationModel" not in extra and "ValidTo" not in extra:
+        extra = {**NEVER, **extra}
     return kms.import_key_material(KeyId=key_id, ImportToken=params["ImportToken"],
                                    EncryptedKeyMaterial=wrap(params, material, algorithm), **extra)
 
@@ -171,16 +179,16 @@ def test_token_bound_to_key_and_wrapping_key(kms):
     material = os.urandom(32)
     with expect_error("InvalidImportTokenException"):
         kms.import_key_material(KeyId=b["KeyId"], ImportToken=pa["ImportToken"],
-                                EncryptedKeyMaterial=wrap(pa, material, "RSAES_OAEP_SHA_256"))
+                                EncryptedKeyMaterial=wrap(pa, material, "RSAES_OAEP_SHA_256"), **NEVER)
     # material wrapped for b's wrapping key does not open with a's token
     with expect_error("InvalidCiphertextException"):
         kms.import_key_material(KeyId=a["KeyId"], ImportToken=pa["ImportToken"],
-                                EncryptedKeyMaterial=wrap(pb, material, "RSAES_OAEP_SHA_256"))
+                                EncryptedKeyMaterial=wrap(pb, material, "RSAES_OAEP_SHA_256"), **NEVER)
     tampered = bytearray(pa["ImportToken"])
     tampered[-1] ^= 1
     with expect_error("InvalidImportTokenException"):
         kms.import_key_material(KeyId=a["KeyId"], ImportToken=bytes(tampered),
-                                EncryptedKeyMaterial=wrap(pa, material, "RSAES_OAEP_SHA_256"))
+                                EncryptedKeyMaterial=wrap(pa, material, "RSAES_OAEP_SHA_256"), **NEVER)
     for kid in (a["KeyId"], b["KeyId"]):
         assert state(kms, kid) == "PendingImport"
 
@@ -214,6 +222,35 @@ def test_errors(kms, key):
         kms.create_key(Origin="EXTERNAL", KeySpec="ML_DSA_44", KeyUsage="SIGN_VERIFY")
     for kid in (md["KeyId"], hmac_key["KeyId"], ecc["KeyId"]):
         assert state(kms, kid) == "PendingImport"
+
+
+def test_expiration_model_defaults_to_expires(kms):
+    """[API] ExpirationModel: "The default is KEY_MATERIAL_EXPIRES ... you must specify a value
+    for the ValidTo parameter"; ValidTo with KEY_MATERIAL_DOES_NOT_EXPIRE is refused. The
+    messages are AWS's as LocalStack's AWS-recorded tests and local-kms reproduce them."""
+    md = external_key(kms)
+    material = os.urandom(32)
+    needs = "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"
+    with expect_error("ValidationException", message=needs):
+        import_material(kms, md["KeyId"], material, bare=True)
+    with expect_error("ValidationException", message=needs):
+        import_material(kms, md["KeyId"], material, ExpirationModel="KEY_MATERIAL_EXPIRES")
+    with expect_error("ValidationException", message="The parameter ValidTo cannot be specified for a key with an "
+                                                      "expiration model of KEY_MATERIAL_DOES_NOT_EXPIRE"):
+        import_material(kms, md["KeyId"], material, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+                        ValidTo=now_utc() + dt.timedelta(days=1))
+    assert state(kms, md["KeyId"]) == "PendingImport"
+    valid_to = now_utc() + dt.timedelta(days=30)
+    out = import_material(kms, md["KeyId"], material, ValidTo=valid_to)  # ValidTo alone: it expires
+    after = kms.describe_key(KeyId=md["KeyId"])["KeyMetadata"]
+    assert after["KeyState"] == "Enabled" and after["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    assert abs((after["ValidTo"] - valid_to).total_seconds()) < 1
+    # KeyMaterialId is keyed (root-derived key) and bound to the key: not a bare hash of the material.
+    assert len(out["KeyMaterialId"]) == 64
+    assert out["KeyMaterialId"] not in (hashlib.sha256(material).hexdigest(),
+                                        hashlib.sha256(b"kms-imported-key-material|" + material).hexdigest())
+    other = external_key(kms)
+    assert import_material(kms, other["KeyId"], material)["KeyMaterialId"] != out["KeyMaterialId"]
 
 
 def test_delete_and_reimport(kms):
@@ -293,7 +330,7 @@ def test_token_survives_a_restart(server_factory):
     srv.restart()
     kms = srv.client()
     kms.import_key_material(KeyId=md["KeyId"], ImportToken=params["ImportToken"],
-                            EncryptedKeyMaterial=wrap(params, material, "RSA_AES_KEY_WRAP_SHA_256"))
+                            EncryptedKeyMaterial=wrap(params, material, "RSA_AES_KEY_WRAP_SHA_256"), **NEVER)
     blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"persisted")["CiphertextBlob"]
     srv.restart()
     kms = srv.client()
@@ -347,7 +384,7 @@ def test_material_and_tokens_never_reach_logs_audit_or_rows(server_factory):
     material, hmac_material = os.urandom(32), os.urandom(48)
     params = kms.get_parameters_for_import(KeyId=md["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
     wrapped = wrap(params, material, "RSAES_OAEP_SHA_256")
-    kms.import_key_material(KeyId=md["KeyId"], ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped)
+    kms.import_key_material(KeyId=md["KeyId"], ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped, **NEVER)
     import_material(kms, hmac_key["KeyId"], hmac_material, algorithm="RSA_AES_KEY_WRAP_SHA_1")
     kms.delete_imported_key_material(KeyId=hmac_key["KeyId"])
     import_material(kms, hmac_key["KeyId"], hmac_material)
@@ -386,7 +423,7 @@ def test_import_on_postgresql(server_factory, pg_url):
     srv.restart()
     kms = srv.client()
     kms.import_key_material(KeyId=md["KeyId"], ImportToken=params["ImportToken"],
-                            EncryptedKeyMaterial=wrap(params, material, "RSAES_OAEP_SHA_256"))
+                            EncryptedKeyMaterial=wrap(params, material, "RSAES_OAEP_SHA_256"), **NEVER)
     blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"pg")["CiphertextBlob"]
     kms.delete_imported_key_material(KeyId=md["KeyId"])
     srv.restart()
@@ -409,7 +446,7 @@ def test_token_from_one_node_imports_on_the_other(server_factory, pg_url):
     params = ka.get_parameters_for_import(KeyId=md["KeyId"], WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256",
                                           WrappingKeySpec="RSA_2048")
     kb.import_key_material(KeyId=md["KeyId"], ImportToken=params["ImportToken"],
-                           EncryptedKeyMaterial=wrap(params, material, "RSA_AES_KEY_WRAP_SHA_256"))
+                           EncryptedKeyMaterial=wrap(params, material, "RSA_AES_KEY_WRAP_SHA_256"), **NEVER)
     poll(lambda: state(ka, md["KeyId"]) == "Enabled", timeout=10, what="the import to reach node A")
     blob = ka.encrypt(KeyId=md["KeyId"], Plaintext=b"cluster")["CiphertextBlob"]
     assert kb.decrypt(CiphertextBlob=blob)["Plaintext"] == b"cluster"

@@ -28,10 +28,11 @@ Sources:
   [AWS-RSA] AWS uses PSS with MGF1 over the same hash and salt length = digest length
          (developer guide, "RSA key specs for signing and verification").
 
-Where the server cannot be the verifier: a data key pair (GenerateDataKeyPair) is not a
-KMS key, and this server has no ImportKeyMaterial, so there is no way to make the
-server Verify a signature produced outside with a private key we hold. What the suite
-proves instead: (1) every server signature verifies outside; (2) a DIGEST computed
+Where the server is the verifier of an outside signature: a data key pair
+(GenerateDataKeyPair) is not a KMS key; a private key we hold becomes one only by
+ImportKeyMaterial, which test_import_key_material.py covers (the server signs with
+imported RSA and ECC material and the signature verifies outside). What this suite
+proves: (1) every server signature verifies outside; (2) a DIGEST computed
 outside and signed by the server verifies outside as an ordinary signature over the
 message, and the server's Verify treats RAW and DIGEST forms of the same message as the
 same message; (3) data key pairs sign/verify outside (test_data_key_pairs.py).

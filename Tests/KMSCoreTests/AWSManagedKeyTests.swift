@@ -158,4 +158,21 @@ import Testing
         #expect(second["Action"]?.stringValue == "kms:GenerateDataKey*" && second["Sid"] == nil)
         #expect(second["Condition"]?.objectValue?["StringLike"]?.objectValue?["kms:ViaService"]?.stringValue == "secretsmanager.*.amazonaws.com")
     }
+
+    /// Redshift's policy as the Lake Formation guide shows aws/redshift's: Id auto-redshift-3, one
+    /// statement through Redshift and one through Redshift Serverless, and DirectMetadataAccess.
+    @Test func redshiftPolicyHasAStatementPerEndpointService() throws {
+        let text = AWSManagedKeys.policy(service: "redshift", account: "111122223333", region: "us-east-1")
+        let doc = try #require(try JSONParser.parse(Array(text.utf8)).objectValue)
+        #expect(doc["Id"]?.stringValue == "auto-redshift-3")
+        let statements = (doc["Statement"]?.arrayValue ?? []).compactMap(\.objectValue)
+        try #require(statements.count == 3)
+        #expect(statements.compactMap { $0["Sid"]?.stringValue } == ["RedshiftAllowAccessPolicy", "RedshiftServerlessAllowAccessPolicy", "DirectMetadataAccess"])
+        #expect(statements.prefix(2).compactMap { $0["Condition"]?.objectValue?["StringEquals"]?.objectValue?["kms:ViaService"]?.stringValue }
+            == ["redshift.us-east-1.amazonaws.com", "redshift-serverless.us-east-1.amazonaws.com"])
+        #expect(statements[0]["Action"]?.arrayValue?.compactMap(\.stringValue) ==
+                ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"])
+        #expect(statements[2]["Action"]?.arrayValue?.compactMap(\.stringValue) == ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"])
+        #expect(statements[2]["Principal"]?.objectValue?["AWS"]?.stringValue == "arn:aws:iam::111122223333:root")
+    }
 }

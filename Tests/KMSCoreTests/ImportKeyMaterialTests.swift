@@ -34,7 +34,8 @@ import Testing
     }
 
     func importMaterial(_ keyId: String, _ token: String, _ wrapped: String) throws(KMSError) -> JSONObject {
-        try call("ImportKeyMaterial", [("KeyId", .string(keyId)), ("ImportToken", .string(token)), ("EncryptedKeyMaterial", .string(wrapped))])
+        try call("ImportKeyMaterial", [("KeyId", .string(keyId)), ("ImportToken", .string(token)), ("EncryptedKeyMaterial", .string(wrapped)),
+                                       ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))])
     }
 
     @Test func tokenExpiresAfter24Hours() throws {

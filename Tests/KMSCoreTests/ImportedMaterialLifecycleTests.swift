@@ -46,12 +46,17 @@ import Testing
         return (try #require(params["ImportToken"]?.stringValue), Base64.encode(wrapped))
     }
 
+    /// Non-expiring material unless `extra` names ExpirationModel or ValidTo (AWS's default,
+    /// KEY_MATERIAL_EXPIRES, needs a ValidTo); `bare`: neither field, as a client omitting both sends it.
     @discardableResult
     func importMaterial(_ keyId: String, _ material: [UInt8], algorithm: String = "RSAES_OAEP_SHA_256",
-                        _ extra: [(String, JSONValue)] = []) throws -> JSONObject {
+                        _ extra: [(String, JSONValue)] = [], bare: Bool = false) throws -> JSONObject {
         let (token, wrapped) = try wrap(keyId, material, algorithm: algorithm)
+        let names = Set(extra.map(\.0))
+        let expiry: [(String, JSONValue)] = bare || names.contains("ExpirationModel") || names.contains("ValidTo")
+            ? [] : [("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))]
         return try call("ImportKeyMaterial", [("KeyId", .string(keyId)), ("ImportToken", .string(token)),
-                                              ("EncryptedKeyMaterial", .string(wrapped))] + extra)
+                                              ("EncryptedKeyMaterial", .string(wrapped))] + expiry + extra)
     }
 
     func expectError(_ code: KMSError.Code, _ body: () throws -> Void) {
@@ -77,7 +82,8 @@ import Testing
         // A restarted server or another node: same store, same derived token key.
         let other = try KMSService(store: store, clock: clock, importTokenKey: tokenKey)
         let foreign = try KMSService(store: store, clock: clock, importTokenKey: SymmetricKey(size: .bits256))
-        let body: [(String, JSONValue)] = [("KeyId", .string(keyId)), ("ImportToken", .string(token)), ("EncryptedKeyMaterial", .string(wrapped))]
+        let body: [(String, JSONValue)] = [("KeyId", .string(keyId)), ("ImportToken", .string(token)), ("EncryptedKeyMaterial", .string(wrapped)),
+                                           ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))]
         expectError(.invalidImportToken) { try call("ImportKeyMaterial", body, on: foreign) }
         try call("ImportKeyMaterial", body, on: other)
         #expect(try call("DescribeKey", [("KeyId", .string(keyId))], on: other)["KeyMetadata"]?.objectValue?["KeyState"]?.stringValue == "Enabled")
@@ -85,7 +91,8 @@ import Testing
         let (late, lateWrapped) = try wrap(keyId, material)
         clock.advance(by: 24 * 3600 + 1)
         expectError(.expiredImportToken) {
-            try call("ImportKeyMaterial", [("KeyId", .string(keyId)), ("ImportToken", .string(late)), ("EncryptedKeyMaterial", .string(lateWrapped))], on: other)
+            try call("ImportKeyMaterial", [("KeyId", .string(keyId)), ("ImportToken", .string(late)), ("EncryptedKeyMaterial", .string(lateWrapped)),
+                                           ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))], on: other)
         }
     }
 
@@ -216,5 +223,103 @@ import Testing
         expectError(.accessDenied) { try importMaterial(keyId, SystemRandom.bytes(32)) }
         try importMaterial(keyId, SystemRandom.bytes(32), [("ValidTo", JSONValue(clock.now() + 3600))])
         #expect(try state(keyId) == "Enabled")
+    }
+
+    /// AWS's default ExpirationModel is KEY_MATERIAL_EXPIRES, which needs a ValidTo: a request
+    /// with neither field is refused (and changes nothing); ValidTo alone means it expires.
+    @Test func expirationModelDefaultsToExpiringSoValidToIsRequired() throws {
+        let keyId = try externalKey()
+        let material = SystemRandom.bytes(32)
+        #expect(throws: KMSError(.validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")) {
+            try importMaterial(keyId, material, bare: true)
+        }
+        #expect(throws: KMSError(.validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")) {
+            try importMaterial(keyId, material, [("ExpirationModel", .string("KEY_MATERIAL_EXPIRES"))])
+        }
+        #expect(throws: KMSError(.validation, "The parameter ValidTo cannot be specified for a key with an expiration model of KEY_MATERIAL_DOES_NOT_EXPIRE")) {
+            try importMaterial(keyId, material, [("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE")), ("ValidTo", JSONValue(clock.now() + 60))])
+        }
+        #expect(try state(keyId) == "PendingImport")
+        #expect(try store.key(account: alice.account, region: alice.region, keyId: keyId)?.imports.records.isEmpty == true)
+        try importMaterial(keyId, material, [("ValidTo", JSONValue(clock.now() + 3600))])
+        let md = try #require(try call("DescribeKey", [("KeyId", .string(keyId))])["KeyMetadata"]?.objectValue)
+        #expect(md["ExpirationModel"]?.stringValue == "KEY_MATERIAL_EXPIRES" && md["ValidTo"]?.doubleValue == clock.now() + 3600)
+    }
+
+    /// KeyMaterialId: 64 hex characters keyed under the token key (a root-derived key on a
+    /// server), bound to the key ID, equal for the same material on every node, and not a
+    /// hash anyone can recompute from a guess of the material.
+    @Test func keyMaterialIdIsKeyedAndBoundToTheKey() throws {
+        let material = SystemRandom.bytes(32)
+        let a = try externalKey(), b = try externalKey()
+        let idA = try #require(try importMaterial(a, material)["KeyMaterialId"]?.stringValue)
+        let idB = try #require(try importMaterial(b, material)["KeyMaterialId"]?.stringValue)
+        #expect(idA.count == 64 && idA.allSatisfy(\.isHexDigit))
+        #expect(idA != idB)
+        let unkeyed = [SHA256.hash(data: material), SHA256.hash(data: Array("kms-imported-key-material|".utf8) + material)]
+            .map { $0.map { String($0, radix: 16).leftPadded(2) }.joined() }
+        #expect(!unkeyed.contains(idA) && !unkeyed.contains(idB))
+        // Another node (same root key): deleting and re-importing there answers the same id.
+        let other = try KMSService(store: store, clock: clock, importTokenKey: tokenKey)
+        try call("DeleteImportedKeyMaterial", [("KeyId", .string(a))], on: other)
+        let params = try call("GetParametersForImport", [("KeyId", .string(a)), ("WrappingAlgorithm", .string("RSAES_OAEP_SHA_256")),
+                                                         ("WrappingKeySpec", .string("RSA_2048"))], on: other)
+        let publicKey = try #require(params["PublicKey"]?.stringValue)
+        let der = try #require(Base64.decode(publicKey))
+        let wrapped = try AsymmetricPublicKey(spec: .rsa2048, derRepresentation: der).encrypt(plaintext: material, algorithm: .rsaesOAEPSHA256)
+        let token = try #require(params["ImportToken"])
+        let again = try call("ImportKeyMaterial", [("KeyId", .string(a)), ("ImportToken", token),
+                                                   ("EncryptedKeyMaterial", .string(Base64.encode(wrapped))), ("KeyMaterialId", .string(idA)),
+                                                   ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))], on: other)
+        #expect(again["KeyMaterialId"]?.stringValue == idA)
+        // A server with another root key would give other ids.
+        #expect(ImportTokenSealer(key: SymmetricKey(size: .bits256)).materialId(keyId: a, identity: material) != idA)
+    }
+
+    /// Material imported before keyed ids has the unkeyed id in its records and sealed row:
+    /// it still re-imports, under that id, and its ciphertexts decrypt.
+    @Test func materialWithALegacyIdStillReimports() throws {
+        let keyId = try externalKey()
+        let material = SystemRandom.bytes(32)
+        try importMaterial(keyId, material)
+        let blob = try encrypt(keyId, "old")
+        // Rewrite the stored key as the previous release left it after DeleteImportedKeyMaterial.
+        var old = try #require(try store.key(account: alice.account, region: alice.region, keyId: keyId))
+        let legacy = ImportWrapping.legacyMaterialId(material)
+        let record = try #require(old.imports.records.first)
+        old.imports.records = [.init(version: record.version, materialId: legacy, imported: false, validTo: nil, description: nil, pendingRotation: false)]
+        old.materials = []
+        old.keyState = .pendingImport
+        try store.apply([.putKey(old)])
+        let restarted = try KMSService(store: store, clock: clock, importTokenKey: tokenKey)
+        expectError(.incorrectKeyMaterial) {
+            let (token, wrapped) = try wrap(keyId, SystemRandom.bytes(32))
+            try call("ImportKeyMaterial", [("KeyId", .string(keyId)), ("ImportToken", .string(token)), ("EncryptedKeyMaterial", .string(wrapped)),
+                                           ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))], on: restarted)
+        }
+        let (token, wrapped) = try wrap(keyId, material)
+        let out = try call("ImportKeyMaterial", [("KeyId", .string(keyId)), ("ImportToken", .string(token)), ("EncryptedKeyMaterial", .string(wrapped)),
+                                                 ("KeyMaterialId", .string(legacy)), ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))], on: restarted)
+        #expect(out["KeyMaterialId"]?.stringValue == legacy)
+        let md = try #require(try call("DescribeKey", [("KeyId", .string(keyId))], on: restarted)["KeyMetadata"]?.objectValue)
+        #expect(md["KeyState"]?.stringValue == "Enabled" && md["CurrentKeyMaterialId"]?.stringValue == legacy)
+        #expect(try call("Decrypt", [("CiphertextBlob", blob)], on: restarted)["Plaintext"]?.stringValue == Base64.encode(Array("old".utf8)))
+    }
+
+    /// A second NEW_KEY_MATERIAL while one waits is refused with AWS's wording, naming both ids.
+    @Test func secondPendingMaterialIsRefused() throws {
+        let keyId = try externalKey()
+        try importMaterial(keyId, SystemRandom.bytes(32))
+        let pending = try #require(try importMaterial(keyId, SystemRandom.bytes(32), [("ImportType", .string("NEW_KEY_MATERIAL"))])["KeyMaterialId"]?.stringValue)
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/\(keyId)"
+        do {
+            try importMaterial(keyId, SystemRandom.bytes(32), [("ImportType", .string("NEW_KEY_MATERIAL"))])
+            Issue.record("a second pending material was accepted")
+        } catch let error as KMSError {
+            #expect(error.code == .kmsInvalidState)
+            let message = error.message ?? ""
+            #expect(message.hasPrefix("New key material (id: ") && message.hasSuffix(
+                "cannot be imported into KMS key \(arn), because another key material (id: \(pending)) is pending rotation."))
+        }
     }
 }

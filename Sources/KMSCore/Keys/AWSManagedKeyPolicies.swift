@@ -5,8 +5,12 @@
 /// - elasticfilesystem: Amazon EFS User Guide, "AWS managed key for Amazon EFS KMS policy";
 /// - ebs, s3, ssm, es, lambda, rds, secretsmanager: GetKeyPolicy output of real accounts
 ///   (imported into Terraform; descriptions from the same DescribeKey output), which agrees with
-///   the Secrets Manager and WorkMail guides' examples in shape and wording.
-/// The other predefined services (acm, glue, kinesisvideo, redshift, xray) were not found in any
+///   the Secrets Manager and WorkMail guides' examples in shape and wording;
+/// - redshift: AWS Lake Formation Developer Guide, "Prerequisites for managing Amazon Redshift
+///   namespaces in the AWS Glue Data Catalog", step 7, whose key policy is aws/redshift's
+///   (Id auto-redshift-3, one statement for Redshift and one for Redshift Serverless) with a
+///   statement of the user's own appended; its description was not shown.
+/// The other predefined services (acm, glue, kinesisvideo, xray) were not found in any
 /// public source: they get the common shape (`generic`), which may differ from AWS in its Id,
 /// Sid wording and action list.
 struct AWSManagedKeyPolicy: Sendable {
@@ -27,6 +31,11 @@ struct AWSManagedKeyPolicy: Sendable {
     var servicePrincipal: (sid: String, principal: String)? = nil
     /// DescribeKey's Description; nil where no source showed it.
     var description: String? = nil
+    /// Where AWS names its via-service statements itself (Redshift: one per service endpoint):
+    /// each statement's Sid and kms:ViaService prefix, in place of the one "Allow access through" statement.
+    var viaServiceStatements: [(sid: String, service: String)]? = nil
+    /// The Sid of the account's direct metadata access.
+    var metadataSid = "Allow direct access to key metadata to the account"
 
     static let use = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
     static let useAndGrant = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"]
@@ -51,6 +60,10 @@ struct AWSManagedKeyPolicy: Sendable {
                      actions: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:ListGrants", "kms:DescribeKey"],
                      metadataActions: metadataAndRevoke,
                      description: "Default key that protects my RDS database volumes when no other key is defined"),
+        "redshift": .init(id: "auto-redshift-3", displayName: "Redshift", actions: useAndGrant, metadataActions: metadataAndRevoke,
+                          viaServiceStatements: [("RedshiftAllowAccessPolicy", "redshift"),
+                                                 ("RedshiftServerlessAllowAccessPolicy", "redshift-serverless")],
+                          metadataSid: "DirectMetadataAccess"),
         "s3": .init(id: "auto-s3-2", displayName: "S3", actions: use, metadataActions: metadata,
                     description: "Default key that protects my S3 objects when no other key is defined"),
         "secretsmanager": .init(id: "auto-secretsmanager-2", displayName: "AWS Secrets Manager",
@@ -78,7 +91,7 @@ struct AWSManagedKeyPolicy: Sendable {
     func text(viaService: String, account: String, region: String) -> String {
         func list(_ items: [String]) -> String { "[ " + items.map { "\"\($0)\"" }.joined(separator: ", ") + " ]" }
         let sid = "Allow access \(preposition) \(displayName) for all principals in the account that are authorized to use \(displayName)"
-        var statements = [
+        var statements = (viaServiceStatements ?? [(sid, viaService)]).map { sid, service in
             """
               {
                 "Sid" : "\(sid)",
@@ -91,12 +104,12 @@ struct AWSManagedKeyPolicy: Sendable {
                 "Condition" : {
                   "StringEquals" : {
                     "kms:CallerAccount" : "\(account)",
-                    "kms:ViaService" : "\(viaService).\(region).amazonaws.com"
+                    "kms:ViaService" : "\(service).\(region).amazonaws.com"
                   }
                 }
               }
-            """,
-        ]
+            """
+        }
         if generateDataKeyAnyRegion {
             // AWS repeats the first statement's Sid here; the policy engine (like IAM) refuses
             // a repeated Sid, so this statement has none: the one place the text differs from AWS's.
@@ -121,7 +134,7 @@ struct AWSManagedKeyPolicy: Sendable {
         }
         statements.append("""
               {
-                "Sid" : "Allow direct access to key metadata to the account",
+                "Sid" : "\(metadataSid)",
                 "Effect" : "Allow",
                 "Principal" : {
                   "AWS" : "arn:aws:iam::\(account):root"

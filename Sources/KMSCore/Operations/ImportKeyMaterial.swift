@@ -64,9 +64,14 @@ extension KMSService {
                 throw KMSError.internalError
             }
             let material = try ImportWrapping.unwrap(wrapped, with: wrappingKey, algorithm: algorithm)
-            let (secret, materialId) = try ImportWrapping.checkMaterial(material, for: key)
+            let (secret, identity) = try ImportWrapping.checkMaterial(material, for: key)
             var records = key.importRecords
             let symmetric = key.keySpec == .symmetricDefault
+            // The id a new material gets; material stored before keyed ids keeps the id it was
+            // given then (its legacy id is recognised), so published ids never change.
+            var materialId = importTokens.materialId(keyId: key.keyId, identity: identity)
+            let legacyId = ImportWrapping.legacyMaterialId(identity)
+            if records.record(materialId: materialId) == nil, records.record(materialId: legacyId) != nil { materialId = legacyId }
 
             if let existing = records.record(materialId: materialId) {
                 // The same material again: it comes back under its version (reimport).
@@ -100,8 +105,9 @@ extension KMSService {
                 guard symmetric else {
                     throw KMSError(.unsupportedOperation, "ImportType NEW_KEY_MATERIAL is only valid for symmetric encryption KMS keys that already have key material.")
                 }
-                if records.records.contains(where: \.pendingRotation) {
-                    throw KMSError(.kmsInvalidState, "\(key.arn) already has key material pending rotation. Rotate the key or delete that key material first.")
+                if let pending = records.records.first(where: \.pendingRotation) {
+                    // AWS's wording, as LocalStack's AWS-recorded tests reproduce it.
+                    throw KMSError(.kmsInvalidState, "New key material (id: \(materialId)) cannot be imported into KMS key \(key.arn), because another key material (id: \(pending.materialId)) is pending rotation.")
                 }
                 let version = max(key.materials.map(\.version).max() ?? 0, records.records.map(\.version).max() ?? 0) + 1
                 key.materials.append(try ImportWrapping.keyMaterial(secret, spec: key.keySpec, version: version, id: materialId, at: now))
@@ -160,27 +166,28 @@ extension KMSService {
         if key.keyState != .pendingDeletion { key.keyState = .pendingImport }
     }
 
-    /// ExpirationModel and ValidTo as AWS combines them: ValidTo is required with
-    /// KEY_MATERIAL_EXPIRES and refused with KEY_MATERIAL_DOES_NOT_EXPIRE; it lies in the
-    /// next 365 days. nil: the material does not expire.
+    /// ExpirationModel and ValidTo as AWS combines them. AWS documents KEY_MATERIAL_EXPIRES as the
+    /// default, so a request with neither field is refused for want of a ValidTo (callers who
+    /// want material that never expires say KEY_MATERIAL_DOES_NOT_EXPIRE); ValidTo is refused
+    /// with KEY_MATERIAL_DOES_NOT_EXPIRE and lies in the next 365 days. nil: does not expire.
+    /// The two refusals use AWS's observed wording (as LocalStack's AWS-recorded tests and
+    /// local-kms reproduce it, "validTo" in lower camel case included).
     static func materialValidTo(_ request: KMSRequest, now: Double) throws(KMSError) -> Double? {
-        let model = request.string("ExpirationModel")
+        let model = request.string("ExpirationModel") ?? "KEY_MATERIAL_EXPIRES"
         let validTo = request.object["ValidTo"]?.doubleValue
         switch (model, validTo) {
+        case ("KEY_MATERIAL_DOES_NOT_EXPIRE", .none):
+            return nil
         case ("KEY_MATERIAL_DOES_NOT_EXPIRE", .some):
-            throw KMSError(.validation, "ValidTo must not be specified when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.")
-        case ("KEY_MATERIAL_EXPIRES", .none):
-            throw KMSError(.validation, "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES.")
+            throw KMSError(.validation, "The parameter ValidTo cannot be specified for a key with an expiration model of KEY_MATERIAL_DOES_NOT_EXPIRE")
+        case (_, .none):
+            throw KMSError(.validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
         case (_, .some(let date)):
             guard date > now else { throw KMSError(.validation, "ValidTo must be a date and time in the future.") }
             guard date <= now + maximumMaterialLifetime else {
                 throw KMSError(.validation, "ValidTo must be no more than 365 days from the date of the request.")
             }
             return date
-        default:
-            // Neither given: the material does not expire (AWS documents KEY_MATERIAL_EXPIRES as
-            // the default, which then needs a ValidTo; SDK users omit both for non-expiring material).
-            return nil
         }
     }
 
@@ -240,10 +247,15 @@ struct ImportTokenContents: Codable {
 /// The token is as safe as the root key's other derived seals (STS session tokens).
 public final class ImportTokenSealer: Sendable {
     private let key: SymmetricKey
+    /// Keys KeyMaterialIds (`materialId(keyId:identity:)`); derived from `key` with HKDF, so a
+    /// token key never MACs anything else and no second root-derived key has to be wired in.
+    private let materialIdKey: SymmetricKey
     static let aad = Array("kms-import-token|v2".utf8)
 
     public init(key: SymmetricKey? = nil) {
-        self.key = key ?? SymmetricKey(size: .bits256)
+        let key = key ?? SymmetricKey(size: .bits256)
+        self.key = key
+        self.materialIdKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array("kms-key-material-id-v1".utf8), outputByteCount: 32)
     }
 
     func seal(_ contents: ImportTokenContents) throws(KMSError) -> [UInt8] {
@@ -254,6 +266,21 @@ public final class ImportTokenSealer: Sendable {
         } catch {
             throw KMSError.internalError
         }
+    }
+
+    /// The KeyMaterialId of imported material: HMAC-SHA256 of the key ID and the material under
+    /// a key derived from the token key (so from the root key on a server). AWS assigns the id
+    /// "based on the KMS key ID and the imported key material": the same material imported
+    /// again into the same key gets the same id, on every node, after a restart; the id tells
+    /// nothing about the material to anyone without the root key (an unkeyed hash would let
+    /// a guess of weak HMAC material be checked against the published id).
+    func materialId(keyId: String, identity: [UInt8]) -> String {
+        var mac = HMAC<SHA256>(key: materialIdKey)
+        mac.update(data: Array("kms-key-material-id|v1|".utf8))
+        mac.update(data: Array(keyId.utf8))
+        mac.update(data: [0])
+        mac.update(data: identity)
+        return mac.finalize().map { String($0, radix: 16).leftPadded(2) }.joined()
     }
 
     func open(_ token: [UInt8]) -> ImportTokenContents? {
@@ -322,21 +349,22 @@ enum ImportWrapping {
     }
 
     /// Checks the material against the key spec as AWS does, and returns the secret to store
-    /// and its KeyMaterialId: symmetric keys take 256 bits, HMAC keys between the hash length
-    /// and the hash block size, asymmetric keys a PKCS#8 DER private key of the key's spec.
-    static func checkMaterial(_ material: [UInt8], for key: KMSKey) throws(KMSError) -> (secret: [UInt8], materialId: String) {
+    /// and what its KeyMaterialId is computed from: symmetric keys take 256 bits, HMAC keys
+    /// between the hash length and the hash block size, asymmetric keys a PKCS#8 DER private
+    /// key of the key's spec (identified by its public key, so a re-encoding is the same material).
+    static func checkMaterial(_ material: [UInt8], for key: KMSKey) throws(KMSError) -> (secret: [UInt8], identity: [UInt8]) {
         switch key.keySpec {
         case .symmetricDefault:
             guard material.count == AESGCMKey.keySize else {
                 throw KMSError(.incorrectKeyMaterial, "The key material must be 256 bits for a symmetric encryption KMS key.")
             }
-            return (material, materialId(material))
+            return (material, material)
         case let spec where spec.macAlgorithm != nil:
             guard let range = HMACKey.validKeyLengths(for: spec), range.contains(material.count) else {
                 let range = HMACKey.validKeyLengths(for: spec) ?? 0...0
                 throw KMSError(.incorrectKeyMaterial, "The key material for a \(spec.rawValue) KMS key must be between \(range.lowerBound * 8) and \(range.upperBound * 8) bits.")
             }
-            return (material, materialId(material))
+            return (material, material)
         default:
             // The public key derives from the private key: parsing under the key's spec checks
             // the algorithm, the curve or modulus size, and that the key is well formed.
@@ -344,7 +372,7 @@ enum ImportWrapping {
                 throw KMSError(.incorrectKeyMaterial, "The key material is not a valid PKCS #8 DER-encoded private key for a \(key.keySpec.rawValue) KMS key.")
             }
             // The id follows the key pair, not its encoding: the same private key re-encoded is the same material.
-            return (material, materialId(parsed.publicKeyDER))
+            return (material, parsed.publicKeyDER)
         }
     }
 
@@ -354,9 +382,10 @@ enum ImportWrapping {
         }
     }
 
-    /// The same material always gets the same id (a re-import answers it again, and a
-    /// deleted material is recognised when it comes back).
-    static func materialId(_ material: [UInt8]) -> String {
+    /// The id material imported before keyed ids had: an unkeyed SHA-256 of the material (or
+    /// of an asymmetric key's public key). Only recognised on import, for material already
+    /// associated under it; new material never gets one (ImportTokenSealer.materialId).
+    static func legacyMaterialId(_ material: [UInt8]) -> String {
         SHA256.hash(data: Array("kms-imported-key-material|".utf8) + material).map { String($0, radix: 16).leftPadded(2) }.joined()
     }
 
