@@ -324,3 +324,54 @@ def test_refuses_to_start_without_a_good_peer_key_file(tmp_path):
                                "--peer", f"{EU}=http://127.0.0.1:1", *args], capture_output=True, text=True, timeout=60)
         assert proc.returncode != 0
         assert "peer" in (proc.stderr + proc.stdout).lower()
+
+
+@pytest.fixture
+def pg_url():
+    import shutil
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+    url = os.environ.get("KMS_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("KMS_TEST_POSTGRES_URL is not set under CI (scripts/with-postgres sets it)", pytrace=False)
+        pytest.skip("KMS_TEST_POSTGRES_URL not set (run under scripts/with-postgres)")
+    if not shutil.which("psql"):
+        pytest.fail("psql is needed to create scratch databases", pytrace=False)
+    name = "kms_peer_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-tAc", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+    parts = urlsplit(url)
+    yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    subprocess.run(["psql", url, "-tAc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], capture_output=True)
+
+
+def test_cluster_on_postgresql_sends_each_message_once(server_factory, tmp_path, pg_url):
+    """us-east-1 is two nodes on one PostgreSQL: only the lease holder sends, so each queued
+    message reaches eu-west-1 once; both nodes and `kms admin peers --storage` see the link."""
+    import shutil
+    key = str(tmp_path / "peer.key")
+    make_peer_key(key)
+    eu_port = free_port()
+    eu = server_factory(name="eu", start=False, extra_args=peer_args(EU, US, "http://127.0.0.1:1", key))
+    eu.start(port=eu_port)
+    args = peer_args(US, EU, f"http://127.0.0.1:{eu_port}", key, "--storage", pg_url)
+    a = server_factory(name="node-a", extra_args=args)
+    b = server_factory(name="node-b", start=False, extra_args=[*args, "--root-key-file", os.path.join(a.data_dir, "root.key")])
+    os.chmod(b.data_dir, 0o700)
+    shutil.copy2(a.credentials_path, b.credentials_path)
+    os.chmod(b.credentials_path, 0o600)
+    b.start()
+    store = ["--data-dir", a.data_dir, "--storage", pg_url]
+    seqs = [int(admin("peers", *store, "--peer-region", US, "--check", EU).stdout.split("#")[1].split()[0]) for _ in range(3)]
+    assert seqs == [1, 2, 3]
+
+    def done():
+        out = json.loads(admin("peers", *store, "--json").stdout)["links"]
+        return out and out[0]["pending"] == 0 and out[0]["state"] == "reachable"
+    poll(done, timeout=30, what="three link-checks delivered from the cluster")
+    time.sleep(1)
+    assert links(eu)[US]["lastReceivedSequence"] == 3
+    assert len(applied_lines(eu)) == 3
+    acked = [l for l in all_logs(a).splitlines() + all_logs(b).splitlines() if "acknowledged link-check" in l]
+    assert len(acked) == 3 and all("(applied)" in l for l in acked), acked
+    assert_clean_stop(a, b, eu)
