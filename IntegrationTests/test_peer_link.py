@@ -375,3 +375,19 @@ def test_cluster_on_postgresql_sends_each_message_once(server_factory, tmp_path,
     acked = [l for l in all_logs(a).splitlines() + all_logs(b).splitlines() if "acknowledged link-check" in l]
     assert len(acked) == 3 and all("(applied)" in l for l in acked), acked
     assert_clean_stop(a, b, eu)
+
+
+def test_unreachable_peer_is_retried_with_backoff_and_reported(server_factory, tmp_path):
+    """Nothing listens at the peer's URL: the message stays queued, the link says why, and
+    the sender keeps running (no crash on refused connections)."""
+    key = str(tmp_path / "peer.key")
+    make_peer_key(key)
+    us = server_factory(name="us", extra_args=peer_args(US, EU, f"http://127.0.0.1:{free_port()}", key))
+    queue_check(us, US, EU)
+    poll(lambda: links(us)[EU]["state"] == "unreachable", timeout=20, what="unreachable")
+    link = links(us)[EU]
+    assert link["pending"] == 1 and "cannot connect" in link["lastError"], link
+    first_error_at = link["lastErrorAt"]
+    poll(lambda: links(us)[EU]["lastErrorAt"] > first_error_at, timeout=10, what="a retry")
+    assert us.alive
+    assert_clean_stop(us)
