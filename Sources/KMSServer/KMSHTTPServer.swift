@@ -130,6 +130,11 @@ public enum KMSHTTPServer {
         }
         auditShipper?.start()
         configured.clusterAudit = auditShipper
+        // The peer link between deployments (issue 13 §3): messages arrive on this listener;
+        // the outbox is delivered in the background (on a cluster, by the lease holder).
+        let peerLink = try PeerLinkWiring.make(config, store: store, lease: cluster.lease)
+        configured.peers = peerLink?.receiver
+        peerLink?.worker.start()
         let drain = ShutdownDrain()
         let operations = OperationsEndpoints(readiness: { try (store as? any StoreReadiness)?.checkReady() },
                                              metrics: { metrics.exposition(service: service, cluster: cluster) },
@@ -312,6 +317,7 @@ public enum KMSHTTPServer {
         Console.line("kms: draining \(drain.openChannels) connection(s), up to \(config.shutdownGrace) s")
         await drain.drain(deadline: config.shutdownGrace)
         try? await adminChannel?.close()
+        peerLink?.worker.stop()
         cluster.stop()
         signals.cancel()
         reloads?.cancel()

@@ -28,6 +28,8 @@ struct RequestPipeline: Sendable {
     let queryServices: QueryServices
     /// On PostgreSQL: ships this node's records to the cluster trail, which LookupEvents reads.
     var clusterAudit: AuditClusterShipper?
+    /// POST /_peer/v1/messages from peer deployments (Peers/); nil when no peer is configured.
+    var peers: PeerReceiver?
 
     init(service: KMSService, authenticator: Authenticator, quotas: RequestQuotaRates = RequestQuotaRates(),
          audit: AuditLog? = nil, secureTransport: Bool = false, queryServices: QueryServices = QueryServices()) {
@@ -91,6 +93,8 @@ struct RequestPipeline: Sendable {
     /// The one audit stage: every request that reaches here leaves exactly one event, in
     /// the Response (or in the blocking work's Response), whatever its outcome.
     func process(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS? = nil) -> Outcome {
+        // Peer link messages: authenticated by their own MAC (not SigV4), answered off the loop.
+        if let peers, request.uri == PeerReceiver.path, request.method == "POST" { return peers.outcome(request.body) }
         // Health and metrics: GET only (KMS itself is POST /), unaudited, never authenticated.
         if request.method == "GET", let operations, let outcome = operations.outcome(for: request.uri) { return outcome }
         if operationsOnly { return .respond(OperationsEndpoints.text(.notFound, "not found\n")) }

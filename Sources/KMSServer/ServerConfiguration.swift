@@ -73,6 +73,18 @@ public struct ServerConfiguration: Sendable {
     /// The region seeded keys land in when the file names none (`--seed-region`).
     public var seedRegion = "us-east-1"
 
+    /// The peer link between deployments (issue 13 §3), Peers/: `--peer REGION=URL` (peer
+    /// region → base URL), `--peer-key-file`, and `--peer-region` (this deployment's region on
+    /// its links). No peers: no link, and /_peer/v1/messages is not served.
+    public var peers: [String: String] = [:]
+    public var peerKeyFile: String?
+    public var peerRegion: String?
+    /// `--peer-ca-file PATH`: extra CAs (PEM) trusted when a peer URL is https, beside the system's.
+    public var peerCAFile: String?
+    /// Outbox worker: idle poll and the cap of its exponential backoff, seconds.
+    public var peerPollInterval: Double = 1
+    public var peerMaxBackoff: Double = 30
+
     public init() {}
 
     public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }

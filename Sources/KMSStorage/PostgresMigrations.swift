@@ -161,6 +161,26 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX audit_key_last_usage_by_update ON audit_key_last_usage (updated_at)",
         ]),
+        // The peer link between deployments (issue 13 §3): one row per link with both
+        // directions' sequences (versioned), and the outbox of unacknowledged messages
+        // (secrets sealed under the root key). PostgresKeyStore+PeerLink.
+        Migration(version: 8, name: "peer link sequences and outbox", sql: [
+            """
+            CREATE TABLE peer_links (
+                local_region TEXT NOT NULL, peer_region TEXT NOT NULL,
+                last_sent_sequence BIGINT NOT NULL DEFAULT 0, last_received_sequence BIGINT NOT NULL DEFAULT 0,
+                last_received_at DOUBLE PRECISION, last_success_at DOUBLE PRECISION, last_error TEXT,
+                last_error_at DOUBLE PRECISION, version BIGINT NOT NULL DEFAULT 1,
+                PRIMARY KEY (local_region, peer_region))
+            """,
+            """
+            CREATE TABLE peer_outbox (
+                local_region TEXT NOT NULL, peer_region TEXT NOT NULL, sequence BIGINT NOT NULL,
+                kind TEXT NOT NULL, body TEXT NOT NULL, sealed_secrets TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (local_region, peer_region, sequence))
+            """,
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

@@ -61,6 +61,8 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
         m.registerMigration("v3-iam-identities") { db in
             try db.execute(sql: Self.identitiesTableSQL)
         }
+        // The peer link between deployments (issue 13 §3): sequences and outbox (SQLiteKeyStore+PeerLink).
+        registerPeerLinkMigration(&m)
         return m
     }
 

@@ -59,6 +59,12 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("seed-region"), help: "Region of seeded keys when the seed file names none (default us-east-1).") var seedRegion: String?
     @Option(name: .customLong("oidc-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when fetching an OIDC issuer's discovery document and JWKS over HTTPS, for providers with no JWKS file.") var oidcCAFile: String?
     @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
+    @Option(help: "REGION=URL: a peer deployment serving REGION at URL (http(s)://host:port), linked by --peer-key-file. Repeatable.") var peer: [String] = []
+    @Option(name: .customLong("peer-key-file"), help: "The peer key file both linked deployments hold (`kms admin peer-key --out FILE`; mode 0600).") var peerKeyFile: String?
+    @Option(name: .customLong("peer-region"), help: "The region this deployment serves on its peer links (required with --peer).") var peerRegion: String?
+    @Option(name: .customLong("peer-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when a peer URL is https.") var peerCAFile: String?
+    @Option(name: .customLong("peer-poll-interval"), help: .hidden) var peerPollInterval: Double?
+    @Option(name: .customLong("peer-max-backoff"), help: "Longest wait, in seconds, between retries to an unreachable peer (default 30).") var peerMaxBackoff: Double?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -158,6 +164,22 @@ struct Server: AsyncParsableCommand {
             c.oidcJWKS[OIDCIssuer.hostPath(String(setting[..<eq]))] = String(setting[setting.index(after: eq)...])
         }
         c.oidcCAFile = oidcCAFile ?? reader.string(forKey: "kms.oidcCaFile")
+        // --peer REGION=URL (repeatable), or KMS_PEERS / {"kms": {"peers": "REGION=URL,REGION=URL"}}.
+        let peerSettings = peer.isEmpty ? (reader.string(forKey: "kms.peers")?.split(separator: ",").map(String.init) ?? []) : peer
+        for setting in peerSettings {
+            guard let eq = setting.firstIndex(of: "="), eq != setting.startIndex, setting.index(after: eq) != setting.endIndex else {
+                throw ValidationError("--peer takes REGION=URL (e.g. eu-west-1=https://kms.eu.example.com:8443)")
+            }
+            c.peers[String(setting[..<eq])] = String(setting[setting.index(after: eq)...])
+        }
+        c.peerKeyFile = peerKeyFile ?? reader.string(forKey: "kms.peerKeyFile")
+        c.peerRegion = peerRegion ?? reader.string(forKey: "kms.peerRegion")
+        c.peerCAFile = peerCAFile ?? reader.string(forKey: "kms.peerCaFile")
+        c.peerPollInterval = peerPollInterval ?? c.peerPollInterval
+        c.peerMaxBackoff = peerMaxBackoff ?? reader.double(forKey: "kms.peerMaxBackoff", default: c.peerMaxBackoff)
+        guard c.peerPollInterval > 0, c.peerMaxBackoff > 0, c.peerMaxBackoff.isFinite else {
+            throw ValidationError("--peer-max-backoff must be a positive number of seconds")
+        }
         try await KMSHTTPServer.run(c)
     }
 }

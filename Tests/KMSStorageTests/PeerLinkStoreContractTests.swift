@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import KMSCore
+@testable import KMSStorage
+
+/// The peer link's tables on every backend: sequences handed out in order and never
+/// twice (also by two store instances at once), the outbox in order with secrets sealed
+/// at rest, acknowledged messages removed, and the accepted sequence conditional.
+@Suite(.serialized) struct PeerLinkStoreContractTests {
+    @Test(arguments: StoreBackend.allCases)
+    func outboxKeepsOrderSealsSecretsAndRemovesOnAck(_ backend: StoreBackend) throws {
+        guard let scratch = try ScratchStore.make(backend) else { return }
+        let store = try #require(try scratch.open() as? any PeerLinkStore)
+        let secret = Array("peer-secret-in-clear-0123456789ab".utf8)
+        for i in 1...3 {
+            let s = try store.enqueuePeerMessage(NewPeerMessage(localRegion: "us-east-1", peerRegion: "eu-west-1", kind: "k\(i)",
+                                                                body: "{\"i\":\(i)}", secrets: [secret]), now: Double(i))
+            #expect(s == UInt64(i))
+        }
+        // Another link counts on its own.
+        #expect(try store.enqueuePeerMessage(NewPeerMessage(localRegion: "us-east-1", peerRegion: "ap-south-1", kind: "k", body: "{}"),
+                                             now: 9) == 1)
+        let pending = try store.pendingPeerMessages(localRegion: "us-east-1", peerRegion: "eu-west-1", limit: 10)
+        #expect(pending.map(\.sequence) == [1, 2, 3] && pending.map(\.kind) == ["k1", "k2", "k3"])
+        #expect(pending.allSatisfy { $0.secrets == [secret] })
+        #expect(try store.pendingPeerMessages(localRegion: "us-east-1", peerRegion: "eu-west-1", limit: 2).count == 2)
+        // Sealed at rest: the clear secret is nowhere in the SQLite file.
+        if backend == .sqlite {
+            let file = try Data(contentsOf: URL(fileURLWithPath: scratch.dir + "/kms.sqlite"))
+                + ((try? Data(contentsOf: URL(fileURLWithPath: scratch.dir + "/kms.sqlite-wal"))) ?? Data())
+            #expect(file.range(of: Data(secret)) == nil)
+        }
+        try store.removePeerMessage(localRegion: "us-east-1", peerRegion: "eu-west-1", sequence: 1)
+        try store.removePeerMessage(localRegion: "us-east-1", peerRegion: "eu-west-1", sequence: 1)  // idempotent
+        // Sequences keep counting after removals (never reused), and another instance sees the same rows.
+        let other = try #require(try scratch.open() as? any PeerLinkStore)
+        #expect(try other.enqueuePeerMessage(NewPeerMessage(localRegion: "us-east-1", peerRegion: "eu-west-1", kind: "k4", body: "{}"),
+                                             now: 4) == 4)
+        #expect(try other.pendingPeerMessages(localRegion: "us-east-1", peerRegion: "eu-west-1", limit: 10).map(\.sequence) == [2, 3, 4])
+        try store.recordPeerDeliveryAttempt(localRegion: "us-east-1", peerRegion: "eu-west-1", error: "connection refused", now: 10)
+        try store.recordPeerDeliveryAttempt(localRegion: "us-east-1", peerRegion: "eu-west-1", error: nil, now: 11)
+        let link = try #require(try other.peerLinks().first { $0.peerRegion == "eu-west-1" })
+        #expect(link.lastSentSequence == 4 && link.pending == 3 && link.lastError == "connection refused"
+                && link.lastErrorAt == 10 && link.lastSuccessAt == 11)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func acceptedSequenceIsConditional(_ backend: StoreBackend) throws {
+        guard let scratch = try ScratchStore.make(backend) else { return }
+        let store = try #require(try scratch.open() as? any PeerLinkStore)
+        let other = try #require(try scratch.open() as? any PeerLinkStore)
+        // Only the next sequence is accepted; a gap or a replay is a conflict naming the stored one.
+        #expect(throws: PeerSequenceConflict(localRegion: "eu-west-1", peerRegion: "us-east-1", lastAccepted: 0, offered: 2)) {
+            try store.recordPeerMessageAccepted(localRegion: "eu-west-1", peerRegion: "us-east-1", sequence: 2, now: 1)
+        }
+        try store.recordPeerMessageAccepted(localRegion: "eu-west-1", peerRegion: "us-east-1", sequence: 1, now: 1)
+        // A second node recording the same message loses.
+        #expect(throws: PeerSequenceConflict(localRegion: "eu-west-1", peerRegion: "us-east-1", lastAccepted: 1, offered: 1)) {
+            try other.recordPeerMessageAccepted(localRegion: "eu-west-1", peerRegion: "us-east-1", sequence: 1, now: 2)
+        }
+        try other.recordPeerMessageAccepted(localRegion: "eu-west-1", peerRegion: "us-east-1", sequence: 2, now: 3)
+        let link = try #require(try store.peerLinks().first)
+        #expect(link.lastReceivedSequence == 2 && link.lastReceivedAt == 3 && link.lastSentSequence == 0)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentEnqueuesNeverShareASequence(_ backend: StoreBackend) throws {
+        guard let scratch = try ScratchStore.make(backend) else { return }
+        let stores = try (0..<2).map { _ in try #require(try scratch.open() as? any PeerLinkStore) }
+        let results = LockedResults()
+        DispatchQueue.concurrentPerform(iterations: 40) { i in
+            if let s = try? stores[i % 2].enqueuePeerMessage(NewPeerMessage(localRegion: "a-1", peerRegion: "b-1", kind: "k", body: "{}"),
+                                                             now: Double(i)) {
+                results.add(String(s))
+            }
+        }
+        #expect(Set(results.all).count == 40 && Set(results.all) == Set((1...40).map(String.init)))
+    }
+}
