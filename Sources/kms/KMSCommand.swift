@@ -59,6 +59,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("seed-region"), help: "Region of seeded keys when the seed file names none (default us-east-1).") var seedRegion: String?
     @Option(name: .customLong("oidc-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when fetching an OIDC issuer's discovery document and JWKS over HTTPS, for providers with no JWKS file.") var oidcCAFile: String?
     @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
+    @Option(name: .customLong("regions"), help: "REGION,REGION,...: the regions this deployment serves (default: any valid region a client names). A request signed for another region is refused.") var regions: String?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -103,6 +104,10 @@ struct Server: AsyncParsableCommand {
         c.storage = storage ?? reader.string(forKey: "kms.storage", isSecret: true)
         c.seedFile = seed ?? reader.string(forKey: "kms.seed")
         c.seedRegion = seedRegion ?? reader.string(forKey: "kms.seedRegion", default: c.seedRegion)
+        // --regions, or KMS_REGIONS / {"kms": {"regions": "us-east-1,eu-west-1"}}.
+        if let list = regions ?? reader.string(forKey: "kms.regions") {
+            do { c.regions = try ServedRegions.parse(list) } catch { throw ValidationError(String(describing: error)) }
+        }
         do { _ = try StorageLocation(c.storage, dataDirectory: c.dataDirectory) }
         catch { throw ValidationError(String(describing: error)) }
         // KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY: root credentials for a data dir's first start.
