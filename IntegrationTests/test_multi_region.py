@@ -202,6 +202,25 @@ def test_deletion_states(east, west):
     assert state(west, key_id) == "Disabled"
 
 
+def test_imported_multi_region_keys_need_the_same_material(east, west):
+    from test_import_key_material import import_material
+    key_id = east.create_key(MultiRegion=True, Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    assert key_id.startswith("mrk-") and state(east, key_id) == "PendingImport"
+    material = os.urandom(32)
+    import_material(east, key_id, material)
+    assert state(east, key_id) == "Enabled"
+    east.replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+    # Imported material is never copied: the replica waits for the same material.
+    wait_state(west, key_id, "PendingImport")
+    with expect_error("IncorrectKeyMaterialException"):
+        import_material(west, key_id, os.urandom(32))
+    assert state(west, key_id) == "PendingImport"
+    import_material(west, key_id, material)
+    assert state(west, key_id) == "Enabled"
+    blob = east.encrypt(KeyId=key_id, Plaintext=b"byok")["CiphertextBlob"]
+    assert west.decrypt(CiphertextBlob=blob)["Plaintext"] == b"byok"
+
+
 def test_independent_properties(east, west, account):
     key_id = mrk(east, west)
     grant = west.create_grant(KeyId=key_id, GranteePrincipal=f"arn:aws:iam::{account}:root", Operations=["Decrypt"])
