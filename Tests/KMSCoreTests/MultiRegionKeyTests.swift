@@ -98,6 +98,9 @@ import Testing
         expectError(.kmsInvalidState) { () throws(KMSError) in
             try call("Encrypt", [("KeyId", .string(keyId)), ("Plaintext", .string("AAAA"))], as: west)
         }
+        // Nor can its state be changed under the completion step.
+        expectError(.kmsInvalidState) { () throws(KMSError) in try call("DisableKey", [("KeyId", .string(keyId))], as: west) }
+        expectError(.kmsInvalidState) { () throws(KMSError) in try call("ScheduleKeyDeletion", [("KeyId", .string(keyId))], as: west) }
         var state: JSONValue?
         for _ in 0..<50 {
             state = try metadata(keyId, as: west)["KeyState"]
@@ -185,6 +188,7 @@ import Testing
         try call("UpdatePrimaryRegion", [("KeyId", .string(keyId)), ("PrimaryRegion", .string("eu-west-1"))], as: east)
         #expect(try metadata(keyId, as: east)["KeyState"] == .string("Updating"))
         #expect(try metadata(keyId, as: west)["KeyState"] == .string("Updating"))
+        expectError(.kmsInvalidState) { () throws(KMSError) in try call("EnableKey", [("KeyId", .string(keyId))], as: east) }
         for _ in 0..<50 {
             let states = [try metadata(keyId, as: west)["KeyState"], try metadata(keyId, as: east)["KeyState"]]
             if !states.contains(.string("Updating")) { break }
@@ -229,6 +233,7 @@ import Testing
             try call("Encrypt", [("KeyId", .string(keyId)), ("Plaintext", .string("AAAA"))], as: east)
         }
         expectError(.kmsInvalidState) { () throws(KMSError) in try replicate(keyId, to: "ap-northeast-1") }
+        expectError(.kmsInvalidState) { () throws(KMSError) in try call("EnableKey", [("KeyId", .string(keyId))], as: east) }
         // The replica keeps working and has its own waiting period.
         try call("Encrypt", [("KeyId", .string(keyId)), ("Plaintext", .string("AAAA"))], as: west)
         let replicaDeletion = try call("ScheduleKeyDeletion", [("KeyId", .string(keyId)), ("PendingWindowInDays", .number("7"))], as: west)

@@ -11,7 +11,7 @@ extension KMSService {
         return try registry.write { () throws(KMSError) -> (JSONObject, [StoreChange]) in
             var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
-            if key.keyState == .pendingReplicaDeletion { throw KMSError(.kmsInvalidState, "\(key.arn) is pending replica deletion.") }
+            try requireNotInTransition(key)
             // A multi-Region primary with replicas waits for them; its own waiting period
             // starts when the last replica is deleted, so it has no deletion date yet (AWS).
             if let config = key.multiRegion, config.keyType == .primary, !config.replicaRegions.isEmpty {

@@ -71,6 +71,8 @@ extension KMSService {
             var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
             if key.keyState == .pendingImport { throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.") }
+            // A multi-Region key being created or changing primary waits for that to finish.
+            try requireNotInTransition(key)
             let target: KeyState = enable ? .enabled : .disabled
             guard key.keyState != target else { return ((), []) }
             key.keyState = target

@@ -183,6 +183,12 @@ extension KMSService {
         }
     }
 
+    /// Creating and Updating end on their own (the completion steps); changing the state
+    /// meanwhile would be overwritten or lost, so it is refused.
+    func requireNotInTransition(_ key: KMSKey) throws(KMSError) {
+        if key.keyState == .creating || key.keyState == .updating { throw invalidState(key) }
+    }
+
     /// KMSInvalidStateException in the key state table's words ("<ARN> is pending deletion.").
     func invalidState(_ key: KMSKey) -> KMSError {
         let words: String
