@@ -301,6 +301,25 @@ import Testing
         }
     }
 
+    /// A server stopped between a step and its completion: the background job finishes it.
+    @Test func theJobFinishesStepsAStoppedServerLeft() throws {
+        service.multiRegion.setCompletionDelay(3_600)  // never within this test
+        let keyId = try createPrimary()
+        try replicate(keyId)
+        #expect(try metadata(keyId, as: west)["KeyState"] == .string("Creating"))
+        #expect(try service.resumeMultiRegionSteps() == 1)
+        #expect(try metadata(keyId, as: west)["KeyState"] == .string("Enabled"))
+        try call("UpdatePrimaryRegion", [("KeyId", .string(keyId)), ("PrimaryRegion", .string("eu-west-1"))], as: east)
+        #expect(try metadata(keyId, as: east)["KeyState"] == .string("Updating"))
+        try service.resumeMultiRegionSteps()
+        #expect(try metadata(keyId, as: east)["KeyState"] == .string("Enabled"))
+        #expect(try metadata(keyId, as: west)["KeyState"] == .string("Enabled"))
+        #expect(try metadata(keyId, as: west)["MultiRegionConfiguration"]?.objectValue?["MultiRegionKeyType"] == .string("PRIMARY"))
+        #expect(try metadata(keyId, as: east)["MultiRegionConfiguration"]?.objectValue?["MultiRegionKeyType"] == .string("REPLICA"))
+        // Nothing left to do; running again changes nothing.
+        #expect(try service.resumeMultiRegionSteps() == 0)
+    }
+
     @Test func changesApplyOnceWhateverTheDelivery() throws {
         let keyId = try createPrimary()
         let primary = try #require(try service.registry.key(account: Self.account, region: "us-east-1", keyId: keyId))
