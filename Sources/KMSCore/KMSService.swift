@@ -25,6 +25,8 @@ public final class KMSService: Sendable {
     public let keyUsage = KeyUsageTracker()
     /// On-demand rotations, reported for the audit trail's RotateKey service event.
     public let rotationEvents = KeyRotationEvents()
+    /// Served regions and the routes of multi-Region changes (MultiRegionReplication.swift).
+    public let multiRegion = MultiRegionRouter()
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = PolicyAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
@@ -104,6 +106,9 @@ public final class KMSService: Sendable {
         add("ImportKeyMaterial", blocking: true) { try $0.importKeyMaterial($1, $2) }
         add("DeleteImportedKeyMaterial", blocking: true) { try $0.deleteImportedKeyMaterial($1, $2) }
         add("GetKeyLastUsage", blocking: false) { try $0.getKeyLastUsage($1, $2) }
+        // Multi-Region keys (issue 13).
+        add("ReplicateKey", blocking: true) { try $0.replicateKey($1, $2) }
+        add("UpdatePrimaryRegion", blocking: true) { try $0.updatePrimaryRegion($1, $2) }
         return table
     }()
 

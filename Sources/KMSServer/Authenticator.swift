@@ -6,9 +6,9 @@ import STS
 /// The authentication stage: SigV4 for real, or the dev mode's trust-anything.
 struct Authenticator: Sendable {
     /// UNSIGNED-PAYLOAD refused (the verifier's default): a KMS body is always signed.
-    let verifier = SigV4Verifier(allowedClockSkew: 300, service: "kms", allowUnsignedPayload: false)
+    var verifier = SigV4Verifier(allowedClockSkew: 300, service: "kms", allowUnsignedPayload: false)
     /// CloudTrail's LookupEvents is served on the same endpoint, signed for `cloudtrail`.
-    let cloudTrailVerifier = SigV4Verifier(allowedClockSkew: 300, service: "cloudtrail", allowUnsignedPayload: false)
+    var cloudTrailVerifier = SigV4Verifier(allowedClockSkew: 300, service: "cloudtrail", allowUnsignedPayload: false)
     let credentials: CredentialRegistry
     let dev: Bool
     let devAccount: String

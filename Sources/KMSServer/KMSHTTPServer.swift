@@ -114,12 +114,21 @@ public enum KMSHTTPServer {
                 _ = audit.appendServiceEvent(eventName: "RotateKey", account: event.account, region: event.region,
                                              keyArn: event.keyArn, details: event.details)
             }
+            // Multi-Region steps leave a service event in each region they change (CreateKey
+            // for a new replica, UpdatePrimaryRegion, SynchronizeMultiRegionKey).
+            service.multiRegion.install { event in
+                _ = audit.appendServiceEvent(eventName: event.eventName, account: event.account, region: event.region,
+                                             keyArn: event.keyArn, details: event.details.map { ("step", $0) })
+            }
         }
         if audit == nil {
             Console.error("kms: WARNING: --audit off: NO AUDIT TRAIL. Calls are not recorded; nobody can tell who used, "
                 + "disabled or deleted which key. For benchmarks only; never run a real service like this.")
         }
-        queryServices.register(STSQueryService.make(model: .sts, sts: sts))
+        queryServices.register(STSQueryService.make(model: .sts, sts: sts).serving(regions: config.regions))
+        // Served regions (ServedRegions.swift): KMS and STS refuse others; ReplicateKey routes by them.
+        authenticator.serve(regions: config.regions)
+        service.multiRegion.configure(servedRegions: config.regions)
         var configured = RequestPipeline(service: service, authenticator: authenticator, quotas: config.quotas, audit: audit,
                                          secureTransport: tls != nil, queryServices: queryServices)
         // A cluster node ships its own audit records to PostgreSQL, where LookupEvents and
@@ -261,6 +270,12 @@ public enum KMSHTTPServer {
                     if rotated > 0 { logger.info("rotated \(rotated) key(s) whose automatic rotation fell due") }
                 } catch {
                     logger.error("key rotation run failed: \(error)")
+                }
+                // Multi-Region steps a stopped server left half done (a replica in Creating, keys in Updating).
+                do {
+                    _ = try await NIOThreadPool.singleton.runIfActive { try service.resumeMultiRegionSteps() }
+                } catch {
+                    logger.error("multi-Region resume failed: \(error)")
                 }
                 do {
                     let expired = try await NIOThreadPool.singleton.runIfActive { try KeyMaterialExpiryJob.runOnce(service: service, audit: audit) }

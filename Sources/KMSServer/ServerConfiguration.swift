@@ -72,6 +72,9 @@ public struct ServerConfiguration: Sendable {
     public var seedFile: String?
     /// The region seeded keys land in when the file names none (`--seed-region`).
     public var seedRegion = "us-east-1"
+    /// `--regions us-east-1,eu-west-1`: the regions this deployment serves; nil serves any
+    /// valid region a client names (ServedRegions.swift).
+    public var regions: Set<String>?
 
     /// The peer link between deployments (issue 13 §3), Peers/: `--peer REGION=URL` (peer
     /// region → base URL), `--peer-key-file`, and `--peer-region` (this deployment's region on

@@ -279,6 +279,8 @@ struct StoredKeyMetadata: Codable {
     var rotation: KeyRotation?
     /// Imported material records (EXTERNAL keys); absent when there are none.
     var imports: ImportedMaterials?
+    /// Multi-Region keys only (MultiRegionKey.swift); absent for regional keys.
+    var multiRegion: MultiRegionConfiguration?
 
     init(_ k: KMSKey) {
         keyId = k.keyId; account = k.account; region = k.region; creationDate = k.creationDate
@@ -287,6 +289,7 @@ struct StoredKeyMetadata: Codable {
         pendingWindowInDays = k.pendingWindowInDays; policy = k.policy; tags = k.tags
         rotation = k.rotation == KeyRotation() ? nil : k.rotation
         imports = k.imports == ImportedMaterials() ? nil : k.imports
+        multiRegion = k.multiRegion
     }
 
     func key(materials: [KeyMaterial]) -> KMSKey {
@@ -296,6 +299,7 @@ struct StoredKeyMetadata: Codable {
                materials: materials)
         key.rotation = rotation ?? KeyRotation()
         key.imports = imports ?? ImportedMaterials()
+        key.multiRegion = multiRegion
         return key
     }
 }

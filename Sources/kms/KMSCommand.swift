@@ -65,6 +65,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("peer-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when a peer URL is https.") var peerCAFile: String?
     @Option(name: .customLong("peer-poll-interval"), help: .hidden) var peerPollInterval: Double?
     @Option(name: .customLong("peer-max-backoff"), help: "Longest wait, in seconds, between retries to an unreachable peer (default 30).") var peerMaxBackoff: Double?
+    @Option(name: .customLong("regions"), help: "REGION,REGION,...: the regions this deployment serves (default: any valid region a client names). A request signed for another region is refused.") var regions: String?
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -109,6 +110,10 @@ struct Server: AsyncParsableCommand {
         c.storage = storage ?? reader.string(forKey: "kms.storage", isSecret: true)
         c.seedFile = seed ?? reader.string(forKey: "kms.seed")
         c.seedRegion = seedRegion ?? reader.string(forKey: "kms.seedRegion", default: c.seedRegion)
+        // --regions, or KMS_REGIONS / {"kms": {"regions": "us-east-1,eu-west-1"}}.
+        if let list = regions ?? reader.string(forKey: "kms.regions") {
+            do { c.regions = try ServedRegions.parse(list) } catch { throw ValidationError(String(describing: error)) }
+        }
         do { _ = try StorageLocation(c.storage, dataDirectory: c.dataDirectory) }
         catch { throw ValidationError(String(describing: error)) }
         // KMS_ROOT_ACCESS_KEY_ID / KMS_ROOT_SECRET_ACCESS_KEY: root credentials for a data dir's first start.

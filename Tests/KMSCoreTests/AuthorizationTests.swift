@@ -75,6 +75,7 @@ final class SpyAuthorizer: Authorizer {
         let sign = try createKey([("KeySpec", .string("ECC_NIST_P256")), ("KeyUsage", .string("SIGN_VERIFY"))])
         let mac = try createKey([("KeySpec", .string("HMAC_256")), ("KeyUsage", .string("GENERATE_VERIFY_MAC"))])
         let agree = try createKey([("KeySpec", .string("ECC_NIST_P256")), ("KeyUsage", .string("KEY_AGREEMENT"))])
+        let mrk = try createKey([("MultiRegion", .bool(true))])
         try call("CreateAlias", JSONObject([("AliasName", .string("alias/t")), ("TargetKeyId", .string(sym))]))
         let blob = try #require(try call("Encrypt", JSONObject([("KeyId", .string(sym)), ("Plaintext", .string("AAAA"))]))["CiphertextBlob"])
         let publicKey = try #require(try call("GetPublicKey", JSONObject([("KeyId", .string(agree))]))["PublicKey"])
@@ -129,6 +130,9 @@ final class SpyAuthorizer: Authorizer {
             "ImportKeyMaterial": JSONObject([k(sym), ("ImportToken", .string("AAAA")), ("EncryptedKeyMaterial", .string("AAAA")),
                                              ("ExpirationModel", .string("KEY_MATERIAL_DOES_NOT_EXPIRE"))]),
             "DeleteImportedKeyMaterial": JSONObject([k(sym)]),
+            // Multi-Region keys (issue 13).
+            "ReplicateKey": JSONObject([k(mrk), ("ReplicaRegion", .string("eu-west-1"))]),
+            "UpdatePrimaryRegion": JSONObject([k(mrk), ("PrimaryRegion", .string("eu-west-1"))]),
         ]
     }
 

@@ -37,7 +37,7 @@ import Testing
 
     /// The kind of key a row is checked on. PendingImport exists only for EXTERNAL keys, which
     /// are symmetric here, so a symmetric row's PendingImport column uses an EXTERNAL key.
-    enum Kind: Sendable { case symmetric, external, rsaSign, hmac, eccAgreement }
+    enum Kind: Sendable { case symmetric, external, rsaSign, hmac, eccAgreement, multiRegion }
 
     enum Outcome: Sendable {
         case ok
@@ -218,6 +218,25 @@ import Testing
             try t.call("GetParametersForImport", [id(k), ("WrappingAlgorithm", .string("RSAES_OAEP_SHA_256")),
                                                  ("WrappingKeySpec", .string("RSA_2048"))])
         },
+
+        // Multi-Region keys (issue 13), on a multi-Region primary. The table: ReplicateKey ✓ Enabled
+        // and Disabled, [3] pending deletion; UpdatePrimaryRegion ✓ Enabled and Disabled. A primary
+        // with replicas waits in PendingReplicaDeletion, not PendingDeletion (MultiRegionKeyTests).
+        Row(operation: "ReplicateKey", kind: .multiRegion, enabled: .ok, disabled: .ok,
+            pendingImport: .unchecked("imported multi-Region keys: MultiRegionKeyTests"),
+            pendingDeletion: pendingDeletion) { t, k, _ throws(KMSError) in
+            try t.call("ReplicateKey", [id(k), ("ReplicaRegion", .string("eu-west-1"))])
+        },
+        Row(operation: "UpdatePrimaryRegion", kind: .multiRegion, enabled: .ok, disabled: .ok,
+            pendingImport: .unchecked("imported multi-Region keys: MultiRegionKeyTests"),
+            pendingDeletion: .unchecked("a primary with a replica is PendingReplicaDeletion: MultiRegionKeyTests"),
+            prepare: { t, k in
+                t.service.multiRegion.setCompletionDelay(nil)
+                try t.call("ReplicateKey", [id(k), ("ReplicaRegion", .string("eu-west-1"))])
+                return [:]
+            }) { t, k, _ throws(KMSError) in
+            try t.call("UpdatePrimaryRegion", [id(k), ("PrimaryRegion", .string("eu-west-1"))])
+        },
     ]
 
     /// Operations that take no existing key (the table omits them), and ImportKeyMaterial and
@@ -236,6 +255,7 @@ import Testing
         case .rsaSign: body = [("KeySpec", .string("RSA_2048")), ("KeyUsage", .string("SIGN_VERIFY"))]
         case .hmac: body = [("KeySpec", .string("HMAC_256")), ("KeyUsage", .string("GENERATE_VERIFY_MAC"))]
         case .eccAgreement: body = [("KeySpec", .string("ECC_NIST_P256")), ("KeyUsage", .string("KEY_AGREEMENT"))]
+        case .multiRegion: body = [("MultiRegion", .bool(true))]
         }
         return try #require(try call("CreateKey", body)["KeyMetadata"]?.objectValue?["KeyId"]?.stringValue)
     }

@@ -24,6 +24,8 @@ public struct KMSKey: Sendable {
     public var rotation = KeyRotation()
     /// Imported material's per-material state, for EXTERNAL keys (ImportedKeyMaterial.swift).
     public var imports = ImportedMaterials()
+    /// Multi-Region keys only: this key's place among its related keys (MultiRegionKey.swift); nil for a regional key.
+    public var multiRegion: MultiRegionConfiguration?
 
     public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
                 keyUsage: KeyUsage, keySpec: KeySpec, origin: String, keyManager: String, keyState: KeyState,

@@ -121,7 +121,9 @@ extension KMSService {
             // Back in service once every associated material is present (a Disabled key stays
             // disabled only until its material is deleted: AWS then reports PendingImport).
             if key.keyState == .pendingImport, records.allAssociatedImported { key.keyState = .enabled }
-            return (JSONObject([("KeyId", .string(key.arn)), ("KeyMaterialId", .string(materialId))]), [.putKey(key)])
+            // A multi-Region primary's replicas learn which material they must import (the same, as AWS requires).
+            let routed = try synchronizeReplicas(of: &key, now: now)
+            return (JSONObject([("KeyId", .string(key.arn)), ("KeyMaterialId", .string(materialId))]), [.putKey(key)] + routed.changes)
         }
     }
 

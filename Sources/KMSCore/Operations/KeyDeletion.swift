@@ -8,9 +8,23 @@ extension KMSService {
         guard (7...30).contains(days) else {
             throw KMSError(.validation, "1 validation error detected: Value '\(days)' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value \(days < 7 ? "greater than or equal to 7" : "less than or equal to 30")")
         }
-        return try registry.write { () throws(KMSError) in
+        return try registry.write { () throws(KMSError) -> (JSONObject, [StoreChange]) in
             var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
+            try requireNotInTransition(key)
+            // A multi-Region primary with replicas waits for them; its own waiting period
+            // starts when the last replica is deleted, so it has no deletion date yet (AWS).
+            if let config = key.multiRegion, config.keyType == .primary, !config.replicaRegions.isEmpty {
+                key.keyState = .pendingReplicaDeletion
+                key.deletionDate = nil
+                key.pendingWindowInDays = days
+                let out = JSONObject([
+                    ("KeyId", .string(key.arn)),
+                    ("KeyState", .string(KeyState.pendingReplicaDeletion.rawValue)),
+                    ("PendingWindowInDays", JSONValue(days)),
+                ])
+                return (out, [.putKey(key)])
+            }
             let deletionDate = clock.now() + Double(days) * Self.secondsPerDay
             key.keyState = .pendingDeletion
             key.deletionDate = deletionDate
@@ -28,7 +42,7 @@ extension KMSService {
     func cancelKeyDeletion(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try registry.write { () throws(KMSError) in
             var key = try authorizedKey(request, caller: caller)
-            guard key.keyState == .pendingDeletion else {
+            guard key.keyState == .pendingDeletion || key.keyState == .pendingReplicaDeletion else {
                 throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.")
             }
             // AWS leaves a key whose deletion was cancelled disabled; one whose imported
@@ -45,17 +59,28 @@ extension KMSService {
     @discardableResult
     public func sweepDeletions(only: Set<String>? = nil) throws(KMSError) -> Int {
         let now = clock.now()
-        return try registry.write { () throws(KMSError) in
+        let (count, events) = try registry.write { () throws(KMSError) -> ((Int, [MultiRegionEvent]), [StoreChange]) in
             var changes: [StoreChange] = []
+            var events: [MultiRegionEvent] = []
+            // One multi-Region replica per family per sweep: two in one batch would both
+            // rewrite their primary's row (the next sweep takes the next).
+            var families = Set<String>()
             let due = try registry.keysDueForDeletion(at: now).filter { only?.contains($0.arn) ?? true }
+                .filter { !$0.isReplicaKey || families.insert($0.account + "/" + $0.keyId).inserted }
             for key in due {
                 changes.append(.removeKey(key))
                 for alias in try registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
                     changes.append(.removeAlias(alias))
                 }
+                // A deleted replica leaves its family (its primary may start its own waiting period).
+                let routed = try replicaDeletion(of: key, now: now)
+                changes += routed.changes
+                events += routed.events
             }
-            return (due.count, changes)
+            return ((due.count, events), changes)
         }
+        multiRegion.record(events)
+        return count
     }
 
     /// The keys the next sweep would delete: account, region, key ID and ARN of each.

@@ -16,7 +16,10 @@ extension KMSKey {
         if keySpec.isCustomerMasterKeySpec { m["CustomerMasterKeySpec"] = .string(keySpec.rawValue) }
         m["KeySpec"] = .string(keySpec.rawValue)
         algorithmLists(into: &m)
-        m["MultiRegion"] = .bool(false)
+        m["MultiRegion"] = .bool(isMultiRegion)
+        if let config = multiRegionConfigurationJSON { m["MultiRegionConfiguration"] = config }
+        // A primary waiting for its replicas' deletion shows its waiting period, not yet a date.
+        if keyState == .pendingReplicaDeletion, let days = pendingWindowInDays { m["PendingDeletionWindowInDays"] = JSONValue(days) }
         // The current imported material's expiry (ImportedKeyMaterial.swift); none before the first import.
         if origin == "EXTERNAL" {
             let records = importRecords

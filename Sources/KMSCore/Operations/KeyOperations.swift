@@ -21,19 +21,19 @@ extension KMSService {
         if request.has("CustomKeyStoreId") || request.has("XksKeyId") {
             throw KMSError(.unsupportedOperation, "Custom key stores are not supported by this server.")
         }
-        if request.bool("MultiRegion") == true {
-            throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported by this server yet.")
-        }
         guard keySpec.validKeyUsages.contains(keyUsage) else {
             throw KMSError(.validation, "KeyUsage \(keyUsage.rawValue) is not compatible with KeySpec \(keySpec.rawValue)")
         }
         let now = clock.now()
         // Without a Policy, the default key policy exactly as AWS writes it.
-        var key = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
+        let multiRegionKey = request.bool("MultiRegion") == true
+        var key = KMSKey(keyId: multiRegionKey ? KeyIdentifier.newMultiRegionKeyId() : KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
                          creationDate: now, description: request.string("Description") ?? "",
                          keyUsage: keyUsage, keySpec: keySpec, origin: origin, keyManager: "CUSTOMER",
                          keyState: origin == "EXTERNAL" ? .pendingImport : .enabled,
                          policy: KeyPolicy.defaultPolicy(account: caller.account), tags: [], materials: [])
+        // A multi-Region primary, with no replicas yet (ReplicateKey adds them).
+        if multiRegionKey { key.multiRegion = MultiRegionConfiguration(keyType: .primary, primaryRegion: caller.region) }
         if let given = request.string("Policy") {
             let compiled = try validateKeyPolicy(given, request: request, key: key)
             key.policy = given
@@ -71,6 +71,8 @@ extension KMSService {
             var key = try authorizedKey(request, caller: caller)
             try requireNotPendingDeletion(key)
             if key.keyState == .pendingImport { throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.") }
+            // A multi-Region key being created or changing primary waits for that to finish.
+            try requireNotInTransition(key)
             let target: KeyState = enable ? .enabled : .disabled
             guard key.keyState != target else { return ((), []) }
             key.keyState = target

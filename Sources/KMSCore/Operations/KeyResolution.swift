@@ -90,6 +90,8 @@ extension KMSService {
     /// Management operations refuse a key that is pending deletion.
     func requireNotPendingDeletion(_ key: KMSKey) throws(KMSError) {
         if key.keyState == .pendingDeletion { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
+        // A multi-Region primary waiting for its replicas' deletion is treated alike.
+        if key.keyState == .pendingReplicaDeletion { throw KMSError(.kmsInvalidState, "\(key.arn) is pending replica deletion.") }
     }
 
     func dryRunCheck(_ request: KMSRequest) throws(KMSError) {

@@ -27,29 +27,36 @@ extension KMSService {
 
     func enableKeyRotation(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let period = request.int("RotationPeriodInDays") ?? KeyRotation.defaultPeriodInDays
-        try registry.write { () throws(KMSError) in
+        let events = try registry.write { () throws(KMSError) -> ([MultiRegionEvent], [StoreChange]) in
             var key = try authorizedKey(request, action: "kms:EnableKeyRotation", caller: caller)
             try requireRotatable(key)
+            try requireNotReplica(key)
             try requireRotationChangeAllowed(key)
             // Enabling again only changes the period; the schedule keeps its base.
             if !key.rotation.enabled || key.rotation.scheduleBase == nil { key.rotation.scheduleBase = clock.now() }
             key.rotation.enabled = true
             key.rotation.periodInDays = period
-            return ((), [.putKey(key)])
+            // Rotation settings are shared by related multi-Region keys.
+            let routed = try synchronizeReplicas(of: &key, now: clock.now())
+            return (routed.events, [.putKey(key)] + routed.changes)
         }
+        multiRegion.record(events)
         return JSONObject()
     }
 
     func disableKeyRotation(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        try registry.write { () throws(KMSError) in
+        let events = try registry.write { () throws(KMSError) -> ([MultiRegionEvent], [StoreChange]) in
             var key = try authorizedKey(request, action: "kms:DisableKeyRotation", caller: caller)
             try requireRotatable(key)
+            try requireNotReplica(key)
             try requireRotationChangeAllowed(key)
-            guard key.rotation.enabled else { return ((), []) }
+            guard key.rotation.enabled else { return ([], []) }
             key.rotation.enabled = false
             key.rotation.scheduleBase = nil
-            return ((), [.putKey(key)])
+            let routed = try synchronizeReplicas(of: &key, now: clock.now())
+            return (routed.events, [.putKey(key)] + routed.changes)
         }
+        multiRegion.record(events)
         return JSONObject()
     }
 
@@ -72,9 +79,10 @@ extension KMSService {
 
     func rotateKeyOnDemand(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         let now = clock.now()
-        let (arn, event) = try registry.write { () throws(KMSError) -> ((String, KeyRotationEvent), [StoreChange]) in
+        let (arn, event, synced) = try registry.write { () throws(KMSError) -> ((String, KeyRotationEvent, [MultiRegionEvent]), [StoreChange]) in
             var key = try authorizedKey(request, action: "kms:RotateKeyOnDemand", caller: caller)
             try requireRotatable(key, onDemandImported: true)
+            try requireNotReplica(key)
             try requireRotationChangeAllowed(key)
             guard key.rotation.onDemandCount < KeyRotation.onDemandLimit else {
                 throw KMSError(.limitExceeded, "The on-demand rotation limit of \(KeyRotation.onDemandLimit) has been reached for \(key.arn).")
@@ -89,10 +97,13 @@ extension KMSService {
             let event = KeyRotationEvent(account: key.account, region: key.region, keyArn: key.arn, rotationType: "ON_DEMAND",
                                          keyOrigin: key.origin, previousKeyMaterialId: previous,
                                          currentKeyMaterialId: key.currentMaterial?.materialId ?? "")
-            return ((key.arn, event), [.putKey(key)])
+            // The new material reaches every replica of a multi-Region primary.
+            let routed = try synchronizeReplicas(of: &key, now: now)
+            return ((key.arn, event, routed.events), [.putKey(key)] + routed.changes)
         }
         // The material is stored: CloudTrail's RotateKey service event follows, as for automatic rotations.
         rotationEvents.emit(event)
+        multiRegion.record(synced)
         return JSONObject([("KeyId", .string(arn))])
     }
 
@@ -138,6 +149,7 @@ extension KMSService {
     static func rotationDue(_ key: KMSKey, now: Double) -> Bool {
         key.keyState == .enabled && key.keySpec == .symmetricDefault && key.keyUsage == .encryptDecrypt
             && key.origin == "AWS_KMS" && (key.rotation.nextRotationDate ?? .infinity) <= now
+            && !key.isReplicaKey  // replicas receive their primary's rotation
     }
 
     /// The keys the next rotation run would rotate: account, region, key ID and ARN of each.
@@ -152,16 +164,22 @@ extension KMSService {
     @discardableResult
     public func rotateDueKeys(only: Set<String>? = nil) throws(KMSError) -> [String] {
         let now = clock.now()
-        return try registry.write { () throws(KMSError) in
+        let (rotated, events) = try registry.write { () throws(KMSError) -> (([String], [MultiRegionEvent]), [StoreChange]) in
             var changes: [StoreChange] = []
             var rotated: [String] = []
+            var events: [MultiRegionEvent] = []
             for var key in try registry.allStoredKeys() where Self.rotationDue(key, now: now) && (only?.contains(key.arn) ?? true) {
                 try Self.rotate(&key, type: "AUTOMATIC", at: now)
                 key.rotation.scheduleBase = now
+                let routed = try synchronizeReplicas(of: &key, now: now)
                 changes.append(.putKey(key))
+                changes += routed.changes
+                events += routed.events
                 rotated.append(key.arn)
             }
-            return (rotated, changes)
+            return ((rotated, events), changes)
         }
+        multiRegion.record(events)
+        return rotated
     }
 }

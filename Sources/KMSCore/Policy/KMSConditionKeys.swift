@@ -14,7 +14,7 @@ public enum KMSConditionKeys {
     /// "Conditions for KMS key operations": every operation whose resource is a KMS key.
     static let keyResource: [String] = [
         "kms:calleraccount", "kms:keyspec", "kms:keyusage", "kms:keyorigin", "kms:multiregion",
-        "kms:resourcealiases", "aws:resourcetag/",
+        "kms:resourcealiases", "aws:resourcetag/", "kms:multiregionkeytype",
     ]
 
     static let encryptionContext: [String] = ["kms:encryptioncontext:", "kms:encryptioncontextkeys"]
@@ -50,6 +50,9 @@ public enum KMSConditionKeys {
         // Import: supplied by the operations (ImportKeyMaterial.swift).
         "GetParametersForImport": ["kms:wrappingalgorithm", "kms:wrappingkeyspec"],
         "ImportKeyMaterial": ["kms:expirationmodel", "kms:validto"],
+        // Multi-Region keys (issue 13): the Region the request names.
+        "ReplicateKey": ["kms:replicaregion", "kms:bypasspolicylockoutsafetycheck", "aws:requesttag/", "aws:tagkeys"],
+        "UpdatePrimaryRegion": ["kms:primaryregion"],
     ]
 
     /// Is `key` (lowercased) bound to this operation on this kind of resource?
@@ -106,7 +109,7 @@ public enum KMSConditionKeys {
         let r = c.request
         let isCreate = c.operation == "CreateKey"
         switch kind {
-        case .other(let name): return c.extraCondition(name)
+        case .other(let name): return multiRegionValue(name, request: r, key: key) ?? c.extraCondition(name)
         case .sourceIp: return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
         case .secureTransport: return [c.caller.secureTransport ? "true" : "false"]
         case .currentTime: return [ISO8601Time.format(c.time)]
@@ -123,7 +126,7 @@ public enum KMSConditionKeys {
             if let key { return [key.origin] }
             return isCreate ? [r.string("Origin") ?? "AWS_KMS"] : nil
         case .multiRegion:
-            if key != nil { return ["false"] }  // this server has no multi-Region keys
+            if let key { return [key.isMultiRegion ? "true" : "false"] }
             return isCreate ? [(r.bool("MultiRegion") ?? false) ? "true" : "false"] : nil
         case .resourceAliases:
             guard let key else { return nil }
@@ -197,5 +200,18 @@ public enum KMSConditionKeys {
            let key = try? service.resolveKey(id, caller: c.caller, allowAlias: true) { return key.arn }
         guard let blob = c.request.blob("CiphertextBlob"), let parsed = CiphertextBlob.parse(blob) else { return nil }
         return ARN.key(parsed.keyId, region: c.caller.region, account: parsed.account)
+    }
+}
+
+extension KMSConditionKeys {
+    /// kms:MultiRegionKeyType (the key's PRIMARY or REPLICA; absent on a regional key),
+    /// kms:ReplicaRegion (ReplicateKey's ReplicaRegion), kms:PrimaryRegion (UpdatePrimaryRegion's PrimaryRegion).
+    static func multiRegionValue(_ name: String, request r: KMSRequest, key: KMSKey?) -> [String]? {
+        switch name {
+        case "kms:multiregionkeytype": return key?.multiRegion.map { [$0.keyType.rawValue] }
+        case "kms:replicaregion": return r.string("ReplicaRegion").map { [$0] }
+        case "kms:primaryregion": return r.string("PrimaryRegion").map { [$0] }
+        default: return nil
+        }
     }
 }

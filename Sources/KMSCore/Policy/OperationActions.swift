@@ -52,12 +52,17 @@ public enum OperationActions {
         "DeleteImportedKeyMaterial": ["kms:DeleteImportedKeyMaterial"],
         // Answered from the audit trail (issue 11).
         "GetKeyLastUsage": ["kms:GetKeyLastUsage"],
+        // Multi-Region keys (issue 13).
+        "ReplicateKey": ["kms:ReplicateKey"],
+        "UpdatePrimaryRegion": ["kms:UpdatePrimaryRegion"],
     ]
 
     /// Actions an operation needs only for some requests, beyond its declared ones: CreateKey
     /// with Tags also needs kms:TagResource (CreateKey API reference, "Required permissions").
     public static let conditional: [String: [String]] = [
         "CreateKey": ["kms:TagResource"],
+        // The replica is a new key in its Region (ReplicateKey API reference, "Required permissions").
+        "ReplicateKey": ["kms:CreateKey", "kms:TagResource"],
     ]
 
     /// The operations AWS lets a principal of another account call on a key ("Cross-account

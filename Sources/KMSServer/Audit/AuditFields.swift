@@ -57,6 +57,9 @@ enum AuditFields {
         "GetParametersForImport": ["KeyId", "WrappingAlgorithm", "WrappingKeySpec"],
         "ImportKeyMaterial": ["KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription", "KeyMaterialId"],
         "DeleteImportedKeyMaterial": ["KeyId", "KeyMaterialId"],
+        // Multi-Region keys (ct-replicate-key, ct-update-primary-region).
+        "ReplicateKey": ["KeyId", "ReplicaRegion", "BypassPolicyLockoutSafetyCheck", "Description", "Tags", "Policy"],
+        "UpdatePrimaryRegion": ["KeyId", "PrimaryRegion"],
     ]
 
     /// responseElements: null for reads and cryptographic operations, as in AWS's trail.
@@ -69,6 +72,7 @@ enum AuditFields {
         "RotateKeyOnDemand": ["KeyId"],
         "ImportKeyMaterial": ["KeyId", "KeyMaterialId"],
         "DeleteImportedKeyMaterial": ["KeyId", "KeyMaterialId"],
+        "ReplicateKey": ["ReplicaKeyMetadata", "ReplicaPolicy", "ReplicaTags"],
     ]
 
     /// "CloudTrail log entries for this operation recorded on or after December 2022 include

@@ -39,7 +39,7 @@ public struct QueryOperation: Sendable {
 /// verifier for its signing name, its dispatch table, and what its audit events may name.
 public struct QueryService: Sendable {
     public let model: QueryServiceModel
-    let verifier: SigV4Verifier
+    var verifier: SigV4Verifier
     public let operations: [String: QueryOperation]
     /// Request members an audit event names per action (an allow-list, as AuditFields:
     /// a member not listed never reaches the trail, so no secret or token can).
