@@ -73,6 +73,9 @@ public struct ServerConfiguration: Sendable {
     /// The region seeded keys land in when the file names none (`--seed-region`).
     public var seedRegion = "us-east-1"
 
+    /// Where the root key lives (issue 14): nil is the root key file (rootKeyPath).
+    public var root: RootSpec?
+
     public init() {}
 
     public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }
