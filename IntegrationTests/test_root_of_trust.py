@@ -274,3 +274,28 @@ def test_rewrap_file_to_pkcs11_to_file_keeps_every_key(tmp_path, softhsm):
         assert_decrypts(client(srv), made)
     finally:
         srv.stop()
+
+
+def test_rewrap_file_to_auto_unseal(tmp_path, monkeypatch):
+    """An existing data dir moves to auto-unseal with `kms admin rewrap --to kms:...`: the root
+    key blob is made through the other KMS, and the old root key file no longer opens it."""
+    unsealer = make_server(tmp_path, "unsealer")
+    srv = make_server(tmp_path, "was-file")
+    try:
+        unsealer.start()
+        arn = client(unsealer).create_key()["KeyMetadata"]["Arn"]
+        creds = unsealer.root_credentials()
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds.access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds.secret_key)
+        srv.start()
+        made = encrypt_some(client(srv), n=2)
+        srv.stop()
+        res = rewrap(srv.data_dir, "file", f"kms:{arn}?endpoint={unsealer.url}&region=us-east-1")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert os.path.exists(os.path.join(srv.data_dir, "root.key.kms"))
+        assert "protected by a kms root" in start_fails(srv.data_dir)
+        srv.start(extra_args=["--root-kms-key-id", arn, "--root-kms-endpoint", unsealer.url, "--root-kms-region", "us-east-1"])
+        assert_decrypts(client(srv), made)
+    finally:
+        srv.stop()
+        unsealer.stop()
