@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSStorage", dependencies: [
-            "KMSCore",
+            "KMSCore", "PKCS11", "COpenSSL",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -106,5 +106,10 @@ let package = Package(
             "STS", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: strict),
+        // PKCS#11 (issue 14): a hand-written header subset and dlopen, no pkcs11 package needed.
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        // HSM tokens over PKCS#11: sessions, login, AES keys kept in the token, AES-GCM in the token.
+        .target(name: "PKCS11", dependencies: ["CPKCS11"], swiftSettings: strict),
+        .testTarget(name: "PKCS11Tests", dependencies: ["PKCS11"], swiftSettings: strict),
     ]
 )

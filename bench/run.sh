@@ -457,6 +457,43 @@ if [ "$DO_TLS" = 1 ] && [ "$DO_SERVER" = 1 ] && [[ ",$OPS," == *",Encrypt,"* ]];
     BENCH_KEEP=1
   fi
 fi
+# ---------------------------------------------------- PKCS#11 root ----
+# Encrypt on a server whose root key is a non-extractable key in a SoftHSM2 token (issue 14):
+# key material is unsealed in the token when a key is loaded, never per request, so the row
+# should equal plain Encrypt from the same run. Skipped when SoftHSM2 is not installed.
+SOFTHSM_MODULE=""
+for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+  [ -e "$m" ] && { SOFTHSM_MODULE="$m"; break; }
+done
+if [ "$DO_SERVER" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; then
+  if [ -z "$SOFTHSM_MODULE" ] || ! command -v softhsm2-util >/dev/null; then
+    "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt:pkcs11-root" --status skipped \
+      --reason "SoftHSM2 is not installed (apt-get install softhsm2)"
+  else
+    HSM_DIR="$WORK/softhsm"; mkdir -p "$HSM_DIR/tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$HSM_DIR/tokens" >"$HSM_DIR/softhsm2.conf"
+    export SOFTHSM2_CONF="$HSM_DIR/softhsm2.conf"
+    softhsm2-util --init-token --free --label bench-root --pin 1234 --so-pin 5678 >/dev/null
+    (umask 077; echo 1234 >"$HSM_DIR/pin")
+    HSM_DATA="$WORK/kms-data-pkcs11"; mkdir -p "$HSM_DATA"
+    HSM_PORT="$("$PY" "$HELPER" freeport)"
+    start_kms KMS_PID pkcs11-root "$HSM_PORT" "$HSM_DATA" --root-pkcs11-module "$SOFTHSM_MODULE" \
+      --root-pkcs11-token bench-root --root-pkcs11-pin-file "$HSM_DIR/pin"
+    HSM_STATE="$WORK/state-pkcs11.json"
+    if timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$HSM_PORT" --credentials "$HSM_DATA/credentials" \
+        --ops Encrypt --state "$HSM_STATE" >/dev/null; then
+      log "Encrypt:pkcs11-root"
+      run_wrk "Encrypt:pkcs11-root" op "$HSM_PORT" "$PY" "$HELPER" sign --state "$HSM_STATE" --op Encrypt
+    else
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt:pkcs11-root" --status failed --reason "prepare failed"
+    fi
+    stop_pid "$KMS_PID" kms; KMS_PID=""
+    if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$WORK/kms-pkcs11-root.log"; then
+      echo "bench: WARNING: PKCS#11 root server log mentions a crash; see $WORK/kms-pkcs11-root.log" >&2
+      BENCH_KEEP=1
+    fi
+  fi
+fi
 # ------------------------------------------------ ciphertext format v1 ----
 # The same symmetric operations on a second server that writes format v1 (a random nonce
 # directly under the key material, the format before per-message keys), so the report can

@@ -20,7 +20,12 @@ public enum KMSHTTPServer {
         if let adopted = try DataDirectory.prepare(path: config.dataDirectory, mode: config.dev ? .dev : .production) {
             Console.line(adopted)
         }
-        let rootKey = try RootKey.loadOrCreate(path: config.resolvedRootKeyPath)
+        // The root of trust (file, PKCS#11 token, passphrase, or auto-unseal through another KMS),
+        // checked against the data dir's root record before the store is opened.
+        let rootOfTrust = try (config.root ?? .file(path: config.resolvedRootKeyPath)).resolve(dataDirectory: config.dataDirectory)
+        // Off the concurrency pool: a token login or an unseal call to another KMS blocks.
+        let rootKey = try await NIOThreadPool.singleton.runIfActive { try rootOfTrust.open(dataDirectory: config.dataDirectory) }
+        if config.root != nil { Console.line("kms: root of trust: \(rootOfTrust.description)") }
         let storage = try StorageLocation(config.storage, dataDirectory: config.dataDirectory)
         // Stores block their caller (PostgreSQL waits on its client): off the Swift
         // concurrency pool and off the event loops, on a thread meant for blocking.

@@ -88,6 +88,9 @@ public struct ServerConfiguration: Sendable {
     public var peerPollInterval: Double = 1
     public var peerMaxBackoff: Double = 30
 
+    /// Where the root key lives (issue 14): nil is the root key file (rootKeyPath).
+    public var root: RootSpec?
+
     public init() {}
 
     public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }

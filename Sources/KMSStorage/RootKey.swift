@@ -4,22 +4,58 @@ import Foundation
 import Glibc
 #endif
 import KMSCore
+import PKCS11
 
 /// The root key that seals key material and secrets before they reach the database.
-/// It lives in a file of its own (0600), never in the database it protects.
+/// By default it lives in a file of its own (0600), never in the database it protects; it may
+/// instead be a non-extractable key in a PKCS#11 token, where sealing then runs (see RootOfTrust).
 public struct RootKey: Sendable {
+    /// What seals and opens: a key value in memory, or a key that never leaves a token.
+    enum Sealer: Sendable {
+        case software(SymmetricKey)
+        case token(PKCS11SecretKey)
+    }
+
+    let sealer: Sealer
+    /// The input of RootKey.derivedKey (HKDF). For a file root it is the root key itself (so
+    /// derived keys are what they always were); for other roots a random value kept sealed
+    /// under the root in the data dir's root record, so derived keys survive `kms admin rewrap`.
     let key: SymmetricKey
 
     public init(bytes: [UInt8]) throws {
         guard bytes.count == 32 else { throw StorageError("The root key must be 32 bytes (256 bits).") }
         key = SymmetricKey(data: bytes)
+        sealer = .software(key)
+    }
+
+    /// A root whose sealing key is `sealing` but whose derived keys come from `derivationKey`.
+    init(sealing: Sealer, derivationKey: [UInt8]) throws {
+        guard derivationKey.count == 32 else { throw StorageError("The root's derivation key must be 32 bytes.") }
+        sealer = sealing
+        key = SymmetricKey(data: derivationKey)
+    }
+
+    /// Whether sealing runs in an HSM token (for start-up lines).
+    public var isInToken: Bool {
+        if case .token = sealer { return true }
+        return false
     }
 
     /// Reads the root key from `path`, creating it (32 random bytes, base64) when absent.
     /// An existing file must be the server user's own with mode 0600 or stricter; a new one
     /// is created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, so a planted file or
     /// symlink is never written through.
+    /// Refuses a data dir whose root record names a root other than a file (PKCS#11,
+    /// passphrase, KMS): tools that only know root key files must not make one beside it.
     public static func loadOrCreate(path: String) throws -> RootKey {
+        let directory = (path as NSString).deletingLastPathComponent
+        if let record = try RootRecord.load(dataDirectory: directory.isEmpty ? "." : directory), record.kind != "file" {
+            throw StorageError("The data dir \(directory) is protected by a \(record.kind) root (\(record.description)), not by a root key file; give that root.")
+        }
+        return try loadOrCreateFile(path: path)
+    }
+
+    static func loadOrCreateFile(path: String) throws -> RootKey {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         if fd >= 0 {
             defer { close(fd) }
@@ -39,16 +75,28 @@ public struct RootKey: Sendable {
 
     /// AES-256-GCM; `context` names the row the secret belongs to, so sealed values
     /// cannot be swapped between rows.
+    /// In a token the same layout (nonce, ciphertext, tag) is produced by C_Encrypt(CKM_AES_GCM).
     public func seal(_ plaintext: [UInt8], context: String) throws -> [UInt8] {
-        let box = try AES.GCM.seal(plaintext, using: key, authenticating: Array(context.utf8))
-        guard let combined = box.combined else { throw StorageError("Sealing failed.") }
-        return [UInt8](combined)
+        switch sealer {
+        case .software(let key):
+            let box = try AES.GCM.seal(plaintext, using: key, authenticating: Array(context.utf8))
+            guard let combined = box.combined else { throw StorageError("Sealing failed.") }
+            return [UInt8](combined)
+        case .token(let key):
+            do { return try key.sealGCM(plaintext, aad: Array(context.utf8)) }
+            catch { throw StorageError("Sealing in the PKCS#11 token failed: \(error)") }
+        }
     }
 
     public func open(_ sealed: [UInt8], context: String) throws -> [UInt8] {
         do {
-            let box = try AES.GCM.SealedBox(combined: sealed)
-            return [UInt8](try AES.GCM.open(box, using: key, authenticating: Array(context.utf8)))
+            switch sealer {
+            case .software(let key):
+                let box = try AES.GCM.SealedBox(combined: sealed)
+                return [UInt8](try AES.GCM.open(box, using: key, authenticating: Array(context.utf8)))
+            case .token(let key):
+                return try key.openGCM(sealed, aad: Array(context.utf8))
+            }
         } catch {
             throw StorageError("A sealed value did not open under the root key (wrong root key, or the row was altered).")
         }

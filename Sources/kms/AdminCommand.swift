@@ -8,7 +8,7 @@ struct AdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin", abstract: "Accounts and root credentials (what the IAM API cannot manage).",
         subcommands: [CreateAccount.self, RotateRootCredential.self, DeactivateRootCredential.self, ListAccounts.self,
-                      PeerKeyCommand.self, PeersCommand.self])
+                      PeerKeyCommand.self, PeersCommand.self, RewrapRoot.self])
 
     struct StoreOptions: ParsableArguments {
         @Option(name: .customLong("data-dir"), help: "Data directory (default ./kms-data).") var dataDir = "./kms-data"

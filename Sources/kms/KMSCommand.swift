@@ -58,6 +58,16 @@ struct Server: AsyncParsableCommand {
     @Option(help: "A seed file (YAML; this server's layout or local-kms's seed.yaml): keys with fixed IDs and known material, aliases, policies and tags, created at start if missing.") var seed: String?
     @Option(name: .customLong("seed-region"), help: "Region of seeded keys when the seed file names none (default us-east-1).") var seedRegion: String?
     @Option(name: .customLong("oidc-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when fetching an OIDC issuer's discovery document and JWKS over HTTPS, for providers with no JWKS file.") var oidcCAFile: String?
+    @Option(name: .customLong("root-pkcs11-module"), help: "Root key in a PKCS#11 token: the module (e.g. /usr/lib/softhsm/libsofthsm2.so).") var rootPkcs11Module: String?
+    @Option(name: .customLong("root-pkcs11-slot"), help: "The token's slot id (or --root-pkcs11-token).") var rootPkcs11Slot: UInt?
+    @Option(name: .customLong("root-pkcs11-token"), help: "The token's label (or --root-pkcs11-slot).") var rootPkcs11Token: String?
+    @Option(name: .customLong("root-pkcs11-pin-file"), help: "A file holding the token's user PIN (or KMS_PKCS11_PIN).") var rootPkcs11PinFile: String?
+    @Option(name: .customLong("root-pkcs11-key-label"), help: "The root key's label in the token (default swift-kms-root; created at first start).") var rootPkcs11KeyLabel: String?
+    @Option(name: .customLong("root-passphrase-file"), help: "Root key derived (scrypt) from the passphrase in this file.") var rootPassphraseFile: String?
+    @Flag(name: .customLong("root-passphrase-stdin"), help: "Root key derived (scrypt) from a passphrase read from stdin at start.") var rootPassphraseStdin = false
+    @Option(name: .customLong("root-kms-key-id"), help: "Auto-unseal: the key ARN, at another KMS, the root key is encrypted under.") var rootKmsKeyId: String?
+    @Option(name: .customLong("root-kms-endpoint"), help: "Auto-unseal: that KMS's endpoint URL.") var rootKmsEndpoint: String?
+    @Option(name: .customLong("root-kms-region"), help: "Auto-unseal: that KMS's region (SigV4).") var rootKmsRegion: String?
     @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
     @Option(help: "REGION=URL: a peer deployment serving REGION at URL (http(s)://host:port), linked by --peer-key-file. Repeatable.") var peer: [String] = []
     @Option(name: .customLong("peer-key-file"), help: "The peer key file both linked deployments hold (`kms admin peer-key --out FILE`; mode 0600).") var peerKeyFile: String?
@@ -81,6 +91,7 @@ struct Server: AsyncParsableCommand {
         c.dev = dev || reader.bool(forKey: "kms.dev", default: false)
         c.devAccount = devAccount ?? reader.string(forKey: "kms.devAccount", default: c.devAccount)
         c.rootKeyPath = rootKeyFile ?? reader.string(forKey: "kms.rootKeyFile")
+        c.root = try rootSpec()
         c.eventLoopThreads = threads ?? reader.int(forKey: "kms.threads", default: c.eventLoopThreads)
         guard c.eventLoopThreads > 0 else { throw ValidationError("--threads must be positive") }
         c.idleTimeout = idleTimeout ?? reader.double(forKey: "kms.idleTimeout", default: c.idleTimeout)
@@ -186,5 +197,32 @@ struct Server: AsyncParsableCommand {
             throw ValidationError("--peer-max-backoff must be a positive number of seconds")
         }
         try await KMSHTTPServer.run(c)
+    }
+}
+
+extension Server {
+    /// At most one root of trust besides the default file (issue 14).
+    func rootSpec() throws -> RootSpec? {
+        var given: [RootSpec] = []
+        if let module = rootPkcs11Module {
+            guard (rootPkcs11Slot == nil) != (rootPkcs11Token == nil) else {
+                throw ValidationError("--root-pkcs11-module needs exactly one of --root-pkcs11-slot and --root-pkcs11-token")
+            }
+            given.append(.pkcs11(module: module, slot: rootPkcs11Slot, token: rootPkcs11Token, pinFile: rootPkcs11PinFile,
+                                 keyLabel: rootPkcs11KeyLabel ?? RootOfTrust.PKCS11Root.defaultKeyLabel))
+        } else if rootPkcs11Slot != nil || rootPkcs11Token != nil || rootPkcs11PinFile != nil || rootPkcs11KeyLabel != nil {
+            throw ValidationError("the --root-pkcs11-* options need --root-pkcs11-module")
+        }
+        if rootPassphraseFile != nil && rootPassphraseStdin { throw ValidationError("give --root-passphrase-file or --root-passphrase-stdin, not both") }
+        if let file = rootPassphraseFile { given.append(.passphrase(file: file)) }
+        if rootPassphraseStdin { given.append(.passphrase(file: nil)) }
+        switch (rootKmsKeyId, rootKmsEndpoint, rootKmsRegion) {
+        case (nil, nil, nil): break
+        case (let key?, let endpoint?, let region?): given.append(.kms(keyId: key, endpoint: endpoint, region: region))
+        default: throw ValidationError("auto-unseal needs --root-kms-key-id, --root-kms-endpoint and --root-kms-region together")
+        }
+        guard given.count <= 1 else { throw ValidationError("give one root of trust: a PKCS#11 token, a passphrase, or auto-unseal") }
+        if !given.isEmpty && rootKeyFile != nil { throw ValidationError("--root-key-file is the file root; it does not go with another root") }
+        return given.first
     }
 }

@@ -1,0 +1,31 @@
+import CPKCS11
+
+/// A PKCS#11 failure: which call failed and its CKR code, never a PIN or key bytes.
+public struct PKCS11Error: Error, CustomStringConvertible, Sendable, Equatable {
+    public let description: String
+    /// The CKR_* code when a module call failed; nil for failures found by kms itself.
+    public let code: UInt?
+
+    public init(_ description: String, code: UInt? = nil) {
+        self.description = description
+        self.code = code
+    }
+
+    static func check(_ rv: CK_RV, _ call: String) throws {
+        guard rv != CKR_OK else { return }
+        throw PKCS11Error("\(call) failed: \(Self.name(rv))", code: rv)
+    }
+
+    /// The names of the codes an operator is likely to meet; others by number.
+    static func name(_ rv: CK_RV) -> String {
+        switch rv {
+        case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT (wrong PIN)"
+        case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED"
+        case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT"
+        case CKR_ENCRYPTED_DATA_INVALID: return "CKR_ENCRYPTED_DATA_INVALID"
+        case CKR_ENCRYPTED_DATA_LEN_RANGE: return "CKR_ENCRYPTED_DATA_LEN_RANGE"
+        case CKR_BUFFER_TOO_SMALL: return "CKR_BUFFER_TOO_SMALL"
+        default: return "CKR 0x" + String(rv, radix: 16)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import CPKCS11
+import Foundation
+
+/// Where a token is: a slot id, or the label of the token in it.
+public enum PKCS11TokenSelector: Sendable, Equatable, CustomStringConvertible {
+    case slot(UInt)
+    case label(String)
+
+    public var description: String {
+        switch self {
+        case .slot(let id): return "slot \(id)"
+        case .label(let label): return "token \"\(label)\""
+        }
+    }
+}
+
+/// A token the process is logged in to as the user. PKCS#11 sessions are not thread-safe,
+/// so each operation takes a session of its own from a small pool (opened on demand, kept
+/// for reuse); login state belongs to the application, so one C_Login covers them all.
+public final class PKCS11Token: @unchecked Sendable {
+    public let module: PKCS11Module
+    public let slot: UInt
+    private let lock = NSLock()
+    private var idle: [CK_SESSION_HANDLE] = []  // guarded by lock
+    private var anchor: CK_SESSION_HANDLE = 0
+
+    public init(module: PKCS11Module, selector: PKCS11TokenSelector, pin: String) throws {
+        self.module = module
+        switch selector {
+        case .slot(let id):
+            guard try module.tokens().contains(where: { $0.slot == id }) else {
+                throw PKCS11Error("No initialized PKCS#11 token in slot \(id) of \(module.path).")
+            }
+            slot = id
+        case .label(let label):
+            slot = try module.slot(tokenLabel: label)
+        }
+        // Held open for the token's life and never used for operations: closing a slot's last
+        // session logs the application out, which invalidates the handles of private keys.
+        let session = try openSession()
+        anchor = session
+        var pinBytes = Array(pin.utf8)
+        defer { pinBytes.withUnsafeMutableBytes { zeroize($0) } }
+        guard let login = f.C_Login else { throw PKCS11Error("\(module.path) lacks C_Login") }
+        let rv = login(session, CKU_USER, &pinBytes, CK_ULONG(pinBytes.count))
+        if rv != CKR_USER_ALREADY_LOGGED_IN { try PKCS11Error.check(rv, "C_Login to \(selector)") }
+    }
+
+    var f: CK_FUNCTION_LIST { module.functions.pointee }
+
+    private func openSession() throws -> CK_SESSION_HANDLE {
+        guard let open = f.C_OpenSession else { throw PKCS11Error("\(module.path) lacks C_OpenSession") }
+        var handle: CK_SESSION_HANDLE = 0
+        try PKCS11Error.check(open(CK_SLOT_ID(slot), CKF_SERIAL_SESSION | CKF_RW_SESSION, nil, nil, &handle), "C_OpenSession")
+        return handle
+    }
+
+    private func release(_ session: CK_SESSION_HANDLE) {
+        lock.lock()
+        idle.append(session)
+        lock.unlock()
+    }
+
+    /// Runs `body` on a session no other thread uses meanwhile. A session whose operation
+    /// failed is closed rather than reused (an aborted operation may leave it mid-state).
+    func withSession<T>(_ body: (CK_SESSION_HANDLE) throws -> T) throws -> T {
+        lock.lock()
+        let pooled = idle.popLast()
+        lock.unlock()
+        let session = try pooled ?? openSession()
+        do {
+            let result = try body(session)
+            release(session)
+            return result
+        } catch {
+            _ = f.C_CloseSession?(session)
+            throw error
+        }
+    }
+
+    /// The AES secret key labelled `label`, or nil. More than one with that label is an error:
+    /// kms must never pick one of two roots at random.
+    public func findAESKey(label: String) throws -> PKCS11SecretKey? {
+        let handles: [CK_OBJECT_HANDLE] = try withSession { session in
+            let template = AttributeTemplate()
+            template.add(CKA_CLASS, ulong: CKO_SECRET_KEY)
+            template.add(CKA_KEY_TYPE, ulong: CKK_AES)
+            template.add(CKA_LABEL, bytes: Array(label.utf8))
+            guard let initFind = f.C_FindObjectsInit, let find = f.C_FindObjects, let final = f.C_FindObjectsFinal else {
+                throw PKCS11Error("\(module.path) lacks C_FindObjects")
+            }
+            try template.withAttributes { try PKCS11Error.check(initFind(session, $0, $1), "C_FindObjectsInit") }
+            defer { _ = final(session) }
+            var found = [CK_OBJECT_HANDLE](repeating: 0, count: 4)
+            var count: CK_ULONG = 0
+            try PKCS11Error.check(find(session, &found, CK_ULONG(found.count), &count), "C_FindObjects")
+            return Array(found.prefix(Int(count)))
+        }
+        guard let handle = handles.first else { return nil }
+        guard handles.count == 1 else { throw PKCS11Error("\(handles.count) AES keys are labelled \"\(label)\" in the token.") }
+        let key = PKCS11SecretKey(token: self, handle: handle, label: label)
+        try key.requireNonExtractable()
+        return key
+    }
+
+    /// Generates a persistent AES-256 key inside the token: sensitive and non-extractable,
+    /// so its value can never be read out, only used for encrypt/decrypt.
+    public func generateAESKey(label: String) throws -> PKCS11SecretKey {
+        let handle: CK_OBJECT_HANDLE = try withSession { session in
+            let template = AttributeTemplate()
+            template.add(CKA_CLASS, ulong: CKO_SECRET_KEY)
+            template.add(CKA_KEY_TYPE, ulong: CKK_AES)
+            template.add(CKA_VALUE_LEN, ulong: 32)
+            template.add(CKA_LABEL, bytes: Array(label.utf8))
+            template.add(CKA_TOKEN, bool: true)
+            template.add(CKA_PRIVATE, bool: true)
+            template.add(CKA_SENSITIVE, bool: true)
+            template.add(CKA_EXTRACTABLE, bool: false)
+            template.add(CKA_ENCRYPT, bool: true)
+            template.add(CKA_DECRYPT, bool: true)
+            guard let generate = f.C_GenerateKey else { throw PKCS11Error("\(module.path) lacks C_GenerateKey") }
+            var mechanism = CK_MECHANISM(mechanism: CKM_AES_KEY_GEN, pParameter: nil, ulParameterLen: 0)
+            var handle: CK_OBJECT_HANDLE = 0
+            try template.withAttributes { try PKCS11Error.check(generate(session, &mechanism, $0, $1, &handle), "C_GenerateKey") }
+            return handle
+        }
+        return PKCS11SecretKey(token: self, handle: handle, label: label)
+    }
+
+    /// Deletes a key object (tests, and a key store's key deletion).
+    public func destroy(_ key: PKCS11SecretKey) throws {
+        try withSession { session in
+            guard let destroy = f.C_DestroyObject else { throw PKCS11Error("\(module.path) lacks C_DestroyObject") }
+            try PKCS11Error.check(destroy(session, key.handle), "C_DestroyObject")
+        }
+    }
+}
+
+/// Zeroes a buffer in a way the optimizer keeps (the PIN's bytes after login).
+@inline(never)
+func zeroize(_ buffer: UnsafeMutableRawBufferPointer) {
+    guard let base = buffer.baseAddress else { return }
+    memset(base, 0, buffer.count)
+}
+
+/// CK_ATTRIBUTE values need stable addresses for the duration of a call: owned here.
+final class AttributeTemplate {
+    private var attributes: [CK_ATTRIBUTE] = []
+    private var storage: [UnsafeMutableRawPointer] = []
+
+    func add(_ type: CK_ATTRIBUTE_TYPE, bytes: [UInt8]) {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        bytes.withUnsafeBytes { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: bytes.count) } }
+        storage.append(p)
+        attributes.append(CK_ATTRIBUTE(type: type, pValue: p, ulValueLen: CK_ULONG(bytes.count)))
+    }
+
+    func add(_ type: CK_ATTRIBUTE_TYPE, ulong: CK_ULONG) {
+        add(type, bytes: withUnsafeBytes(of: ulong) { Array($0) })
+    }
+
+    func add(_ type: CK_ATTRIBUTE_TYPE, bool: Bool) { add(type, bytes: [bool ? 1 : 0]) }
+
+    func withAttributes<T>(_ body: (UnsafeMutablePointer<CK_ATTRIBUTE>, CK_ULONG) throws -> T) rethrows -> T {
+        try attributes.withUnsafeMutableBufferPointer { try body($0.baseAddress!, CK_ULONG($0.count)) }
+    }
+
+    deinit { storage.forEach { $0.deallocate() } }
+}
