@@ -6,7 +6,8 @@ import KMSCore
 /// column is opened under the old root and sealed under the new one inside ONE SQLite write
 /// transaction, so the store is all-old or all-new; plaintext only ever lives in memory. The
 /// derivation key moves unchanged (sealed under the new root), so grant, session and import
-/// tokens and the audit digest key stay valid. A new sealed column must be listed here.
+/// tokens and the audit digest key stay valid. A new sealed column must be listed here
+/// (key materials, credentials, IAM secrets, the peer outbox).
 public enum RootRewrap {
     public struct Summary: Sendable, Equatable {
         public var keyMaterials = 0
@@ -75,6 +76,17 @@ public enum RootRewrap {
                     let resealed = try reseal(row["sealed_secret"], context: context, old: old, new: new)
                     try db.execute(sql: "UPDATE iam_identities SET sealed_secret = ? WHERE rowid = ?", arguments: [resealed, row["rowid"] as Int64])
                     summary.identitySecrets += 1
+                }
+            }
+            // Secrets queued for a peer (key material wrapped for the link only when sent).
+            if try db.tableExists("peer_outbox") {
+                for row in try Row.fetchAll(db, sql: "SELECT rowid, local_region, peer_region, sequence, sealed_secrets FROM peer_outbox") {
+                    let local: String = row["local_region"], peer: String = row["peer_region"]
+                    let sequence = UInt64(bitPattern: row["sequence"] as Int64)
+                    var plain = try PeerSealedSecrets.open(row["sealed_secrets"], rootKey: old, local: local, peer: peer, sequence: sequence)
+                    defer { for i in plain.indices { for j in plain[i].indices { plain[i][j] = 0 } } }
+                    let resealed = try PeerSealedSecrets.seal(plain, rootKey: new, local: local, peer: peer, sequence: sequence)
+                    try db.execute(sql: "UPDATE peer_outbox SET sealed_secrets = ? WHERE rowid = ?", arguments: [resealed, row["rowid"] as Int64])
                 }
             }
             return summary
