@@ -61,6 +61,8 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
         m.registerMigration("v3-iam-identities") { db in
             try db.execute(sql: Self.identitiesTableSQL)
         }
+        // Custom key stores (issue 14).
+        registerCustomKeyStoreMigration(&m)
         return m
     }
 
@@ -277,6 +279,9 @@ struct StoredKeyMetadata: Codable {
     var rotation: KeyRotation?
     /// Imported material records (EXTERNAL keys); absent when there are none.
     var imports: ImportedMaterials?
+    /// Keys in a custom key store (issue 14); absent otherwise.
+    var customKeyStoreId: String?
+    var xksKeyId: String?
 
     init(_ k: KMSKey) {
         keyId = k.keyId; account = k.account; region = k.region; creationDate = k.creationDate
@@ -285,6 +290,8 @@ struct StoredKeyMetadata: Codable {
         pendingWindowInDays = k.pendingWindowInDays; policy = k.policy; tags = k.tags
         rotation = k.rotation == KeyRotation() ? nil : k.rotation
         imports = k.imports == ImportedMaterials() ? nil : k.imports
+        customKeyStoreId = k.customKeyStoreId
+        xksKeyId = k.xksKeyId
     }
 
     func key(materials: [KeyMaterial]) -> KMSKey {
@@ -294,6 +301,8 @@ struct StoredKeyMetadata: Codable {
                materials: materials)
         key.rotation = rotation ?? KeyRotation()
         key.imports = imports ?? ImportedMaterials()
+        key.customKeyStoreId = customKeyStoreId
+        key.xksKeyId = xksKeyId
         return key
     }
 }

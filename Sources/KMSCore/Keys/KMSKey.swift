@@ -24,6 +24,10 @@ public struct KMSKey: Sendable {
     public var rotation = KeyRotation()
     /// Imported material's per-material state, for EXTERNAL keys (ImportedKeyMaterial.swift).
     public var imports = ImportedMaterials()
+    /// The custom key store that holds the key (Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE).
+    public var customKeyStoreId: String? = nil
+    /// The external key's ID in the XKS proxy (Origin EXTERNAL_KEY_STORE).
+    public var xksKeyId: String? = nil
 
     public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
                 keyUsage: KeyUsage, keySpec: KeySpec, origin: String, keyManager: String, keyState: KeyState,

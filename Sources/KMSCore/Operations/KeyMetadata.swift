@@ -12,11 +12,13 @@ extension KMSKey {
         m["KeyState"] = .string(keyState.rawValue)
         if let deletionDate { m["DeletionDate"] = JSONValue(deletionDate) }
         m["Origin"] = .string(origin)
+        if let customKeyStoreId { m["CustomKeyStoreId"] = .string(customKeyStoreId) }
         m["KeyManager"] = .string(keyManager)
         if keySpec.isCustomerMasterKeySpec { m["CustomerMasterKeySpec"] = .string(keySpec.rawValue) }
         m["KeySpec"] = .string(keySpec.rawValue)
         algorithmLists(into: &m)
         m["MultiRegion"] = .bool(false)
+        if let xksKeyId { m["XksKeyConfiguration"] = .object(JSONObject([("Id", .string(xksKeyId))])) }
         // The current imported material's expiry (ImportedKeyMaterial.swift); none before the first import.
         if origin == "EXTERNAL" {
             let records = importRecords

@@ -15,11 +15,10 @@ extension KMSService {
         let keyUsage = KeyUsage(rawValue: request.string("KeyUsage") ?? "") ?? .encryptDecrypt
         let origin = request.string("Origin") ?? "AWS_KMS"
         // EXTERNAL: symmetric, HMAC, RSA and ECC keys take imported material (ImportKeyMaterial.swift).
-        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec.acceptsImportedMaterial) else {
+        // EXTERNAL_KEY_STORE and AWS_CLOUDHSM: keys in custom key stores (ExternalKeyStoreKeys.swift).
+        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec.acceptsImportedMaterial)
+                || origin == "EXTERNAL_KEY_STORE" || origin == "AWS_CLOUDHSM" else {
             throw KMSError(.unsupportedOperation, "Origin \(origin) is not supported by this server yet.")
-        }
-        if request.has("CustomKeyStoreId") || request.has("XksKeyId") {
-            throw KMSError(.unsupportedOperation, "Custom key stores are not supported by this server.")
         }
         if request.bool("MultiRegion") == true {
             throw KMSError(.unsupportedOperation, "Multi-Region keys are not supported by this server yet.")
@@ -27,6 +26,7 @@ extension KMSService {
         guard keySpec.validKeyUsages.contains(keyUsage) else {
             throw KMSError(.validation, "KeyUsage \(keyUsage.rawValue) is not compatible with KeySpec \(keySpec.rawValue)")
         }
+        let placement = try customKeyStorePlacement(request, caller, origin: origin, keySpec: keySpec, keyUsage: keyUsage)
         let now = clock.now()
         // Without a Policy, the default key policy exactly as AWS writes it.
         var key = KMSKey(keyId: KeyIdentifier.newKeyId(), account: caller.account, region: caller.region,
@@ -34,6 +34,8 @@ extension KMSService {
                          keyUsage: keyUsage, keySpec: keySpec, origin: origin, keyManager: "CUSTOMER",
                          keyState: origin == "EXTERNAL" ? .pendingImport : .enabled,
                          policy: KeyPolicy.defaultPolicy(account: caller.account), tags: [], materials: [])
+        key.customKeyStoreId = placement?.storeId
+        key.xksKeyId = placement?.xksKeyId
         if let given = request.string("Policy") {
             let compiled = try validateKeyPolicy(given, request: request, key: key)
             key.policy = given
@@ -49,7 +51,8 @@ extension KMSService {
     }
 
     func describeKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, caller: caller, allowAlias: true)
+        var key = try authorizedKey(request, caller: caller, allowAlias: true)
+        if let shown = keyStateShown(key) { key.keyState = shown }
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }
 

@@ -52,6 +52,13 @@ public enum OperationActions {
         "DeleteImportedKeyMaterial": ["kms:DeleteImportedKeyMaterial"],
         // Answered from the audit trail (issue 11).
         "GetKeyLastUsage": ["kms:GetKeyLastUsage"],
+        // Custom key stores (issue 14): IAM policy only, on the account.
+        "CreateCustomKeyStore": ["kms:CreateCustomKeyStore"],
+        "DescribeCustomKeyStores": ["kms:DescribeCustomKeyStores"],
+        "UpdateCustomKeyStore": ["kms:UpdateCustomKeyStore"],
+        "ConnectCustomKeyStore": ["kms:ConnectCustomKeyStore"],
+        "DisconnectCustomKeyStore": ["kms:DisconnectCustomKeyStore"],
+        "DeleteCustomKeyStore": ["kms:DeleteCustomKeyStore"],
     ]
 
     /// Actions an operation needs only for some requests, beyond its declared ones: CreateKey

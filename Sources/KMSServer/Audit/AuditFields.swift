@@ -57,6 +57,18 @@ enum AuditFields {
         "GetParametersForImport": ["KeyId", "WrappingAlgorithm", "WrappingKeySpec"],
         "ImportKeyMaterial": ["KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription", "KeyMaterialId"],
         "DeleteImportedKeyMaterial": ["KeyId", "KeyMaterialId"],
+        // Custom key stores (issue 14): never KeyStorePassword or XksProxyAuthenticationCredential
+        // (the proxy's secret access key); CloudTrail logs neither.
+        "CreateCustomKeyStore": ["CustomKeyStoreName", "CustomKeyStoreType", "CloudHsmClusterId", "TrustAnchorCertificate",
+                                 "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity",
+                                 "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner"],
+        "DescribeCustomKeyStores": ["CustomKeyStoreId", "CustomKeyStoreName", "Limit"],
+        "UpdateCustomKeyStore": ["CustomKeyStoreId", "NewCustomKeyStoreName", "CloudHsmClusterId", "XksProxyUriEndpoint",
+                                 "XksProxyUriPath", "XksProxyConnectivity", "XksProxyVpcEndpointServiceName",
+                                 "XksProxyVpcEndpointServiceOwner"],
+        "ConnectCustomKeyStore": ["CustomKeyStoreId"],
+        "DisconnectCustomKeyStore": ["CustomKeyStoreId"],
+        "DeleteCustomKeyStore": ["CustomKeyStoreId"],
     ]
 
     /// responseElements: null for reads and cryptographic operations, as in AWS's trail.
@@ -69,6 +81,7 @@ enum AuditFields {
         "RotateKeyOnDemand": ["KeyId"],
         "ImportKeyMaterial": ["KeyId", "KeyMaterialId"],
         "DeleteImportedKeyMaterial": ["KeyId", "KeyMaterialId"],
+        "CreateCustomKeyStore": ["CustomKeyStoreId"],
     ]
 
     /// "CloudTrail log entries for this operation recorded on or after December 2022 include
