@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import KMSCore
 import KMSServer
 import KMSStorage
 import SystemPackage
@@ -11,7 +12,7 @@ struct KMSCommand: AsyncParsableCommand {
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
         subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self,
-                      Backup.self, Restore.self, Migrate.self, AdminCommand.self])
+                      Backup.self, Restore.self, Migrate.self, AdminCommand.self, XKSProxyCommand.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
@@ -59,6 +60,11 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("seed-region"), help: "Region of seeded keys when the seed file names none (default us-east-1).") var seedRegion: String?
     @Option(name: .customLong("oidc-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when fetching an OIDC issuer's discovery document and JWKS over HTTPS, for providers with no JWKS file.") var oidcCAFile: String?
     @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
+
+    @Option(name: .customLong("xks-proxy-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) for external key store (XKS) proxies.") var xksProxyCAFile: String?
+    @Option(name: .customLong("xks-proxy-timeout-ms"), help: "Deadline per XKS proxy call in milliseconds (default 250, AWS's).") var xksProxyTimeoutMs: Int?
+    @Option(name: .customLong("xks-proxy-connect-to"), help: "NAME=HOST:PORT: reach the XKS proxy endpoint https://NAME at HOST:PORT instead (still verified as NAME), like curl --connect-to. Repeatable.") var xksProxyConnectTo: [String] = []
+    @Option(name: .customLong("pkcs11-cluster"), help: "CLUSTER_ID=MODULE_PATH:TOKEN_LABEL: a PKCS#11 token standing for a CloudHSM cluster of AWS_CLOUDHSM custom key stores. Repeatable.") var pkcs11Cluster: [String] = []
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -158,6 +164,24 @@ struct Server: AsyncParsableCommand {
             c.oidcJWKS[OIDCIssuer.hostPath(String(setting[..<eq]))] = String(setting[setting.index(after: eq)...])
         }
         c.oidcCAFile = oidcCAFile ?? reader.string(forKey: "kms.oidcCaFile")
+        // Custom key stores (issue 14).
+        c.xksProxyCAFile = xksProxyCAFile ?? reader.string(forKey: "kms.xksProxyCaFile")
+        if let ms = xksProxyTimeoutMs ?? reader.int(forKey: "kms.xksProxyTimeoutMs") {
+            guard ms > 0 else { throw ValidationError("--xks-proxy-timeout-ms must be positive") }
+            c.xksProxyTimeoutMilliseconds = ms
+        }
+        for setting in xksProxyConnectTo {
+            guard let eq = setting.firstIndex(of: "="), eq != setting.startIndex else {
+                throw ValidationError("--xks-proxy-connect-to takes NAME=HOST:PORT")
+            }
+            c.xksProxyConnectTo[String(setting[..<eq])] = String(setting[setting.index(after: eq)...])
+        }
+        for setting in pkcs11Cluster {
+            guard let cluster = PKCS11Cluster.parse(setting) else {
+                throw ValidationError("--pkcs11-cluster takes CLUSTER_ID=MODULE_PATH:TOKEN_LABEL (e.g. cluster-1a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:kms)")
+            }
+            c.pkcs11Clusters.append(cluster)
+        }
         try await KMSHTTPServer.run(c)
     }
 }

@@ -71,8 +71,10 @@ extension KMSService {
     }
 
     /// DescribeKey's KeyState: Unavailable while the key's store is not connected (unless pending deletion).
-    func keyStateShown(_ key: KMSKey) -> KeyState? {
-        guard key.customKeyStoreId != nil, key.keyState != .pendingDeletion, registry.mayBlock() else { return nil }
+    /// Reads the store on a miss: on an event loop it moves the request to the blocking pool.
+    func keyStateShown(_ key: KMSKey) throws(KMSError) -> KeyState? {
+        guard key.customKeyStoreId != nil, key.keyState != .pendingDeletion else { return nil }
+        guard registry.mayBlock() else { throw KMSError.storeReadNeeded }
         guard let store = try? customKeyStores.store(account: key.account, region: key.region, id: key.customKeyStoreId ?? ""),
               store.connectionState == .connected else { return .unavailable }
         return nil

@@ -52,7 +52,7 @@ extension KMSService {
 
     func describeKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         var key = try authorizedKey(request, caller: caller, allowAlias: true)
-        if let shown = keyStateShown(key) { key.keyState = shown }
+        if let shown = try keyStateShown(key) { key.keyState = shown }
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }
 
