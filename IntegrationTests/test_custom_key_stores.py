@@ -22,7 +22,7 @@ import uuid
 import pytest
 
 from kms_harness import expect_error, free_port, kms_binary, port_open
-from tls_certs import make_ca, make_server_cert, write_private
+from tls_certs import make_ca, make_client_cert, make_server_cert, write_private
 
 pytestmark = pytest.mark.single_node("starts its own kms server and XKS proxy")
 
@@ -66,12 +66,12 @@ class XksProxy:
         assert self.cli(*args) == key_id
         return key_id
 
-    def start(self):
+    def start(self, extra=()):
         err = open(os.path.join(self.logs, "stderr.log"), "ab")
         self.proc = subprocess.Popen(
             [kms_binary(), "xks-proxy", "serve", "--data-dir", self.dir, "--listen", f"127.0.0.1:{self.port}",
              "--access-key-id", ACCESS_KEY_ID, "--secret-access-key-file", str(self.tmp / "xks-secret"),
-             "--tls-cert", str(self.tmp / "xks.pem"), "--tls-key", str(self.tmp / "xks.key")],
+             "--tls-cert", str(self.tmp / "xks.pem"), "--tls-key", str(self.tmp / "xks.key"), *extra],
             stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
         err.close()
         deadline = time.monotonic() + 60
@@ -325,3 +325,32 @@ def test_cloudhsm_stores_are_validated(kms_xks):
         kms.create_custom_key_store(CustomKeyStoreName="hsm-" + uuid.uuid4().hex[:6], CloudHsmClusterId="cluster-234abcdefgh",
                                     TrustAnchorCertificate="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
                                     KeyStorePassword="kmsuser-password")
+
+
+def test_mutual_tls_to_the_proxy(server_factory, tmp_path):
+    """A proxy started with --client-ca-file refuses a KMS without a client certificate; one
+    with --xks-proxy-client-cert/--xks-proxy-client-key from that CA connects and encrypts."""
+    p = XksProxy(tmp_path)
+    external = p.create_key()
+    client_ca = make_ca("kms client CA")
+    cert, key = make_client_cert(client_ca)
+    write_private(str(tmp_path / "client-ca.pem"), client_ca.pem())
+    write_private(str(tmp_path / "client.pem"), cert)
+    write_private(str(tmp_path / "client.key"), key)
+    p.start(["--client-ca-file", str(tmp_path / "client-ca.pem")])
+    try:
+        base = ["--xks-proxy-ca-file", p.ca, "--xks-proxy-connect-to", f"localhost=127.0.0.1:{p.port}",
+                "--xks-proxy-timeout-ms", "3000"]
+        plain = server_factory(extra_args=base, name="no-client-cert").client()
+        with expect_error("XksProxyUriUnreachableException"):
+            create_store(plain)
+        mtls = server_factory(extra_args=base + ["--xks-proxy-client-cert", str(tmp_path / "client.pem"),
+                                                 "--xks-proxy-client-key", str(tmp_path / "client.key")],
+                              name="client-cert").client()
+        store_id = connected_store(mtls)
+        key_id = xks_key(mtls, store_id, external)["KeyId"]
+        blob = mtls.encrypt(KeyId=key_id, Plaintext=b"over mutual TLS")["CiphertextBlob"]
+        assert mtls.decrypt(CiphertextBlob=blob)["Plaintext"] == b"over mutual TLS"
+    finally:
+        p.stop()
+    assert "Fatal error" not in p.stderr()

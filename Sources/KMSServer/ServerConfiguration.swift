@@ -85,4 +85,7 @@ public struct ServerConfiguration: Sendable {
     public var pkcs11Clusters: [PKCS11Cluster] = []
     /// `--xks-proxy-connect-to NAME=HOST:PORT`: reach the proxy named NAME at HOST:PORT.
     public var xksProxyConnectTo: [String: String] = [:]
+    /// `--xks-proxy-client-cert`/`--xks-proxy-client-key`: KMS's certificate for proxies that require mutual TLS.
+    public var xksProxyClientCertificate: String?
+    public var xksProxyClientKey: String?
 }

@@ -64,6 +64,8 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("xks-proxy-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) for external key store (XKS) proxies.") var xksProxyCAFile: String?
     @Option(name: .customLong("xks-proxy-timeout-ms"), help: "Deadline per XKS proxy call in milliseconds (default 250, AWS's).") var xksProxyTimeoutMs: Int?
     @Option(name: .customLong("xks-proxy-connect-to"), help: "NAME=HOST:PORT: reach the XKS proxy endpoint https://NAME at HOST:PORT instead (still verified as NAME), like curl --connect-to. Repeatable.") var xksProxyConnectTo: [String] = []
+    @Option(name: .customLong("xks-proxy-client-cert"), help: "PATH: the certificate (PEM) presented to XKS proxies that require mutual TLS.") var xksProxyClientCert: String?
+    @Option(name: .customLong("xks-proxy-client-key"), help: "PATH: its private key (PEM).") var xksProxyClientKey: String?
     @Option(name: .customLong("pkcs11-cluster"), help: "CLUSTER_ID=MODULE_PATH:TOKEN_LABEL: a PKCS#11 token standing for a CloudHSM cluster of AWS_CLOUDHSM custom key stores. Repeatable.") var pkcs11Cluster: [String] = []
 
     func run() async throws {
@@ -170,6 +172,8 @@ struct Server: AsyncParsableCommand {
             guard ms > 0 else { throw ValidationError("--xks-proxy-timeout-ms must be positive") }
             c.xksProxyTimeoutMilliseconds = ms
         }
+        c.xksProxyClientCertificate = xksProxyClientCert
+        c.xksProxyClientKey = xksProxyClientKey
         for setting in xksProxyConnectTo {
             guard let eq = setting.firstIndex(of: "="), eq != setting.startIndex else {
                 throw ValidationError("--xks-proxy-connect-to takes NAME=HOST:PORT")

@@ -18,10 +18,16 @@ final class XKSHTTPSTransport: XKSProxyTransport, @unchecked Sendable {
     let connectTo: [String: (host: String, port: Int)]
 
     /// `caFile`: extra CAs to trust beside the system's (a private proxy; tests).
-    init(caFile: String?, connectTo: [String: (host: String, port: Int)] = [:]) throws {
+    /// `clientCertificate`/`clientKey`: presented to proxies that ask for mutual TLS.
+    init(caFile: String?, connectTo: [String: (host: String, port: Int)] = [:], clientCertificate: String? = nil,
+         clientKey: String? = nil) throws {
         self.connectTo = connectTo
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile { tls.additionalTrustRoots = [.file(caFile)] }
+        if let clientCertificate, let clientKey {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(clientCertificate).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: clientKey, format: .pem))
+        }
         tls.minimumTLSVersion = .tlsv12
         sslContext = try NIOSSLContext(configuration: tls)
     }

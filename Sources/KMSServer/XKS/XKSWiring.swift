@@ -11,7 +11,11 @@ enum XKSWiring {
             }
             connectTo[name.lowercased()] = (String(target[..<colon]), port)
         }
-        let transport = try XKSHTTPSTransport(caFile: config.xksProxyCAFile, connectTo: connectTo)
+        guard (config.xksProxyClientCertificate == nil) == (config.xksProxyClientKey == nil) else {
+            throw TLSSetupError("--xks-proxy-client-cert and --xks-proxy-client-key go together")
+        }
+        let transport = try XKSHTTPSTransport(caFile: config.xksProxyCAFile, connectTo: connectTo,
+                                              clientCertificate: config.xksProxyClientCertificate, clientKey: config.xksProxyClientKey)
         service.customKeyStores.configure(client: XKSProxyClient(transport: transport,
                                                                  timeout: .milliseconds(config.xksProxyTimeoutMilliseconds)))
         service.customKeyStores.configure(clusters: config.pkcs11Clusters)
