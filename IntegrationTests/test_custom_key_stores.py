@@ -354,3 +354,67 @@ def test_mutual_tls_to_the_proxy(server_factory, tmp_path):
     finally:
         p.stop()
     assert "Fatal error" not in p.stderr()
+
+
+def _proxy_post(proxy, path, body, *, method="POST", sign_with=SECRET, access_key=ACCESS_KEY_ID):
+    """A request to the proxy itself, SigV4-signed by botocore (service kms-xks-proxy), as AWS signs."""
+    import ssl
+    import urllib.error
+    import urllib.request
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"https://localhost:{proxy.port}{path}"
+    data = json.dumps(body).encode() if body is not None else b""
+    request = AWSRequest(method=method, url=url, data=data, headers={"Content-Type": "application/json"})
+    if sign_with is not None:
+        SigV4Auth(Credentials(access_key, sign_with), "kms-xks-proxy", "us-east-1").add_auth(request)
+    context = ssl.create_default_context(cafile=proxy.ca)
+    req = urllib.request.Request(url, data=data if method == "POST" else None, method=method,
+                                 headers=dict(request.headers.items()))
+    try:
+        with urllib.request.urlopen(req, context=context, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def test_the_proxy_speaks_the_xks_api(proxy):
+    metadata = {"requestMetadata": {"kmsRequestId": str(uuid.uuid4()), "kmsOperation": "KmsHealthCheck"}}
+    status, body = _proxy_post(proxy, "/kms/xks/v1/health", metadata)
+    assert status == 200 and body["xksProxyFleetSize"] == 1
+    assert body["ekmFleetDetails"][0]["healthStatus"] == "ACTIVE"
+    # Unsigned, wrongly signed, unknown access key: 401 AuthenticationFailedException.
+    for kwargs in ({"sign_with": None}, {"sign_with": WRONG_SECRET}, {"access_key": "UNKNOWNACCESSKEY2345"}):
+        status, body = _proxy_post(proxy, "/kms/xks/v1/health", metadata, **kwargs)
+        assert (status, body["errorName"]) == (401, "AuthenticationFailedException"), kwargs
+    # Other paths, GET, unknown keys.
+    status, body = _proxy_post(proxy, "/kms/xks/v2/health", metadata)
+    assert (status, body["errorName"]) == (404, "InvalidUriPathException")
+    status, _ = _proxy_post(proxy, "/kms/xks/v1/health", None, method="GET")
+    assert status == 405
+    status, body = _proxy_post(proxy, "/kms/xks/v1/keys/no-such-key/metadata", metadata)
+    assert (status, body["errorName"]) == (404, "KeyNotFoundException")
+    # Encrypt and decrypt with AAD, as KMS calls them.
+    key_id = proxy.create_key()
+    request = {"requestMetadata": {"awsPrincipalArn": "arn:aws:iam::111122223333:root", "kmsOperation": "Encrypt",
+                                   "kmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/k", "kmsRequestId": "r1"},
+               "plaintext": base64.b64encode(b"hello").decode(), "encryptionAlgorithm": "AES_GCM",
+               "additionalAuthenticatedData": base64.b64encode(b"aad").decode()}
+    status, enc = _proxy_post(proxy, f"/kms/xks/v1/keys/{key_id}/encrypt", request)
+    assert status == 200 and len(base64.b64decode(enc["ciphertext"])) == 5
+    decrypt = {"requestMetadata": request["requestMetadata"], "encryptionAlgorithm": "AES_GCM",
+               "additionalAuthenticatedData": request["additionalAuthenticatedData"], **{
+                   k: enc[k] for k in ("ciphertext", "initializationVector", "authenticationTag")}}
+    status, dec = _proxy_post(proxy, f"/kms/xks/v1/keys/{key_id}/decrypt", decrypt)
+    assert status == 200 and base64.b64decode(dec["plaintext"]) == b"hello"
+    decrypt["additionalAuthenticatedData"] = base64.b64encode(b"other").decode()
+    status, body = _proxy_post(proxy, f"/kms/xks/v1/keys/{key_id}/decrypt", decrypt)
+    assert (status, body["errorName"]) == (400, "InvalidCiphertextException")
+    # Every request left an audit line; none holds the plaintext.
+    lines = proxy.audit_lines()
+    assert len(lines) >= 10
+    assert all("eventTime" in l and "eventName" in l for l in lines)
+    raw = open(os.path.join(proxy.dir, "xks-audit.log"), "rb").read()
+    assert base64.b64encode(b"hello") not in raw and b"hello" not in raw
