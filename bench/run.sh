@@ -582,8 +582,8 @@ if [ "$DO_SERVER" = 1 ] && [ "$DO_ROTATED" = 1 ] && [[ ",$OPS," == *",Encrypt,"*
 fi
 
 # Encrypt through an EXTERNAL_KEY_STORE key (issue 14): KMS's own AES-GCM layer, then an HTTPS
-# call per request to a `kms xks-proxy` on this host (SigV4-signed, a new TLS connection per
-# call), which encrypts under its external key and audits the call. AWS's 250 ms deadline per
+# call per request to a `kms xks-proxy` on this host (SigV4-signed, over kept-alive TLS
+# connections), which encrypts under its external key and audits the call. AWS's 250 ms deadline per
 # proxy call applies (a call over it fails the request).
 if [ "$DO_SERVER" = 1 ] && [ "$DO_XKS" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; then
   XKS_DIR="$WORK/xks"; mkdir -p "$XKS_DIR"
