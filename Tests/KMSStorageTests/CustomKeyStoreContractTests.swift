@@ -66,4 +66,26 @@ import KMSCore
             #expect(data.range(of: Data(Self.secret.utf8)) == nil, "\(file) holds the secret")
         }
     }
+
+    @Test(arguments: [(StoreBackend.sqlite, StoreBackend.postgresql), (.postgresql, .sqlite), (.sqlite, .sqlite)])
+    func customKeyStoresSurviveBackupAndRestore(_ from: StoreBackend, _ to: StoreBackend) throws {
+        guard let source = try ScratchStore.make(from), let target = try ScratchStore.make(to) else { return }
+        let store = try source.open()
+        var s = Self.store()
+        try #require(store as? any CustomKeyStoreStorage).putCustomKeyStore(s)
+        let snapshot = try #require(store as? any SnapshotStore).snapshot()
+        #expect(snapshot.customKeyStores.count == 1)
+        let encoded = try JSONEncoder().encode(snapshot)
+        #expect(!String(decoding: encoded, as: UTF8.self).contains(Self.secret), "the secret travels sealed")
+        let decoded = try StoreSnapshot.decode(encoded)
+        let rootKey = try RootKey.loadOrCreate(path: source.rootKeyPath)
+        try decoded.verifySealed(under: rootKey)
+        // Another root key cannot open it: refused before anything is written.
+        #expect(throws: (any Error).self) { try decoded.verifySealed(under: RootKey(bytes: SystemRandom.bytes(32))) }
+        let restored = try StorageLocation(target.storage, dataDirectory: target.dir).open(rootKey: rootKey)
+        defer { (restored as? PostgresKeyStore)?.close() }
+        try #require(restored as? any SnapshotStore).restore(decoded)
+        s.storeVersion = 1
+        #expect(try #require(restored as? any CustomKeyStoreStorage).customKeyStore(account: s.account, region: s.region, id: s.id) == s)
+    }
 }
