@@ -200,6 +200,11 @@ def test_external_key_store_keys_encrypt_through_the_proxy(kms_xks, proxy):
     assert kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"])["Plaintext"] == data_key["Plaintext"]
     without = kms.generate_data_key_without_plaintext(KeyId=key_id, NumberOfBytes=16)
     assert len(kms.decrypt(CiphertextBlob=without["CiphertextBlob"])["Plaintext"]) == 16
+    # GenerateRandom: AWS refuses external key stores.
+    with expect_error("UnsupportedOperationException"):
+        kms.generate_random(NumberOfBytes=16, CustomKeyStoreId=store_id)
+    with expect_error("CustomKeyStoreNotFoundException"):
+        kms.generate_random(NumberOfBytes=16, CustomKeyStoreId="cks-00000000000000000")
     plain_key = kms.create_key()["KeyMetadata"]["KeyId"]
     moved = kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext=context, DestinationKeyId=plain_key)
     assert kms.decrypt(CiphertextBlob=moved["CiphertextBlob"])["Plaintext"] == b"secret data"
@@ -299,6 +304,9 @@ def test_a_wrong_credential_is_refused(kms_xks, proxy):
             "AccessKeyId": ACCESS_KEY_ID, "RawSecretAccessKey": WRONG_SECRET})
     refused = [l for l in proxy.audit_lines() if l.get("errorCode") == "AuthenticationFailedException"]
     assert len(refused) == 2
+    # A path the proxy does not serve: its InvalidUriPathException, as AWS maps it.
+    with expect_error("XksProxyInvalidConfigurationException", message_contains="invalid URI path"):
+        create_store(kms, path="/elsewhere/kms/xks/v1")
 
 
 def test_the_proxy_allow_list_refuses_other_kms_keys(kms_xks, proxy):
@@ -418,3 +426,20 @@ def test_the_proxy_speaks_the_xks_api(proxy):
     assert all("eventTime" in l and "eventName" in l for l in lines)
     raw = open(os.path.join(proxy.dir, "xks-audit.log"), "rb").read()
     assert base64.b64encode(b"hello") not in raw and b"hello" not in raw
+
+
+def test_the_kms_audit_trail_names_stores_but_never_the_credential(kms_xks):
+    srv, kms = kms_xks
+    from test_audit import cloudtrail_client
+    name = "audited-" + uuid.uuid4().hex[:6]
+    store_id = create_store(kms, name=name)
+    ct = cloudtrail_client(srv)
+    events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateCustomKeyStore"}],
+                              MaxResults=50)["Events"]
+    mine = [json.loads(e["CloudTrailEvent"]) for e in events]
+    mine = [e for e in mine if e["requestParameters"].get("customKeyStoreName") == name]
+    assert len(mine) == 1
+    assert mine[0]["responseElements"] == {"customKeyStoreId": store_id}
+    assert "xksProxyAuthenticationCredential" not in mine[0]["requestParameters"]
+    assert mine[0]["readOnly"] is False
+    assert SECRET not in json.dumps(events, default=str)

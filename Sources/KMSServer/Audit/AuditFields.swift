@@ -21,7 +21,7 @@ enum AuditFields {
         "VerifyMac": ["KeyId", "MacAlgorithm"],
         "DeriveSharedSecret": ["KeyId", "KeyAgreementAlgorithm"],
         "CreateKey": ["Description", "KeyUsage", "KeySpec", "CustomerMasterKeySpec", "Origin", "MultiRegion",
-                      "BypassPolicyLockoutSafetyCheck", "Tags", "Policy"],
+                      "BypassPolicyLockoutSafetyCheck", "Tags", "Policy", "CustomKeyStoreId", "XksKeyId"],
         "DescribeKey": ["KeyId"],
         "ListKeys": ["Limit"],
         "EnableKey": ["KeyId"],
