@@ -146,7 +146,7 @@ def test_backup_and_restore_sqlite(server_factory, tmp_path):
     # Access key secrets stay sealed.
     assert ids["access"]["SecretAccessKey"].encode() not in raw and ids["grantee_key"]["SecretAccessKey"].encode() not in raw
     doc = json.loads(raw)
-    assert doc["formatVersion"] == 2
+    assert doc["formatVersion"] == 3  # 3: custom key stores too (issue 14)
     assert len(doc["materials"]) == 3 and all(len(base64.b64decode(m["sealed"])) > 32 for m in doc["materials"])
     # Never overwritten.
     assert kms("backup", "--data-dir", src.data_dir, "--output", snapshot, ok=False).returncode != 0

@@ -76,6 +76,24 @@ def make_server_cert(ca: Authority, serial: int | None = None, cn: str = "localh
     return cert.public_bytes(serialization.Encoding.PEM), key_pem, serial
 
 
+def make_client_cert(ca: Authority, cn: str = "cks.kms.us-east-1.amazonaws.com"):
+    """A TLS client certificate (for mutual TLS); returns (certificate PEM, private key PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _dt.datetime.now(_dt.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(_name(cn)).issuer_name(ca.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _dt.timedelta(minutes=5))
+            .not_valid_after(now + _dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca.key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
 def write_private(path: str, data: bytes):
     """Writes a file 0600, replacing any old one atomically (as a cert manager would)."""
     tmp = path + ".tmp"

@@ -556,6 +556,32 @@ def cmd_retarget(args):
     return 0
 
 
+def cmd_xks_retarget(args):
+    """A copy of a prepared state whose symmetric key is an EXTERNAL_KEY_STORE key (issue 14):
+    creates and connects an external key store at https://localhost (the server reaches the
+    proxy through --xks-proxy-connect-to) and a key on the proxy's external key XKS_KEY_ID."""
+    import boto3
+    state = load_json(args.state)
+    ak, sk, *_ = read_credentials(state["credentials"])
+    client = boto3.client("kms", endpoint_url=state["endpoint"], region_name=REGION,
+                          aws_access_key_id=ak, aws_secret_access_key=sk)
+    store = client.create_custom_key_store(
+        CustomKeyStoreName="bench-xks", CustomKeyStoreType="EXTERNAL_KEY_STORE",
+        XksProxyUriEndpoint="https://localhost", XksProxyUriPath="/kms/xks/v1", XksProxyConnectivity="PUBLIC_ENDPOINT",
+        XksProxyAuthenticationCredential={"AccessKeyId": args.access_key_id, "RawSecretAccessKey": args.secret})
+    client.connect_custom_key_store(CustomKeyStoreId=store["CustomKeyStoreId"])
+    state_now = client.describe_custom_key_stores(CustomKeyStoreId=store["CustomKeyStoreId"])["CustomKeyStores"][0]
+    if state_now["ConnectionState"] != "CONNECTED":
+        print(f"external key store not connected: {state_now.get('ConnectionErrorCode')}")
+        return EXIT_PREFLIGHT_FAILED
+    key = client.create_key(Origin="EXTERNAL_KEY_STORE", CustomKeyStoreId=store["CustomKeyStoreId"],
+                            XksKeyId=args.xks_key_id)["KeyMetadata"]["KeyId"]
+    client.decrypt(CiphertextBlob=client.encrypt(KeyId=key, Plaintext=b"preflight")["CiphertextBlob"])
+    state["fixtures"]["symmetric_key"] = key
+    save_json(args.out_state, state)
+    return 0
+
+
 def cmd_nginx_request(args):
     # Same shape and size as an Encrypt request, signed with dummy credentials.
     endpoint = f"http://127.0.0.1:{args.port}"
@@ -938,6 +964,13 @@ def main():
     s.add_argument("--key-id", required=True)
     s.add_argument("--rotations", type=int, default=100)
     s.set_defaults(fn=cmd_retarget)
+    s = sub.add_parser("xks-retarget")
+    s.add_argument("--state", required=True)
+    s.add_argument("--out-state", required=True)
+    s.add_argument("--xks-key-id", required=True)
+    s.add_argument("--access-key-id", required=True)
+    s.add_argument("--secret", required=True)
+    s.set_defaults(fn=cmd_xks_retarget)
     s = sub.add_parser("nginx-request")
     s.add_argument("--port", required=True, type=int)
     s.add_argument("--out", required=True)

@@ -27,6 +27,7 @@ DO_V1=1
 DO_AUDIT=1
 DO_ROTATED=1
 DO_POSTGRES=1
+DO_XKS=1
 OPS="all"
 ARGS=("$@")
 . "$HERE/postgres.sh"  # db_url, psql_at, have_postgres
@@ -53,6 +54,7 @@ $("$PY" "$HELPER" ops | sed 's/^/                   /')
   --no-postgres  skip the storage rows: Encrypt on one node on a throwaway PostgreSQL
                  (scripts/with-postgres) and on two nodes on it, one wrk per node at once
                  (on by default when the PostgreSQL server binaries and psql are installed)
+  --no-xks       skip Encrypt through an EXTERNAL_KEY_STORE key and a local kms xks-proxy
 
 environment:
   KMS_BINARY=$KMS_BINARY
@@ -74,6 +76,7 @@ while [ $# -gt 0 ]; do
     --no-audit) DO_AUDIT=0 ;;
     --no-rotated) DO_ROTATED=0 ;;
     --no-postgres) DO_POSTGRES=0 ;;
+    --no-xks) DO_XKS=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
   esac
@@ -613,6 +616,48 @@ if [ "$DO_SERVER" = 1 ] && [ "$DO_ROTATED" = 1 ] && [[ ",$OPS," == *",Encrypt,"*
     run_wrk "Encrypt:rotated100" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_R" --op Encrypt
   fi
   stop_pid "$KMS_PID" kms; KMS_PID=""
+fi
+
+# Encrypt through an EXTERNAL_KEY_STORE key (issue 14): KMS's own AES-GCM layer, then an HTTPS
+# call per request to a `kms xks-proxy` on this host (SigV4-signed, over kept-alive TLS
+# connections), which encrypts under its external key and audits the call. AWS's 250 ms deadline per
+# proxy call applies (a call over it fails the request).
+if [ "$DO_SERVER" = 1 ] && [ "$DO_XKS" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; then
+  XKS_DIR="$WORK/xks"; mkdir -p "$XKS_DIR"
+  "$PY" "$REPO/IntegrationTests/tls_certs.py" "$XKS_DIR" >/dev/null || die "cannot make the XKS proxy certificate"
+  XKS_AKID="BENCHXKSACCESSKEY234"; XKS_SECRET="BenchXksProxySecretAccessKey0123456789abcdefgh"
+  printf '%s' "$XKS_SECRET" >"$XKS_DIR/secret"; chmod 600 "$XKS_DIR/secret"
+  XKS_KEY="$("$KMS_BINARY" xks-proxy create-key --data-dir "$XKS_DIR/data")" || die "xks-proxy create-key failed"
+  XKS_PORT="$("$PY" "$HELPER" freeport)"
+  "$KMS_BINARY" xks-proxy serve --data-dir "$XKS_DIR/data" --listen "127.0.0.1:$XKS_PORT" --access-key-id "$XKS_AKID" \
+    --secret-access-key-file "$XKS_DIR/secret" --tls-cert "$XKS_DIR/server.pem" --tls-key "$XKS_DIR/server.key" \
+    >"$WORK/xks-proxy.log" 2>&1 &
+  XKS_PID=$!
+  wait_port "$XKS_PORT" "$XKS_PID" "$WORK/xks-proxy.log" "" || die "xks-proxy did not start"
+  DATA_DIR_X="$WORK/kms-data-xks"; mkdir -p "$DATA_DIR_X"
+  KMS_PORT="$("$PY" "$HELPER" freeport)"
+  KMS_LOG="$WORK/kms-xks.log"
+  log "starting $KMS_BINARY server with an external key store proxy on 127.0.0.1:$XKS_PORT"
+  "$KMS_BINARY" server --host 127.0.0.1 --port "$KMS_PORT" --data-dir "$DATA_DIR_X" --xks-proxy-ca-file "$XKS_DIR/ca.pem" \
+    --xks-proxy-connect-to "localhost=127.0.0.1:$XKS_PORT" >"$KMS_LOG" 2>&1 &
+  KMS_PID=$!
+  wait_port "$KMS_PORT" "$KMS_PID" "$KMS_LOG" "" || { tail -n 40 "$KMS_LOG" >&2; die "xks server did not start"; }
+  for _ in $(seq 1 50); do [ -s "$DATA_DIR_X/credentials" ] && break; sleep 0.1; done
+  STATE_X0="$WORK/state-xks-base.json"; STATE_X="$WORK/state-xks.json"
+  timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$KMS_PORT" --credentials "$DATA_DIR_X/credentials" \
+    --ops Encrypt --state "$STATE_X0" || die "prepare (xks) failed (server log: $KMS_LOG)"
+  rc=0
+  msg="$(timeout 60 "$PY" "$HELPER" xks-retarget --state "$STATE_X0" --out-state "$STATE_X" --xks-key-id "$XKS_KEY" \
+    --access-key-id "$XKS_AKID" --secret "$XKS_SECRET" 2>&1)" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "!!! Encrypt:xks: $msg"
+    "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt:xks" --status failed --reason "$msg"
+  else
+    log "Encrypt:xks"
+    run_wrk "Encrypt:xks" op "$KMS_PORT" "$PY" "$HELPER" sign --state "$STATE_X" --op Encrypt
+  fi
+  stop_pid "$KMS_PID" kms; KMS_PID=""
+  stop_pid "$XKS_PID" xks-proxy
 fi
 
 # ------------------------------------------------------- storage rows ----

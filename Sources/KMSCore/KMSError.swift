@@ -58,6 +58,27 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidTimeRange = "InvalidTimeRangeException"
         case invalidMaxResults = "InvalidMaxResultsException"
         case invalidNextToken = "InvalidNextTokenException"
+        // Custom key stores (issue 14): CustomKeyStoreErrors.swift.
+        case customKeyStoreNameInUse = "CustomKeyStoreNameInUseException"
+        case customKeyStoreNotFound = "CustomKeyStoreNotFoundException"
+        case customKeyStoreInvalidState = "CustomKeyStoreInvalidStateException"
+        case customKeyStoreHasCMKs = "CustomKeyStoreHasCMKsException"
+        case cloudHsmClusterNotFound = "CloudHsmClusterNotFoundException"
+        case cloudHsmClusterNotActive = "CloudHsmClusterNotActiveException"
+        case cloudHsmClusterInUse = "CloudHsmClusterInUseException"
+        case cloudHsmClusterInvalidConfiguration = "CloudHsmClusterInvalidConfigurationException"
+        case cloudHsmClusterNotRelated = "CloudHsmClusterNotRelatedException"
+        case incorrectTrustAnchor = "IncorrectTrustAnchorException"
+        case xksProxyUriInUse = "XksProxyUriInUseException"
+        case xksProxyUriEndpointInUse = "XksProxyUriEndpointInUseException"
+        case xksProxyUriUnreachable = "XksProxyUriUnreachableException"
+        case xksProxyIncorrectAuthenticationCredential = "XksProxyIncorrectAuthenticationCredentialException"
+        case xksProxyInvalidResponse = "XksProxyInvalidResponseException"
+        case xksProxyInvalidConfiguration = "XksProxyInvalidConfigurationException"
+        case xksProxyVpcEndpointServiceNotFound = "XksProxyVpcEndpointServiceNotFoundException"
+        case xksKeyInvalidConfiguration = "XksKeyInvalidConfigurationException"
+        case xksKeyAlreadyInUse = "XksKeyAlreadyInUseException"
+        case xksKeyNotFound = "XksKeyNotFoundException"
 
         public var httpStatus: Int {
             switch self {

@@ -27,6 +27,8 @@ public final class KMSService: Sendable {
     public let rotationEvents = KeyRotationEvents()
     /// Served regions and the routes of multi-Region changes (MultiRegionReplication.swift).
     public let multiRegion = MultiRegionRouter()
+    /// Custom key stores and the XKS proxy client (CustomKeyStores/).
+    public let customKeyStores: CustomKeyStoreDirectory
 
     public init(store: any KeyStore, clock: any KMSClock = SystemClock(), authorizer: any Authorizer = PolicyAuthorizer(),
                 ciphertextFormat: UInt8 = CiphertextBlob.formatVersion, grants: any GrantLookup = NoGrants(),
@@ -41,6 +43,7 @@ public final class KMSService: Sendable {
         self.principalDirectory = principalDirectory
         // The server passes a key derived from the root key: tokens open after a restart and on every node.
         self.importTokens = ImportTokenSealer(key: importTokenKey)
+        self.customKeyStores = CustomKeyStoreDirectory(store: store)
         self.ciphertextFormat = ciphertextFormat == CiphertextBlob.formatVersion1 ? ciphertextFormat : CiphertextBlob.formatVersion
     }
 
@@ -109,6 +112,13 @@ public final class KMSService: Sendable {
         // Multi-Region keys (issue 13).
         add("ReplicateKey", blocking: true) { try $0.replicateKey($1, $2) }
         add("UpdatePrimaryRegion", blocking: true) { try $0.updatePrimaryRegion($1, $2) }
+        // Custom key stores (issue 14): they read the store and call the XKS proxy.
+        add("CreateCustomKeyStore", blocking: true) { try $0.createCustomKeyStore($1, $2) }
+        add("DescribeCustomKeyStores", blocking: true) { try $0.describeCustomKeyStores($1, $2) }
+        add("UpdateCustomKeyStore", blocking: true) { try $0.updateCustomKeyStore($1, $2) }
+        add("ConnectCustomKeyStore", blocking: true) { try $0.connectCustomKeyStore($1, $2) }
+        add("DisconnectCustomKeyStore", blocking: true) { try $0.disconnectCustomKeyStore($1, $2) }
+        add("DeleteCustomKeyStore", blocking: true) { try $0.deleteCustomKeyStore($1, $2) }
         return table
     }()
 

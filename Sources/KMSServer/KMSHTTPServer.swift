@@ -44,6 +44,8 @@ public enum KMSHTTPServer {
                                          mayBlock: { MultiThreadedEventLoopGroup.currentEventLoop == nil },
                                          observeStore: { metrics.observeStore($0, $1) },
                                          importTokenKey: rootKey.derivedKey(label: "import-token-v1"))
+            // Custom key stores: the XKS proxy client and the PKCS#11 cluster map (issue 14).
+            try XKSWiring.configure(service, config)
             // --seed: created before the listener opens, so the first request sees them.
             if let seedFile = config.seedFile {
                 let seed = try SeedFile.load(path: seedFile, defaultAccount: config.devAccount, defaultRegion: config.seedRegion, dev: config.dev)

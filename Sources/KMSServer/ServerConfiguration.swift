@@ -94,4 +94,16 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 
     public var resolvedRootKeyPath: String { rootKeyPath ?? dataDirectory + "/root.key" }
+
+    /// `--xks-proxy-ca-file PATH`: extra CAs (PEM) trusted for external key store proxies.
+    public var xksProxyCAFile: String?
+    /// `--xks-proxy-timeout-ms N`: the deadline per XKS proxy call (AWS: 250 ms).
+    public var xksProxyTimeoutMilliseconds = 250
+    /// `--pkcs11-cluster CLUSTER_ID=MODULE_PATH:TOKEN_LABEL` (repeatable): AWS_CLOUDHSM stand-ins.
+    public var pkcs11Clusters: [PKCS11Cluster] = []
+    /// `--xks-proxy-connect-to NAME=HOST:PORT`: reach the proxy named NAME at HOST:PORT.
+    public var xksProxyConnectTo: [String: String] = [:]
+    /// `--xks-proxy-client-cert`/`--xks-proxy-client-key`: KMS's certificate for proxies that require mutual TLS.
+    public var xksProxyClientCertificate: String?
+    public var xksProxyClientKey: String?
 }

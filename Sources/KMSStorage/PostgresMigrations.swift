@@ -181,6 +181,17 @@ enum PostgresMigrations {
                 PRIMARY KEY (local_region, peer_region, sequence))
             """,
         ]),
+        // Custom key stores (issue 14): the XKS proxy secret or token PIN sealed under the
+        // root key like key material; a name is unique per account and Region.
+        Migration(version: 9, name: "custom key stores", sql: [
+            """
+            CREATE TABLE custom_key_stores (
+                account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+                document TEXT NOT NULL, sealed_secret BYTEA NOT NULL, version BIGINT NOT NULL,
+                PRIMARY KEY (account, region, id))
+            """,
+            "CREATE UNIQUE INDEX custom_key_stores_name ON custom_key_stores (account, region, name)",
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

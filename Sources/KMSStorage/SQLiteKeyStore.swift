@@ -63,6 +63,8 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
         }
         // The peer link between deployments (issue 13 §3): sequences and outbox (SQLiteKeyStore+PeerLink).
         registerPeerLinkMigration(&m)
+        // Custom key stores (issue 14).
+        registerCustomKeyStoreMigration(&m)
         return m
     }
 
@@ -281,6 +283,9 @@ struct StoredKeyMetadata: Codable {
     var imports: ImportedMaterials?
     /// Multi-Region keys only (MultiRegionKey.swift); absent for regional keys.
     var multiRegion: MultiRegionConfiguration?
+    /// Keys in a custom key store (issue 14); absent otherwise.
+    var customKeyStoreId: String?
+    var xksKeyId: String?
 
     init(_ k: KMSKey) {
         keyId = k.keyId; account = k.account; region = k.region; creationDate = k.creationDate
@@ -290,6 +295,8 @@ struct StoredKeyMetadata: Codable {
         rotation = k.rotation == KeyRotation() ? nil : k.rotation
         imports = k.imports == ImportedMaterials() ? nil : k.imports
         multiRegion = k.multiRegion
+        customKeyStoreId = k.customKeyStoreId
+        xksKeyId = k.xksKeyId
     }
 
     func key(materials: [KeyMaterial]) -> KMSKey {
@@ -300,6 +307,8 @@ struct StoredKeyMetadata: Codable {
         key.rotation = rotation ?? KeyRotation()
         key.imports = imports ?? ImportedMaterials()
         key.multiRegion = multiRegion
+        key.customKeyStoreId = customKeyStoreId
+        key.xksKeyId = xksKeyId
         return key
     }
 }

@@ -14,9 +14,10 @@ public struct StoreSnapshot: Codable, Sendable {
     public static let format = "kms-store-snapshot"
     public var format = StoreSnapshot.format
     /// 1: keys, materials, aliases, credentials. 2: also grants and IAM identities.
+    /// 3: also custom key stores (issue 14).
     /// Bumped whenever a table is added; a snapshot newer than this build is refused
     /// (`check()`), as is one carrying a field this build does not know.
-    public static let currentFormatVersion = 2
+    public static let currentFormatVersion = 3
     public var formatVersion = StoreSnapshot.currentFormatVersion
     public var createdAt = Date().timeIntervalSince1970
     public var keys: [KeyRow] = []
@@ -25,6 +26,7 @@ public struct StoreSnapshot: Codable, Sendable {
     public var credentials: [CredentialRow] = []
     public var grants: [GrantRow] = []
     public var identities: [IdentityRow] = []
+    public var customKeyStores: [CustomKeyStoreRow] = []
 
     public struct KeyRow: Codable, Sendable { var account, region, keyId, metadata: String; var version: Int64 }
     public struct MaterialRow: Codable, Sendable {
@@ -47,10 +49,15 @@ public struct StoreSnapshot: Codable, Sendable {
         var account, kind, name, uniqueId, document: String; var sealedSecret: Data?; var version: Int64
     }
 
+    /// A custom key store's row; its secret (XKS proxy secret key or token PIN) stays sealed.
+    public struct CustomKeyStoreRow: Codable, Sendable {
+        var account, region, id, name, document: String; var sealedSecret: Data; var version: Int64
+    }
+
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case format, formatVersion, createdAt, keys, materials, aliases, credentials, grants, identities
+        case format, formatVersion, createdAt, keys, materials, aliases, credentials, grants, identities, customKeyStores
     }
 
     /// Tables absent from an older format are empty.
@@ -65,6 +72,7 @@ public struct StoreSnapshot: Codable, Sendable {
         credentials = try c.decodeIfPresent([CredentialRow].self, forKey: .credentials) ?? []
         grants = try c.decodeIfPresent([GrantRow].self, forKey: .grants) ?? []
         identities = try c.decodeIfPresent([IdentityRow].self, forKey: .identities) ?? []
+        customKeyStores = try c.decodeIfPresent([CustomKeyStoreRow].self, forKey: .customKeyStores) ?? []
     }
 
     public struct Unreadable: Error, CustomStringConvertible {
@@ -93,6 +101,7 @@ public struct StoreSnapshot: Codable, Sendable {
     public var summary: String {
         "\(keys.count) key(s), \(materials.count) material version(s), \(aliases.count) alias(es), \(credentials.count) credential(s), "
             + "\(grants.count) grant(s), \(identities.count) IAM identit\(identities.count == 1 ? "y" : "ies")"
+            + ", \(customKeyStores.count) custom key store(s)"
     }
 
     /// Every sealed secret must open under `rootKey` (in memory, then dropped): a snapshot
@@ -106,6 +115,9 @@ public struct StoreSnapshot: Codable, Sendable {
             guard let sealed = i.sealedSecret else { continue }
             _ = try rootKey.open([UInt8](sealed), context: SealingContext.identitySecret(i.account, i.kind, i.name))
         }
+        for s in customKeyStores {
+            _ = try rootKey.open([UInt8](s.sealedSecret), context: StoredCustomKeyStore.sealingContext(s.account, s.region, s.id))
+        }
     }
 }
 
@@ -118,7 +130,8 @@ public protocol SnapshotStore: Sendable {
 
 extension StoreSnapshot {
     /// Every table a snapshot carries; restore requires each to be empty.
-    static let tables = ["keys", "key_materials", "aliases", "credentials", "grants", "iam_identities"]
+    static let tables = ["keys", "key_materials", "aliases", "credentials", "grants", "iam_identities", "custom_key_stores"]
+    static let customKeyStoreColumns = "account, region, id, name, document, sealed_secret, version"
     static let grantColumns = "account, region, key_id, grant_id, grantee_principal, retiring_principal, grant_data, version"
     static let identityColumns = "account, kind, name, unique_id, document, sealed_secret, version"
 }
@@ -149,6 +162,9 @@ extension SQLiteKeyStore: SnapshotStore {
             }
             s.identities = try Row.fetchAll(db, sql: "SELECT \(StoreSnapshot.identityColumns) FROM iam_identities ORDER BY account, kind, name").map {
                 .init(account: $0[0], kind: $0[1], name: $0[2], uniqueId: $0[3], document: $0[4], sealedSecret: $0[5], version: $0[6])
+            }
+            s.customKeyStores = try Row.fetchAll(db, sql: "SELECT \(StoreSnapshot.customKeyStoreColumns) FROM custom_key_stores ORDER BY account, region, id").map {
+                .init(account: $0[0], region: $0[1], id: $0[2], name: $0[3], document: $0[4], sealedSecret: $0[5], version: $0[6])
             }
             return s
         }
@@ -182,6 +198,10 @@ extension SQLiteKeyStore: SnapshotStore {
             for i in s.identities {
                 try db.execute(sql: "INSERT INTO iam_identities (\(StoreSnapshot.identityColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                arguments: [i.account, i.kind, i.name, i.uniqueId, i.document, i.sealedSecret, i.version])
+            }
+            for c in s.customKeyStores {
+                try db.execute(sql: "INSERT INTO custom_key_stores (\(StoreSnapshot.customKeyStoreColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [c.account, c.region, c.id, c.name, c.document, c.sealedSecret, c.version])
             }
         }
     }
@@ -219,6 +239,10 @@ extension PostgresKeyStore: SnapshotStore {
                     for row in try await conn.query(PostgresQuery(unsafeSQL: "SELECT \(StoreSnapshot.identityColumns) FROM iam_identities ORDER BY account, kind, name"), logger: logger).collect() {
                         let (a, kind, name, id, doc, sealed, v) = try row.decode((String, String, String, String, String, Data?, Int64).self)
                         s.identities.append(.init(account: a, kind: kind, name: name, uniqueId: id, document: doc, sealedSecret: sealed, version: v))
+                    }
+                    for row in try await conn.query(PostgresQuery(unsafeSQL: "SELECT \(StoreSnapshot.customKeyStoreColumns) FROM custom_key_stores ORDER BY account, region, id"), logger: logger).collect() {
+                        let (a, r, id, name, doc, sealed, v) = try row.decode((String, String, String, String, String, Data, Int64).self)
+                        s.customKeyStores.append(.init(account: a, region: r, id: id, name: name, document: doc, sealedSecret: sealed, version: v))
                     }
                     try await conn.query("COMMIT", logger: logger)
                     return s
@@ -269,6 +293,12 @@ extension PostgresKeyStore: SnapshotStore {
                     try await conn.query("""
                         INSERT INTO iam_identities (account, kind, name, unique_id, document, sealed_secret, version)
                         VALUES (\(i.account), \(i.kind), \(i.name), \(i.uniqueId), \(i.document), \(i.sealedSecret), \(i.version))
+                        """, logger: logger)
+                }
+                for c in s.customKeyStores {
+                    try await conn.query("""
+                        INSERT INTO custom_key_stores (account, region, id, name, document, sealed_secret, version)
+                        VALUES (\(c.account), \(c.region), \(c.id), \(c.name), \(c.document), \(c.sealedSecret), \(c.version))
                         """, logger: logger)
                 }
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import KMSCore
 import KMSServer
 import KMSStorage
 import SystemPackage
@@ -11,7 +12,7 @@ struct KMSCommand: AsyncParsableCommand {
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
         subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self,
-                      Backup.self, Restore.self, Migrate.self, AdminCommand.self])
+                      Backup.self, Restore.self, Migrate.self, AdminCommand.self, XKSProxyCommand.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,
@@ -76,6 +77,13 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("peer-poll-interval"), help: .hidden) var peerPollInterval: Double?
     @Option(name: .customLong("peer-max-backoff"), help: "Longest wait, in seconds, between retries to an unreachable peer (default 30).") var peerMaxBackoff: Double?
     @Option(name: .customLong("regions"), help: "REGION,REGION,...: the regions this deployment serves (default: any valid region a client names). A request signed for another region is refused.") var regions: String?
+
+    @Option(name: .customLong("xks-proxy-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) for external key store (XKS) proxies.") var xksProxyCAFile: String?
+    @Option(name: .customLong("xks-proxy-timeout-ms"), help: "Deadline per XKS proxy call in milliseconds (default 250, AWS's).") var xksProxyTimeoutMs: Int?
+    @Option(name: .customLong("xks-proxy-connect-to"), help: "NAME=HOST:PORT: reach the XKS proxy endpoint https://NAME at HOST:PORT instead (still verified as NAME), like curl --connect-to. Repeatable.") var xksProxyConnectTo: [String] = []
+    @Option(name: .customLong("xks-proxy-client-cert"), help: "PATH: the certificate (PEM) presented to XKS proxies that require mutual TLS.") var xksProxyClientCert: String?
+    @Option(name: .customLong("xks-proxy-client-key"), help: "PATH: its private key (PEM).") var xksProxyClientKey: String?
+    @Option(name: .customLong("pkcs11-cluster"), help: "CLUSTER_ID=MODULE_PATH:TOKEN_LABEL: a PKCS#11 token standing for a CloudHSM cluster of AWS_CLOUDHSM custom key stores. Repeatable.") var pkcs11Cluster: [String] = []
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -195,6 +203,26 @@ struct Server: AsyncParsableCommand {
         c.peerMaxBackoff = peerMaxBackoff ?? reader.double(forKey: "kms.peerMaxBackoff", default: c.peerMaxBackoff)
         guard c.peerPollInterval > 0, c.peerMaxBackoff > 0, c.peerMaxBackoff.isFinite else {
             throw ValidationError("--peer-max-backoff must be a positive number of seconds")
+        }
+        // Custom key stores (issue 14).
+        c.xksProxyCAFile = xksProxyCAFile ?? reader.string(forKey: "kms.xksProxyCaFile")
+        if let ms = xksProxyTimeoutMs ?? reader.int(forKey: "kms.xksProxyTimeoutMs") {
+            guard ms > 0 else { throw ValidationError("--xks-proxy-timeout-ms must be positive") }
+            c.xksProxyTimeoutMilliseconds = ms
+        }
+        c.xksProxyClientCertificate = xksProxyClientCert
+        c.xksProxyClientKey = xksProxyClientKey
+        for setting in xksProxyConnectTo {
+            guard let eq = setting.firstIndex(of: "="), eq != setting.startIndex else {
+                throw ValidationError("--xks-proxy-connect-to takes NAME=HOST:PORT")
+            }
+            c.xksProxyConnectTo[String(setting[..<eq])] = String(setting[setting.index(after: eq)...])
+        }
+        for setting in pkcs11Cluster {
+            guard let cluster = PKCS11Cluster.parse(setting) else {
+                throw ValidationError("--pkcs11-cluster takes CLUSTER_ID=MODULE_PATH:TOKEN_LABEL (e.g. cluster-1a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:kms)")
+            }
+            c.pkcs11Clusters.append(cluster)
         }
         try await KMSHTTPServer.run(c)
     }

@@ -133,6 +133,18 @@ final class SpyAuthorizer: Authorizer {
             // Multi-Region keys (issue 13).
             "ReplicateKey": JSONObject([k(mrk), ("ReplicaRegion", .string("eu-west-1"))]),
             "UpdatePrimaryRegion": JSONObject([k(mrk), ("PrimaryRegion", .string("eu-west-1"))]),
+            // Custom key stores (issue 14): authorized on the account before anything else.
+            "CreateCustomKeyStore": JSONObject([("CustomKeyStoreName", .string("s")), ("CustomKeyStoreType", .string("EXTERNAL_KEY_STORE")),
+                                                ("XksProxyUriEndpoint", .string("https://xks.example.com")),
+                                                ("XksProxyUriPath", .string("/kms/xks/v1")), ("XksProxyConnectivity", .string("PUBLIC_ENDPOINT")),
+                                                ("XksProxyAuthenticationCredential", .object(JSONObject([
+                                                    ("AccessKeyId", .string("ABCDEFGHIJKLMNOPQRST")),
+                                                    ("RawSecretAccessKey", .string(String(repeating: "s", count: 43)))])))]),
+            "DescribeCustomKeyStores": JSONObject(),
+            "UpdateCustomKeyStore": JSONObject([("CustomKeyStoreId", .string("cks-1234567890abcdef0")), ("NewCustomKeyStoreName", .string("n"))]),
+            "ConnectCustomKeyStore": JSONObject([("CustomKeyStoreId", .string("cks-1234567890abcdef0"))]),
+            "DisconnectCustomKeyStore": JSONObject([("CustomKeyStoreId", .string("cks-1234567890abcdef0"))]),
+            "DeleteCustomKeyStore": JSONObject([("CustomKeyStoreId", .string("cks-1234567890abcdef0"))]),
         ]
     }
 

@@ -26,6 +26,10 @@ public struct KMSKey: Sendable {
     public var imports = ImportedMaterials()
     /// Multi-Region keys only: this key's place among its related keys (MultiRegionKey.swift); nil for a regional key.
     public var multiRegion: MultiRegionConfiguration?
+    /// The custom key store that holds the key (Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE).
+    public var customKeyStoreId: String? = nil
+    /// The external key's ID in the XKS proxy (Origin EXTERNAL_KEY_STORE).
+    public var xksKeyId: String? = nil
 
     public init(keyId: String, account: String, region: String, creationDate: Double, description: String,
                 keyUsage: KeyUsage, keySpec: KeySpec, origin: String, keyManager: String, keyState: KeyState,

@@ -29,7 +29,7 @@ extension KMSService {
         try dryRunCheck(request)
         let dataKey = SystemRandom.bytes(byteCount)
         let (blob, material) = try encryptWithKey(dataKey, key: key, algorithm: .symmetricDefault,
-                                                  context: request.stringMap("EncryptionContext"))
+                                                  context: request.stringMap("EncryptionContext"), request: request)
         var out = JSONObject()
         out.reserveCapacity(4)
         out["CiphertextBlob"] = .string(Base64.encode(blob))
@@ -52,7 +52,7 @@ extension KMSService {
         let pair: AsymmetricKeyPair
         do { pair = try AsymmetricKeyPair.generate(dataKeyPairSpec: pairSpec) } catch { throw KMSError(crypto: error) }
         let (blob, material) = try encryptWithKey(pair.pkcs8, key: key, algorithm: .symmetricDefault,
-                                                  context: request.stringMap("EncryptionContext"))
+                                                  context: request.stringMap("EncryptionContext"), request: request)
         var out = JSONObject([("PrivateKeyCiphertextBlob", .string(Base64.encode(blob)))])
         if withPlaintext { out["PrivateKeyPlaintext"] = .string(Base64.encode(pair.pkcs8)) }
         out["PublicKey"] = .string(Base64.encode(pair.publicKeyDER))
@@ -64,8 +64,8 @@ extension KMSService {
 
     func generateRandom(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try authorize(request, on: .account)
-        if request.has("CustomKeyStoreId") {
-            throw KMSError(.unsupportedOperation, "Custom key stores are not supported by this server.")
+        if let id = request.string("CustomKeyStoreId") {
+            try generateRandomInCustomKeyStore(id, caller: caller)
         }
         try refuseRecipient(request)
         guard let n = request.int("NumberOfBytes") else { throw KMSError(.validation, "NumberOfBytes is required.") }

@@ -17,7 +17,8 @@ extension KMSService {
 
     /// Encrypts under the key's current material with the given algorithm.
     func encryptWithKey(_ plaintext: [UInt8], key: KMSKey, algorithm: EncryptionAlgorithm,
-                        context: [String: String]?) throws(KMSError) -> ([UInt8], KeyMaterial) {
+                        context: [String: String]?, request: KMSRequest? = nil) throws(KMSError) -> ([UInt8], KeyMaterial) {
+        if key.xksKeyId != nil { return try encryptExternal(plaintext, key: key, context: context, request: request) }
         guard let material = key.currentMaterial else { throw KMSError(.kmsInvalidState, "\(key.arn) has no key material.") }
         if algorithm == .symmetricDefault {
             let blob = try SymmetricCipher.encrypt(plaintext: plaintext, account: key.account, keyId: key.keyId,
@@ -65,6 +66,10 @@ extension KMSService {
                 throw KMSError(crypto: error)
             }
         }
+        if let external = ExternalKeyStoreCiphertext.parse(ciphertext) {
+            return try decryptExternalKeyStoreBlob(request, external, expected: expected, context: context, algorithm: algorithm,
+                                                   action: action, operation: operation, caller: caller, dryRun: dryRun)
+        }
         guard let blob = CiphertextBlob.parse(ciphertext) else { throw KMSError.invalidCiphertext }
         if let expected, expected.keyId != blob.keyId || expected.account != blob.account {
             throw KMSError(.incorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
@@ -90,7 +95,7 @@ extension KMSService {
         try checkEncryptionUse(key, algorithm: algorithm, operation: "Encrypt")
         try dryRunCheck(request)
         let (blob, _) = try encryptWithKey(request.blob("Plaintext") ?? [], key: key, algorithm: algorithm,
-                                           context: request.stringMap("EncryptionContext"))
+                                           context: request.stringMap("EncryptionContext"), request: request)
         return JSONObject([
             ("CiphertextBlob", .string(Base64.encode(blob))),
             ("KeyId", .string(key.arn)),
@@ -132,7 +137,7 @@ extension KMSService {
         try checkEncryptionUse(destination, algorithm: destinationAlgorithm, operation: "ReEncrypt")
         try dryRunCheck(request)
         let (blob, destinationMaterial) = try encryptWithKey(plaintext, key: destination, algorithm: destinationAlgorithm,
-                                                             context: request.stringMap("DestinationEncryptionContext"))
+                                                             context: request.stringMap("DestinationEncryptionContext"), request: request)
         var out = JSONObject([
             ("CiphertextBlob", .string(Base64.encode(blob))),
             ("SourceKeyId", .string(source.arn)),

@@ -12,6 +12,7 @@ extension KMSKey {
         m["KeyState"] = .string(keyState.rawValue)
         if let deletionDate { m["DeletionDate"] = JSONValue(deletionDate) }
         m["Origin"] = .string(origin)
+        if let customKeyStoreId { m["CustomKeyStoreId"] = .string(customKeyStoreId) }
         m["KeyManager"] = .string(keyManager)
         if keySpec.isCustomerMasterKeySpec { m["CustomerMasterKeySpec"] = .string(keySpec.rawValue) }
         m["KeySpec"] = .string(keySpec.rawValue)
@@ -20,6 +21,7 @@ extension KMSKey {
         if let config = multiRegionConfigurationJSON { m["MultiRegionConfiguration"] = config }
         // A primary waiting for its replicas' deletion shows its waiting period, not yet a date.
         if keyState == .pendingReplicaDeletion, let days = pendingWindowInDays { m["PendingDeletionWindowInDays"] = JSONValue(days) }
+        if let xksKeyId { m["XksKeyConfiguration"] = .object(JSONObject([("Id", .string(xksKeyId))])) }
         // The current imported material's expiry (ImportedKeyMaterial.swift); none before the first import.
         if origin == "EXTERNAL" {
             let records = importRecords

@@ -15,15 +15,20 @@ extension KMSService {
         let keyUsage = KeyUsage(rawValue: request.string("KeyUsage") ?? "") ?? .encryptDecrypt
         let origin = request.string("Origin") ?? "AWS_KMS"
         // EXTERNAL: symmetric, HMAC, RSA and ECC keys take imported material (ImportKeyMaterial.swift).
-        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec.acceptsImportedMaterial) else {
+        // EXTERNAL_KEY_STORE and AWS_CLOUDHSM: keys in custom key stores (ExternalKeyStoreKeys.swift).
+        guard origin == "AWS_KMS" || (origin == "EXTERNAL" && keySpec.acceptsImportedMaterial)
+                || origin == "EXTERNAL_KEY_STORE" || origin == "AWS_CLOUDHSM" else {
             throw KMSError(.unsupportedOperation, "Origin \(origin) is not supported by this server yet.")
         }
-        if request.has("CustomKeyStoreId") || request.has("XksKeyId") {
-            throw KMSError(.unsupportedOperation, "Custom key stores are not supported by this server.")
+        // AWS: a multi-Region key cannot be created in a custom key store.
+        if request.bool("MultiRegion") == true,
+           request.has("CustomKeyStoreId") || origin == "EXTERNAL_KEY_STORE" || origin == "AWS_CLOUDHSM" {
+            throw KMSError(.unsupportedOperation, "You cannot create a multi-Region key in a custom key store.")
         }
         guard keySpec.validKeyUsages.contains(keyUsage) else {
             throw KMSError(.validation, "KeyUsage \(keyUsage.rawValue) is not compatible with KeySpec \(keySpec.rawValue)")
         }
+        let placement = try customKeyStorePlacement(request, caller, origin: origin, keySpec: keySpec, keyUsage: keyUsage)
         let now = clock.now()
         // Without a Policy, the default key policy exactly as AWS writes it.
         let multiRegionKey = request.bool("MultiRegion") == true
@@ -34,6 +39,8 @@ extension KMSService {
                          policy: KeyPolicy.defaultPolicy(account: caller.account), tags: [], materials: [])
         // A multi-Region primary, with no replicas yet (ReplicateKey adds them).
         if multiRegionKey { key.multiRegion = MultiRegionConfiguration(keyType: .primary, primaryRegion: caller.region) }
+        key.customKeyStoreId = placement?.storeId
+        key.xksKeyId = placement?.xksKeyId
         if let given = request.string("Policy") {
             let compiled = try validateKeyPolicy(given, request: request, key: key)
             key.policy = given
@@ -49,7 +56,8 @@ extension KMSService {
     }
 
     func describeKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
-        let key = try authorizedKey(request, caller: caller, allowAlias: true)
+        var key = try authorizedKey(request, caller: caller, allowAlias: true)
+        if let shown = try keyStateShown(key) { key.keyState = shown }
         return JSONObject([("KeyMetadata", key.metadataJSON)])
     }
 

@@ -73,6 +73,8 @@ extension KMSService {
 
     /// Cryptographic operations need an enabled key.
     func requireUsable(_ key: KMSKey) throws(KMSError) {
+        // A key in a custom key store is Unavailable while its store is not connected.
+        if key.customKeyStoreId != nil, key.keyState == .enabled { _ = try connectedStore(of: key) }
         switch key.keyState {
         case .enabled:
             // Expired imported material never encrypts, whichever path found the key.

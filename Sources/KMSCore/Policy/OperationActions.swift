@@ -55,6 +55,13 @@ public enum OperationActions {
         // Multi-Region keys (issue 13).
         "ReplicateKey": ["kms:ReplicateKey"],
         "UpdatePrimaryRegion": ["kms:UpdatePrimaryRegion"],
+        // Custom key stores (issue 14): IAM policy only, on the account.
+        "CreateCustomKeyStore": ["kms:CreateCustomKeyStore"],
+        "DescribeCustomKeyStores": ["kms:DescribeCustomKeyStores"],
+        "UpdateCustomKeyStore": ["kms:UpdateCustomKeyStore"],
+        "ConnectCustomKeyStore": ["kms:ConnectCustomKeyStore"],
+        "DisconnectCustomKeyStore": ["kms:DisconnectCustomKeyStore"],
+        "DeleteCustomKeyStore": ["kms:DeleteCustomKeyStore"],
     ]
 
     /// Actions an operation needs only for some requests, beyond its declared ones: CreateKey

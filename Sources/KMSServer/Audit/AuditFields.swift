@@ -21,7 +21,7 @@ enum AuditFields {
         "VerifyMac": ["KeyId", "MacAlgorithm"],
         "DeriveSharedSecret": ["KeyId", "KeyAgreementAlgorithm"],
         "CreateKey": ["Description", "KeyUsage", "KeySpec", "CustomerMasterKeySpec", "Origin", "MultiRegion",
-                      "BypassPolicyLockoutSafetyCheck", "Tags", "Policy"],
+                      "BypassPolicyLockoutSafetyCheck", "Tags", "Policy", "CustomKeyStoreId", "XksKeyId"],
         "DescribeKey": ["KeyId"],
         "ListKeys": ["Limit"],
         "EnableKey": ["KeyId"],
@@ -60,6 +60,18 @@ enum AuditFields {
         // Multi-Region keys (ct-replicate-key, ct-update-primary-region).
         "ReplicateKey": ["KeyId", "ReplicaRegion", "BypassPolicyLockoutSafetyCheck", "Description", "Tags", "Policy"],
         "UpdatePrimaryRegion": ["KeyId", "PrimaryRegion"],
+        // Custom key stores (issue 14): never KeyStorePassword or XksProxyAuthenticationCredential
+        // (the proxy's secret access key); CloudTrail logs neither.
+        "CreateCustomKeyStore": ["CustomKeyStoreName", "CustomKeyStoreType", "CloudHsmClusterId", "TrustAnchorCertificate",
+                                 "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity",
+                                 "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner"],
+        "DescribeCustomKeyStores": ["CustomKeyStoreId", "CustomKeyStoreName", "Limit"],
+        "UpdateCustomKeyStore": ["CustomKeyStoreId", "NewCustomKeyStoreName", "CloudHsmClusterId", "XksProxyUriEndpoint",
+                                 "XksProxyUriPath", "XksProxyConnectivity", "XksProxyVpcEndpointServiceName",
+                                 "XksProxyVpcEndpointServiceOwner"],
+        "ConnectCustomKeyStore": ["CustomKeyStoreId"],
+        "DisconnectCustomKeyStore": ["CustomKeyStoreId"],
+        "DeleteCustomKeyStore": ["CustomKeyStoreId"],
     ]
 
     /// responseElements: null for reads and cryptographic operations, as in AWS's trail.
@@ -73,6 +85,7 @@ enum AuditFields {
         "ImportKeyMaterial": ["KeyId", "KeyMaterialId"],
         "DeleteImportedKeyMaterial": ["KeyId", "KeyMaterialId"],
         "ReplicateKey": ["ReplicaKeyMetadata", "ReplicaPolicy", "ReplicaTags"],
+        "CreateCustomKeyStore": ["CustomKeyStoreId"],
     ]
 
     /// "CloudTrail log entries for this operation recorded on or after December 2022 include
