@@ -7,7 +7,7 @@ import KMSCore
 /// transaction, so the store is all-old or all-new; plaintext only ever lives in memory. The
 /// derivation key moves unchanged (sealed under the new root), so grant, session and import
 /// tokens and the audit digest key stay valid. A new sealed column must be listed here
-/// (key materials, credentials, IAM secrets, the peer outbox).
+/// (key materials, credentials, IAM secrets, custom key store secrets, the peer outbox).
 public enum RootRewrap {
     public struct Summary: Sendable, Equatable {
         public var keyMaterials = 0
@@ -76,6 +76,14 @@ public enum RootRewrap {
                     let resealed = try reseal(row["sealed_secret"], context: context, old: old, new: new)
                     try db.execute(sql: "UPDATE iam_identities SET sealed_secret = ? WHERE rowid = ?", arguments: [resealed, row["rowid"] as Int64])
                     summary.identitySecrets += 1
+                }
+            }
+            // Custom key stores' XKS proxy secrets and token PINs.
+            if try db.tableExists("custom_key_stores") {
+                for row in try Row.fetchAll(db, sql: "SELECT rowid, account, region, id, sealed_secret FROM custom_key_stores") {
+                    let context = StoredCustomKeyStore.sealingContext(row["account"], row["region"], row["id"])
+                    let resealed = try reseal(row["sealed_secret"], context: context, old: old, new: new)
+                    try db.execute(sql: "UPDATE custom_key_stores SET sealed_secret = ? WHERE rowid = ?", arguments: [resealed, row["rowid"] as Int64])
                 }
             }
             // Secrets queued for a peer (key material wrapped for the link only when sent).
