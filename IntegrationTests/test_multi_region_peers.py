@@ -14,14 +14,14 @@ one peer key file (--peer-region defaults to the one served region). Changes tra
 from __future__ import annotations
 
 import base64
-import json
 import os
+import subprocess
 import time
 
 import pytest
 
-from kms_harness import expect_error, free_port, poll
-from test_peer_link import EU, US, admin, all_logs, assert_clean_stop, links, make_peer_key
+from kms_harness import expect_error, free_port, kms_binary, poll
+from test_peer_link import EU, US, all_logs, assert_clean_stop, links, make_peer_key
 
 pytestmark = pytest.mark.single_node("starts its own pair of linked deployments")
 
@@ -83,7 +83,6 @@ def test_replicate_to_peer_and_decrypt_there_with_primary_stopped(peers):
     # The primary learns its replica is Enabled too (its own completion step over the link).
     poll(lambda: [r["Region"] for r in meta(east, key_id)["MultiRegionConfiguration"]["ReplicaKeys"]] == [EU],
          timeout=20, what="primary lists the replica")
-    # The replica in eu-west-1 was made by the peer, not by a local call (its audit log says CreateKey).
     secret = os.urandom(32)
     blob = east.encrypt(KeyId=key_id, Plaintext=secret)["CiphertextBlob"]
     us.stop()
@@ -159,3 +158,17 @@ def test_peer_down_during_replicate_key_replica_appears_once_back(peers):
     assert [r["Region"] for r in meta(east, key_id)["MultiRegionConfiguration"]["ReplicaKeys"]] == [EU]
     # A second ReplicateKey to the same region is refused.
     expect_error(lambda: east.replicate_key(KeyId=key_id, ReplicaRegion=EU), "AlreadyExistsException")
+
+
+def test_peer_region_defaults_only_to_a_single_served_region(tmp_path):
+    # Two served regions and no --peer-region: which one is this deployment on the link is
+    # ambiguous, so the server refuses to start (one region: the fixture above starts fine).
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    key = str(tmp_path / "peer.key")
+    make_peer_key(key)
+    proc = subprocess.run([kms_binary(), "server", "--port", "0", "--data-dir", str(data), "--regions", f"{US},ap-south-1",
+                           "--peer", f"{EU}=http://127.0.0.1:1", "--peer-key-file", key],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "--peer-region" in proc.stderr + proc.stdout
