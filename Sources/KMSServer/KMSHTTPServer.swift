@@ -148,7 +148,7 @@ public enum KMSHTTPServer {
         configured.clusterAudit = auditShipper
         // The peer link between deployments (issue 13 §3): messages arrive on this listener;
         // the outbox is delivered in the background (on a cluster, by the lease holder).
-        let peerLink = try PeerLinkWiring.make(config, store: store, lease: cluster.lease)
+        let peerLink = try PeerLinkWiring.make(config, store: store, lease: cluster.lease, service: service)
         configured.peers = peerLink?.receiver
         peerLink?.worker.start()
         let drain = ShutdownDrain()

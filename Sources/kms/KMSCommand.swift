@@ -72,7 +72,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("oidc-jwks"), help: "ISSUER=PATH: the JWKS file holding the signing keys of the OIDC issuer ISSUER (an IAM OIDC provider's URL, e.g. https://oidc.example.com), for AssumeRoleWithWebIdentity. Repeatable; re-read on use.") var oidcJwks: [String] = []
     @Option(help: "REGION=URL: a peer deployment serving REGION at URL (http(s)://host:port), linked by --peer-key-file. Repeatable.") var peer: [String] = []
     @Option(name: .customLong("peer-key-file"), help: "The peer key file both linked deployments hold (`kms admin peer-key --out FILE`; mode 0600).") var peerKeyFile: String?
-    @Option(name: .customLong("peer-region"), help: "The region this deployment serves on its peer links (required with --peer).") var peerRegion: String?
+    @Option(name: .customLong("peer-region"), help: "The region this deployment serves on its peer links (with --peer; default: the one region of --regions).") var peerRegion: String?
     @Option(name: .customLong("peer-ca-file"), help: "PATH: a PEM file of CAs trusted (beside the system's) when a peer URL is https.") var peerCAFile: String?
     @Option(name: .customLong("peer-poll-interval"), help: .hidden) var peerPollInterval: Double?
     @Option(name: .customLong("peer-max-backoff"), help: "Longest wait, in seconds, between retries to an unreachable peer (default 30).") var peerMaxBackoff: Double?

@@ -22,7 +22,9 @@ struct PeerLinkWiring: Sendable {
         guard let keyFile = config.peerKeyFile else {
             throw Invalid(description: "--peer needs --peer-key-file (make one with `kms admin peer-key --out FILE`; both deployments hold it)")
         }
-        guard let local = config.peerRegion, isRegionName(local) else {
+        // Without --peer-region, a deployment serving exactly one region (--regions) is that region.
+        let defaultRegion = config.regions.flatMap { $0.count == 1 ? $0.first : nil }
+        guard let local = config.peerRegion ?? defaultRegion, isRegionName(local) else {
             throw Invalid(description: "--peer needs --peer-region REGION: the region this deployment serves on the link")
         }
         for (region, url) in config.peers {
@@ -39,10 +41,16 @@ struct PeerLinkWiring: Sendable {
         return PeerLinkSettings(localRegion: local, peers: config.peers, key: key)
     }
 
-    static func make(_ config: ServerConfiguration, store: any KeyStore, lease: any JobLease) throws -> PeerLinkWiring? {
+    /// With `service`, multi-Region changes travel over the link both ways (MultiRegionPeerLink.swift).
+    static func make(_ config: ServerConfiguration, store: any KeyStore, lease: any JobLease,
+                     service: KMSService? = nil) throws -> PeerLinkWiring? {
         guard let settings = try settings(config) else { return nil }
         guard let linkStore = store as? any PeerLinkStore else { throw Invalid(description: "this store cannot hold the peer link's tables") }
-        let handlers = PeerMessageHandlers()
+        var handlers = PeerMessageHandlers()
+        if let service {
+            handlers.register(MultiRegionPeerHandler(service: service, peerRegions: Set(settings.peers.keys)))
+            service.multiRegion.install(peers: MultiRegionPeerReplication(settings: settings, store: linkStore))
+        }
         let receiver = PeerReceiver(settings: settings, store: linkStore, handlers: handlers)
         let worker = PeerOutboxWorker(settings: settings, store: linkStore, handlers: handlers,
                                       client: PeerHTTPClient(caFile: config.peerCAFile), lease: lease,
