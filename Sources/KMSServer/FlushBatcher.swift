@@ -23,6 +23,10 @@ final class FlushBatcher: @unchecked Sendable {
         case close(ChannelHandlerContext)
     }
     private var held: [Held] = []
+    /// The tick's held answers are swapped in here to be sent: both arrays keep their
+    /// storage (copying `held` and emptying it allocated a new buffer every tick).
+    private var sending: [Held] = []
+    private var flushing: [ChannelHandlerContext] = []
     /// This tick's events, back to back, with their ends and index entries: one buffer per
     /// loop, reused every tick.
     private var events: [UInt8] = []
@@ -45,9 +49,9 @@ final class FlushBatcher: @unchecked Sendable {
         if audited {
             events.append(contentsOf: response.event)
             ends.append(events.count)
-            if let entry = response.entry { entries.append(entry) }
+            // Moved, not copied: a copy retained (and later released) each of its strings.
+            if let entry = response.entry.take() { entries.append(entry) }
             response.event = []
-            response.entry = nil
         }
         held.append(.response(context, response, keepAlive: keepAlive, audited: audited))
         schedule()
@@ -80,9 +84,9 @@ final class FlushBatcher: @unchecked Sendable {
     private func flushAll() {
         scheduled = false
         if !held.isEmpty { releaseHeld() }
-        let contexts = pending
-        pending.removeAll(keepingCapacity: true)
-        for context in contexts { context.flush() }
+        swap(&pending, &flushing)
+        for context in flushing { context.flush() }
+        flushing.removeAll(keepingCapacity: true)
     }
 
     private func releaseHeld() {
@@ -93,9 +97,10 @@ final class FlushBatcher: @unchecked Sendable {
             ends.removeAll(keepingCapacity: true)
             entries.removeAll(keepingCapacity: true)
         }
-        let items = held
-        held.removeAll(keepingCapacity: true)
-        for item in items {
+        // Anything held while these go out (a re-entrant answer) lands in the emptied `held`.
+        swap(&held, &sending)
+        defer { sending.removeAll(keepingCapacity: true) }
+        for item in sending {
             switch item {
             case .response(let context, var response, let keepAlive, let audited):
                 if audited, !written {

@@ -114,7 +114,8 @@ public enum KMSHTTPServer {
                                                              fallbackAccount: config.devAccount,
                                                              digestSigner: AuditDigestSigner(rootKey: rootKey),
                                                              digestPolicy: config.auditDigest,
-                                                             keyUsage: service.keyUsage) : nil
+                                                             keyUsage: service.keyUsage,
+                                                             retentionDays: config.auditRetentionDays) : nil
         // On-demand rotations leave CloudTrail's RotateKey service event, as automatic ones do.
         if let audit {
             service.rotationEvents.install { event in
@@ -153,7 +154,8 @@ public enum KMSHTTPServer {
         peerLink?.worker.start()
         let drain = ShutdownDrain()
         let operations = OperationsEndpoints(readiness: { try (store as? any StoreReadiness)?.checkReady() },
-                                             metrics: { metrics.exposition(service: service, cluster: cluster) },
+                                             metrics: { metrics.exposition(service: service, cluster: cluster)
+                                                 + AuditMetrics.exposition(audit: audit, shipper: auditShipper) },
                                              draining: drain)
         if config.adminListen == nil { configured.operations = operations }
         configured.metrics = metrics.requests

@@ -15,7 +15,7 @@ public enum PipelineBenchmark {
                            quotas: RequestQuotaRates = RequestQuotaRates(),
                            auditDirectory: String? = nil, iamUser: Bool = false,
                            temporaryCredentials: Bool = false, rotations: Int = 0,
-                           policy10: Bool = false) throws -> (nanosecondsPerRequest: Double, status: UInt) {
+                           policy10: Bool = false, auditFsync: AuditLog.FsyncPolicy = .interval) throws -> (nanosecondsPerRequest: Double, status: UInt) {
         let root = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
                                     account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
         // With `iamUser`, requests are signed with an IAM user's access key (issue 9): the
@@ -44,7 +44,7 @@ public enum PipelineBenchmark {
         let service = try KMSService(store: InMemoryKeyStore(), clock: clock, ciphertextFormat: ciphertextFormat)
         // As the server has it: the trail also feeds each key's last use (GetKeyLastUsage).
         let audit = try auditDirectory.map {
-            try AuditLog(dataDirectory: $0, policy: .interval, fallbackAccount: "000000000000", keyUsage: service.keyUsage)
+            try AuditLog(dataDirectory: $0, policy: auditFsync, fallbackAccount: "000000000000", keyUsage: service.keyUsage)
         }
         let credentials = CredentialRegistry([root])
         var authenticator = Authenticator(credentials: credentials, dev: false, devAccount: "000000000000",
@@ -123,5 +123,34 @@ public enum PipelineBenchmark {
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         return (Double(elapsed) / Double(iterations), status.withLock { $0 })
+    }
+
+    /// The cluster shipper's own CPU per record (turning written records into rows), from
+    /// the trail's index and by parsing the lines, over the newest `limit` records of the
+    /// trail in `auditDirectory` (as bench-pipeline --audit left it): thread CPU ns/record.
+    public static func shipperRowCost(auditDirectory: String, limit: Int = 20_000) throws -> (index: Double, parse: Double, records: Int) {
+        let audit = try AuditLog(dataDirectory: auditDirectory, policy: .interval, fallbackAccount: "000000000000")
+        let horizon = audit.committedHorizon()
+        let from = max(0, horizon.count - min(limit, AuditLog.indexCapacity))
+        var position = try AuditClusterShipper.locate(sequence: from, directory: audit.directory, horizon: horizon)
+        var records: [(line: ArraySlice<UInt8>, sequence: Int)] = []
+        while true {
+            let batch = AuditClusterShipper.read(from: &position, directory: audit.directory, horizon: horizon,
+                                                 limit: AuditClusterShipper.batchLimit)
+            if batch.isEmpty { break }
+            records += batch
+        }
+        guard !records.isEmpty else { return (0, 0, 0) }
+        func time(_ body: () -> Int) -> Double {
+            let t0 = AuditClusterShipper.threadCPUNanoseconds()
+            let n = body()
+            return Double(AuditClusterShipper.threadCPUNanoseconds() - t0) / Double(max(1, n))
+        }
+        let chunks = stride(from: 0, to: records.count, by: AuditClusterShipper.batchLimit).map {
+            Array(records[$0..<min($0 + AuditClusterShipper.batchLimit, records.count)])
+        }
+        let index = time { chunks.reduce(0) { $0 + AuditClusterShipper.events($1, node: "bench", audit: audit).count } }
+        let parse = time { records.reduce(0) { n, r in n + (AuditClusterShipper.event(r.line, node: "bench", sequence: r.sequence).sequence > 0 ? 1 : 0) } }
+        return (index, parse, records.count)
     }
 }

@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     public var auditDigest = AuditDigestPolicy()
     /// Off only for benchmarks (hidden `--audit off`); the server warns loudly at start.
     public var audit = true
+    /// `--audit-retention-days`: older audit segments (and cluster rows) are pruned; nil keeps all.
+    public var auditRetentionDays: Double?
 
     /// Keys (and, separately, aliases) the node keeps in memory; more are read from the store on use.
     public var keyCacheCapacity = KeyRegistry.defaultCapacity

@@ -93,6 +93,29 @@ public final class PostgresAuditTrail: Sendable {
         }
     }
 
+    /// Retention: deletes rows older than `cutoff` (epoch seconds), `batch` at a time (no
+    /// long lock on the table), except each node's newest row, which a restarted shipper
+    /// resumes from. Returns how many went.
+    @discardableResult
+    public func prune(olderThan cutoff: Double, batch: Int = 10_000) throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try store.wait { [store] in
+                try await store.client.query("""
+                    WITH doomed AS (
+                        SELECT a.node, a.sequence FROM audit_events a
+                        WHERE a.event_time < \(cutoff)
+                          AND a.sequence < (SELECT MAX(b.sequence) FROM audit_events b WHERE b.node = a.node)
+                        LIMIT \(batch))
+                    DELETE FROM audit_events e USING doomed d WHERE e.node = d.node AND e.sequence = d.sequence
+                    RETURNING 1
+                    """, logger: store.logger).collect().count
+            }
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+
     /// The oldest event time in the whole trail (GetKeyLastUsage's tracking start), if any.
     public func oldestEventTime() throws -> Double? {
         try store.wait { [store] in

@@ -14,6 +14,10 @@ struct BenchPipeline: ParsableCommand {
 
     @Option(help: "Audit directory: build each request's event and write it there (grouped every 32 requests, as a loop tick would), to time the audit stage (default: no audit).") var audit: String?
 
+    @Option(name: .customLong("audit-fsync"), help: "With --audit: interval (default) or always (an fsync before each group is acknowledged; threads share group commits).") var auditFsync = "interval"
+
+    @Flag(name: .customLong("shipper-cost"), help: "With --audit: afterwards, time the cluster shipper's CPU per record (rows from the index vs parsed from the lines).") var shipperCost = false
+
     @Flag(name: .customLong("iam-user"), help: "Sign with an IAM user's access key instead of the account root's (issue 9).") var iamUser = false
     @Option(help: "Rotate the key this many times first (automatic rotation on a manual clock), to time Encrypt on a rotated key.") var rotations = 0
     @Flag(name: .customLong("temporary-credentials"), help: "Sign with STS temporary credentials (an assumed-role session token) instead of a long-term key, to time session verification.") var temporaryCredentials = false
@@ -25,7 +29,12 @@ struct BenchPipeline: ParsableCommand {
                                                      ciphertextFormat: ciphertextFormat,
                                                      quotas: RequestQuotaRates(symmetric: quotaSymmetric),
                                                      auditDirectory: audit, iamUser: iamUser, temporaryCredentials: temporaryCredentials,
-                                                     rotations: rotations, policy10: policy10)
-        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited")\(policy10 ? ", policy10" : "")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")\(rotations > 0 ? ", key rotated \(rotations) times" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+                                                     rotations: rotations, policy10: policy10,
+                                                     auditFsync: AuditLog.FsyncPolicy(rawValue: auditFsync) ?? .interval)
+        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited" + (auditFsync == "always" ? " (fsync always)" : ""))\(policy10 ? ", policy10" : "")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")\(rotations > 0 ? ", key rotated \(rotations) times" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+        if shipperCost, let audit {
+            let cost = try PipelineBenchmark.shipperRowCost(auditDirectory: audit)
+            print("shipper rows: \(Int(cost.index)) ns/record from the index, \(Int(cost.parse)) ns/record parsed from the lines (\(cost.records) records, thread CPU)")
+        }
     }
 }

@@ -50,6 +50,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("audit-fsync-interval"), help: "Seconds between fsyncs of the audit trail with --audit-fsync interval (default 1).") var auditFsyncInterval: Double?
     @Option(name: .customLong("audit-digest-interval"), help: "Seconds between signed audit digest records (default 60).") var auditDigestInterval: Double?
     @Option(name: .customLong("audit-digest-events"), help: "Also write a signed audit digest after this many records (default 0: by time only).") var auditDigestEvents: Int?
+    @Option(name: .customLong("audit-retention-days"), help: "Prune audit records older than this many days (whole segment files, and cluster rows on PostgreSQL); default: keep forever.") var auditRetentionDays: Double?
     /// Benchmark only: `--audit off` turns the trail off, with a loud warning at start.
     @Option(name: .customLong("audit"), help: .hidden) var audit: String?
     @Option(name: .customLong("admin-listen"), help: "HOST:PORT for /health/live, /health/ready and /metrics (default: on the main listener).") var adminListen: String?
@@ -159,6 +160,10 @@ struct Server: AsyncParsableCommand {
         c.auditDigest.everyEvents = auditDigestEvents ?? reader.int(forKey: "kms.auditDigestEvents", default: 0)
         guard c.auditDigest.interval > 0, c.auditDigest.interval.isFinite else { throw ValidationError("--audit-digest-interval must be positive") }
         guard c.auditDigest.everyEvents >= 0 else { throw ValidationError("--audit-digest-events must be 0 or more") }
+        if let days = auditRetentionDays ?? reader.double(forKey: "kms.auditRetentionDays") {
+            guard days > 0, days.isFinite else { throw ValidationError("--audit-retention-days must be positive") }
+            c.auditRetentionDays = days
+        }
         switch audit ?? "on" {
         case "on": c.audit = true
         case "off": c.audit = false

@@ -155,7 +155,12 @@ import SigV4
         let plaintext = Base64.encode(Array("cluster secret".utf8))
         let (encrypted, _) = try call(b, "TrentService.Encrypt", #"{"KeyId":"\#(keyId)","Plaintext":"\#(plaintext)"}"#)
         #expect(encrypted.status == .ok)
+        // The shipper-lag metric: one record behind until the pass, none after.
+        #expect(b.shipper.lag().records == 1)
         b.shipper.shipPending()
+        #expect(b.shipper.lag().records == 0 && b.shipper.lag().seconds == 0 && b.shipper.shipping.records >= 1)
+        let metrics = String(decoding: AuditMetrics.exposition(audit: b.audit, shipper: b.shipper), as: UTF8.self)
+        #expect(metrics.contains("kms_audit_shipper_lag_records 0\n") && metrics.contains("kms_audit_shipper_records_total "))
 
         // A finds B's Encrypt by key and by event name; the event is the line B wrote.
         let byKey = try lookup(a, #"{"LookupAttributes":[{"AttributeKey":"ResourceName","AttributeValue":"\#(keyId)"}]}"#)

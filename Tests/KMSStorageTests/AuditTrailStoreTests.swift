@@ -96,4 +96,20 @@ import KMSCore
         #expect(try trail.keyUsage(changedAfter: cursor + 10).isEmpty)
         #expect(try trail.keyUsage(changedAfter: cursor, overlap: 60).count == 2)
     }
+
+    /// Retention: rows older than the cutoff go, in batches, except each node's newest row
+    /// (a restarted shipper resumes after it); newer rows stay.
+    @Test func pruningDeletesOldRowsButEachNodesNewest() throws {
+        guard let (trail, scratch) = try trail() else { return }
+        _ = scratch
+        let a = String(repeating: "a", count: 32), b = String(repeating: "b", count: 32)
+        try trail.ship((1...7).map { Self.event(a, $0, time: 1000 + Double($0)) } + [Self.event(a, 8, time: 5000)], keyUsage: [:])
+        try trail.ship((1...3).map { Self.event(b, $0, time: 1000 + Double($0)) }, keyUsage: [:])
+        #expect(try trail.prune(olderThan: 2000, batch: 2) == 9)  // a's 1...7, b's 1 and 2
+        #expect(try trail.lastSequence(node: a) == 8 && trail.lastSequence(node: b) == 3)
+        let left = try trail.lookup(ClusterAuditQuery(account: Self.account, limit: 100))
+        #expect(left.map(\.sequence).sorted() == [3, 8])
+        #expect(try trail.prune(olderThan: 2000) == 0)
+        #expect(try trail.oldestEventTime() == 1003)
+    }
 }

@@ -56,6 +56,15 @@ final class AuditClusterShipper: Sendable {
     private let state: Mutex<State>
     private let wake = NSCondition()
 
+    /// For /metrics, apart from `state` (held across a whole pass and its inserts).
+    struct Stats {
+        var shippedSequence = 0
+        var caughtUpAt = Date().timeIntervalSince1970
+        var records = 0
+        var encodeNanoseconds: UInt64 = 0
+    }
+    private let stats = Mutex(Stats())
+
     /// Finds where to resume: the table's highest sequence for this node, located in the
     /// segment files. A table ahead of the files (a restored or replaced data dir) gets a
     /// new node ID, so no record of this chain is ever taken for one already shipped.
@@ -75,6 +84,8 @@ final class AuditClusterShipper: Sendable {
         self.node = node
         let position = try Self.locate(sequence: shipped, directory: audit.directory, horizon: horizon)
         state = Mutex(State(position: position))
+        stats.withLock { $0.shippedSequence = position.sequence }
+        audit.pruneFloor.store(position.segment, ordering: .relaxed)
         // GetKeyLastUsage's TrackingStartDate: the oldest event of the whole cluster trail.
         if let tracker, let oldest = try trail.oldestEventTime() { tracker.startTracking(at: oldest) }
     }
@@ -97,9 +108,21 @@ final class AuditClusterShipper: Sendable {
     var shipped: Int { state.withLock { $0.shipped } }
 
     private func run() {
+        var lastPrune = 0.0
         while !state.withLock({ $0.stopped }) {
             _ = shipPending()
             pollKeyUsage()
+            // Retention in the cluster table too (each node prunes: the deletes are idempotent).
+            let now = Date().timeIntervalSince1970
+            if let retention = audit.retention, now - lastPrune >= AuditLog.pruneEvery {
+                lastPrune = now
+                do {
+                    let deleted = try trail.prune(olderThan: now - retention)
+                    if deleted > 0 { Console.line("kms: audit retention: removed \(deleted) row(s) from the cluster trail") }
+                } catch {
+                    Console.error("kms: warning: audit retention in the cluster trail failed (\(error)); retried in an hour")
+                }
+            }
             wake.lock()
             _ = wake.wait(until: Date(timeIntervalSinceNow: Self.interval))
             wake.unlock()
@@ -112,12 +135,15 @@ final class AuditClusterShipper: Sendable {
     @discardableResult
     func shipPending() -> Bool {
         state.withLock { s in
+            let passStarted = Date().timeIntervalSince1970
             let horizon = audit.committedHorizon()
             while s.position.sequence < horizon.count {
                 var position = s.position
                 let records = Self.read(from: &position, directory: audit.directory, horizon: horizon, limit: Self.batchLimit)
                 guard !records.isEmpty else { break }
-                let events = records.map { Self.event($0.line, node: node, sequence: $0.sequence) }
+                let cpuStart = Self.threadCPUNanoseconds()
+                let events = Self.events(records, node: node, audit: audit)
+                let cpu = Self.threadCPUNanoseconds() &- cpuStart
                 do {
                     try trail.ship(events, keyUsage: Self.lastUses(events))
                 } catch {
@@ -131,10 +157,67 @@ final class AuditClusterShipper: Sendable {
                 if s.failing { Console.line("kms: audit events reach the cluster trail again") }
                 s.failing = false
                 s.position = position
+                audit.pruneFloor.store(position.segment, ordering: .relaxed)
                 s.shipped += events.count
+                stats.withLock {
+                    $0.records += events.count
+                    $0.encodeNanoseconds &+= cpu
+                    $0.shippedSequence = position.sequence
+                }
+            }
+            // Every record written before this pass began is in the table now.
+            if s.position.sequence >= horizon.count {
+                stats.withLock { $0.shippedSequence = s.position.sequence; $0.caughtUpAt = passStarted }
             }
             return true
         }
+    }
+
+    /// Records of a batch as cluster rows: from the trail's index when it still holds
+    /// them (no parsing: it is what the records were written from), else from the lines.
+    static func events(_ records: [(line: ArraySlice<UInt8>, sequence: Int)], node: String,
+                       audit: AuditLog) -> [ClusterAuditEvent] {
+        if let first = records.first?.sequence, let last = records.last?.sequence, last - first + 1 == records.count,
+           let entries = audit.indexEntries(first, through: last) {
+            return zip(records, entries).map { record, e in
+                event(e, line: record.line, node: node)
+            }
+        }
+        return records.map { event($0.line, node: node, sequence: $0.sequence) }
+    }
+
+    /// The cluster row of a record from its index entry. The time is whole seconds, as the
+    /// line's eventTime has it (and as parsing the line gives).
+    static func event(_ e: AuditIndexEntry, line: ArraySlice<UInt8>, node: String) -> ClusterAuditEvent {
+        ClusterAuditEvent(node: node, sequence: Int64(e.sequence), time: e.time.rounded(.down), account: e.account,
+                          eventName: e.eventName, eventSource: e.source.rawValue, username: e.username,
+                          accessKeyId: e.accessKeyId, readOnly: e.readOnly, eventID: e.eventID, requestID: e.requestID,
+                          resources: e.resources, succeeded: e.succeeded, isServiceEvent: e.isServiceEvent,
+                          event: String(decoding: line, as: UTF8.self))
+    }
+
+    /// This thread's CPU time (what building the rows costs; PostgreSQL's wire work runs on
+    /// NIO's threads and the server's own process).
+    static func threadCPUNanoseconds() -> UInt64 {
+        var t = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) == 0 else { return 0 }
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
+    /// How far behind the written trail the table is: records, and seconds since the
+    /// oldest record not yet shipped could have been written (an upper bound: the start
+    /// of the last pass that caught up; 0 when nothing waits).
+    func lag(now: Double = Date().timeIntervalSince1970) -> (records: Int, seconds: Double) {
+        let horizon = audit.committedHorizon()
+        return stats.withLock { t in
+            let behind = max(0, horizon.count - t.shippedSequence)
+            return (behind, behind == 0 ? 0 : max(0, now - t.caughtUpAt))
+        }
+    }
+
+    /// Records shipped by this process and the CPU time spent turning them into rows.
+    var shipping: (records: Int, encodeSeconds: Double) {
+        stats.withLock { ($0.records, Double($0.encodeNanoseconds) / 1e9) }
     }
 
     /// Reads the other nodes' key uses into this node's tracker.
@@ -216,9 +299,17 @@ final class AuditClusterShipper: Sendable {
 
     /// The position just after record number `sequence` (0: the start of the trail).
     static func locate(sequence: Int, directory: String, horizon: AuditHorizon) throws -> AuditShipPosition {
-        let segments = try AuditSegments.list(directory)
-        var position = AuditShipPosition(segment: segments.first ?? horizon.segment, offset: 0, sequence: 0)
-        guard sequence > 0 else { return position }
+        // After retention, the files begin at the record after the pruned prefix.
+        let pruned = try AuditPrunedPrefix.read(directory: directory).get()
+        let segments = try AuditSegments.list(directory).filter { $0 > (pruned?.segment ?? 0) }
+        var position = AuditShipPosition(segment: segments.first ?? horizon.segment, offset: 0, sequence: pruned?.records ?? 0)
+        guard sequence > position.sequence else {
+            if sequence < position.sequence {
+                Console.error("kms: warning: audit records \(sequence + 1)...\(position.sequence) were pruned by retention "
+                    + "before they reached the cluster trail")
+            }
+            return position
+        }
         for segment in segments where segment <= horizon.segment {
             let path = AuditSegments.path(directory: directory, segment: segment)
             let end = segment < horizon.segment ? (fileSize(path) ?? 0) : horizon.size

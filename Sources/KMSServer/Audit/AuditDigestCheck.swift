@@ -24,8 +24,17 @@ enum AuditDigestCheck {
         var keySource = ""
 
         /// Checks the records against the digests: nil when they agree.
-        func check(records: Int, hashes: [Int: [UInt8]], head: AuditChainHead?, complete: Bool) -> String? {
+        func check(records: Int, hashes: [Int: [UInt8]], head: AuditChainHead?, complete: Bool,
+                   pruned: AuditPrunedPrefix? = nil) -> String? {
             for d in digests {
+                // Digests of pruned records stay (their lines and signatures are checked above);
+                // one ending where the prefix ends must name the hash the kept trail links to.
+                if let pruned, d.end <= pruned.records {
+                    if d.end == pruned.records, d.lastEventHash != pruned.lastHash {
+                        return "the pruned prefix does not match signed digest \(d.number): its last hash differs"
+                    }
+                    continue
+                }
                 if d.end > records {
                     return "the trail is truncated: signed digest \(d.number) covers records up to \(d.end), the files hold \(records)"
                 }

@@ -16,7 +16,8 @@ import Glibc
 /// chains to 64 zeros. Event loops hand over one tick's events at once (`append`): they
 /// are chained and written with one write(2) before that tick's responses are flushed.
 /// fsync runs every `fsyncInterval` (and writes the chain head, see `AuditChainHead`), or
-/// after every group with `.always`.
+/// with `.always` before a group's responses leave: one fsync for every group written
+/// since the last (group commit across the event loops, `waitDurable`).
 public final class AuditLog: Sendable {
     public enum FsyncPolicy: String, Sendable, CaseIterable {
         case interval, always
@@ -24,7 +25,7 @@ public final class AuditLog: Sendable {
 
     public static let genesisHash = String(repeating: "0", count: 64)
     /// A segment is closed and the next begun past this size.
-    static let segmentBytes = 64 * 1024 * 1024
+    public static let segmentBytes = 64 * 1024 * 1024
     /// LookupEvents sees at most this many of the newest events (the bound of the index).
     public static let indexCapacity = 100_000
     /// After a failed write, state-changing requests are refused for this long (they
@@ -39,6 +40,16 @@ public final class AuditLog: Sendable {
     public let digestPolicy: AuditDigestPolicy
     /// Each key's last cryptographic use (GetKeyLastUsage), fed from the written events.
     let keyUsage: KeyUsageTracker?
+    /// Retention (`--audit-retention-days`), in seconds: sealed segments whose records are
+    /// all older are removed (`prune`); nil keeps the trail forever.
+    let retention: Double?
+    /// A segment is closed and the next begun past this size (`segmentBytes`; tests use less).
+    let segmentLimit: Int
+    /// The first segment the cluster shipper has not finished reading: never pruned.
+    let pruneFloor = Atomic<Int>(Int.max)
+    /// When retention last ran (it runs at the timer's sync, at most every `pruneEvery`).
+    private let lastPrune = Mutex<Double>(0)
+    static let pruneEvery = 3600.0
 
     struct State {
         var fd: Int32 = -1
@@ -58,11 +69,18 @@ public final class AuditLog: Sendable {
     private let state: Mutex<State>
     /// One `sync` at a time (the timer's and the one at shutdown).
     private let syncing = Mutex(())
+    /// With `.always`: how many records an fsync has made durable. One fsync at a time, out
+    /// of the trail's lock: the groups other event loops write while it runs are covered by
+    /// the next one, a single fsync for all of them (group commit).
+    private let durable = Mutex(0)
 
     public init(dataDirectory: String, policy: FsyncPolicy, fallbackAccount: String,
                 digestSigner: AuditDigestSigner? = nil, digestPolicy: AuditDigestPolicy = AuditDigestPolicy(),
-                keyUsage: KeyUsageTracker? = nil) throws {
+                keyUsage: KeyUsageTracker? = nil, retentionDays: Double? = nil,
+                segmentBytes: Int = AuditLog.segmentBytes) throws {
         directory = dataDirectory + "/audit"
+        retention = retentionDays.map { $0 * 86_400 }
+        segmentLimit = segmentBytes
         self.policy = policy
         self.fallbackAccount = fallbackAccount
         self.digestSigner = digestSigner
@@ -74,9 +92,15 @@ public final class AuditLog: Sendable {
         var s = State()
         s.line.reserveCapacity(64 * 1024)
         s.index.reserveCapacity(1024)
-        let segments = try AuditSegments.list(directory)
-        // Recover the chain's end (and the index) from the newest segments.
+        // Recover the chain's end (and the index) from the newest segments, after the prefix
+        // retention removed (if any).
+        let pruned = try AuditPrunedPrefix.read(directory: directory).get()
+        let segments = AuditSegments.kept(try AuditSegments.list(directory), directory: directory, pruned: pruned)
         var recovered = AuditSegments.Recovery()
+        if let pruned {
+            recovered.count = pruned.records
+            recovered.lastHash = pruned.lastHashBytes
+        }
         for segment in segments {
             try AuditSegments.recover(directory: directory, segment: segment, into: &recovered,
                                       index: segments.suffix(4).contains(segment))
@@ -88,7 +112,7 @@ public final class AuditLog: Sendable {
         if s.index.count == Self.indexCapacity { s.indexHead = 0 }
         s.previousHash = recovered.lastHash
         s.count = recovered.count
-        s.segment = (segments.last ?? 0) + (recovered.lastSegmentSize >= Self.segmentBytes || segments.isEmpty ? 1 : 0)
+        s.segment = (segments.last ?? pruned?.segment ?? 0) + (recovered.lastSegmentSize >= segmentLimit || segments.isEmpty ? 1 : 0)
         s.fd = try AuditSegments.open(directory: directory, segment: s.segment)
         s.size = segments.last == s.segment ? recovered.lastSegmentSize : 0
         if digestSigner != nil {
@@ -117,11 +141,48 @@ public final class AuditLog: Sendable {
     }
 
     /// Chains and writes one group of records (each without its closing brace, `events`
-    /// holds their end offsets in `bytes`), fsyncing first with `.always`. Returns false
+    /// holds their end offsets in `bytes`), durable first with `.always`. Returns false
     /// when they could not be written: then none of them counts, the chain is as before,
-    /// and the caller must fail the requests. The entries are moved into the index: what
+    /// and the caller must fail the requests (with `.always`, a failed fsync leaves the
+    /// written records in the file: the calls are refused as unrecorded, the trail may still
+    /// name them). The entries are moved into the index: what
     /// `entries` holds afterwards is for the caller to drop.
     func append(_ bytes: [UInt8], ends: [Int], entries: inout [AuditIndexEntry]) -> Bool {
+        guard let end = writeGroup(bytes, ends: ends, entries: &entries) else { return false }
+        return policy == .interval || waitDurable(end, records: ends.count)
+    }
+
+    /// `.always`: returns once records up to `end` are fsynced. The fsync runs outside the
+    /// trail's lock, on a duplicate of the descriptor, and covers everything written
+    /// before it began: a group that waited for another loop's fsync is often covered by
+    /// it already and needs none of its own. False when the fsync failed: the group's
+    /// requests are answered with an internal error (their records stay in the file).
+    private func waitDurable(_ end: Int, records: Int) -> Bool {
+        durable.withLock { durable in
+            if durable >= end { return true }
+            let (fd, count) = state.withLock { s in (dup(s.fd), s.count) }
+            guard fd >= 0 else { return failDurable(records, reason: String(cString: strerror(errno))) }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { return failDurable(records, reason: String(cString: strerror(errno))) }
+            // Segments closed since `end` was written were fsynced by `rotate`.
+            durable = max(durable, count)
+            return true
+        }
+    }
+
+    private func failDurable(_ records: Int, reason: String) -> Bool {
+        state.withLock { s in
+            s.failedAt = Date().timeIntervalSince1970
+            s.writeFailures += records
+        }
+        Console.error("kms: ERROR: audit fsync in \(directory) failed (\(reason)): "
+            + "\(records) request(s) answered with an internal error")
+        return false
+    }
+
+    /// Chains and writes one group (see `append`); returns the record count after it, nil
+    /// when it could not be written.
+    private func writeGroup(_ bytes: [UInt8], ends: [Int], entries: inout [AuditIndexEntry]) -> Int? {
         // Most of each record's SHA-256 is over its own bytes, which do not depend on the
         // chain: hashed here, before the lock, so that the other event loop's group waits
         // only for the chain links (the last block or two of each hash) and the write.
@@ -156,7 +217,7 @@ public final class AuditLog: Sendable {
                 s.line.append(UInt8(ascii: "\n"))
                 start = end
             }
-            guard Self.writeAll(s.fd, s.line), policy == .interval || fsync(s.fd) == 0 else {
+            guard Self.writeAll(s.fd, s.line) else {
                 let reason = String(cString: strerror(errno))
                 // Nothing of the group may stay: cut back what part of it reached the file.
                 _ = ftruncate(s.fd, off_t(s.size))
@@ -165,7 +226,7 @@ public final class AuditLog: Sendable {
                 s.writeFailures += ends.count
                 Console.error("kms: ERROR: audit write to \(directory) failed (\(reason)): "
                     + "\(ends.count) request(s) answered with an internal error and not carried out")
-                return false
+                return nil
             }
             s.failedAt = nil
             if let keyUsage { Self.trackLastUses(entries, keyUsage) }
@@ -182,8 +243,8 @@ public final class AuditLog: Sendable {
             if digestPolicy.everyEvents > 0, let d = s.digests, s.count - d.lastEnd >= digestPolicy.everyEvents {
                 writeDigest(&s, now: Date().timeIntervalSince1970)
             }
-            if s.size >= Self.segmentBytes { rotate(&s) }
-            return true
+            if s.size >= segmentLimit { rotate(&s) }
+            return s.count
         }
     }
 
@@ -237,6 +298,51 @@ public final class AuditLog: Sendable {
             }
             if pending.digests >= 0 { _ = fsync(pending.digests) }
             pending.head.write(directory: directory)
+        }
+        if let retention, !final {
+            let now = Date().timeIntervalSince1970
+            let due = lastPrune.withLock { last in
+                guard now - last >= Self.pruneEvery else { return false }
+                last = now
+                return true
+            }
+            if due { prune(olderThan: now - retention) }
+        }
+    }
+
+    /// Retention: removes, oldest first, the sealed segments whose last record is older
+    /// than `cutoff` (never the segment being written, nor one the cluster shipper has not
+    /// read), recording the removed prefix first (AuditPrunedPrefix) so the rest of the
+    /// chain still verifies. Returns how many segments went.
+    @discardableResult
+    func prune(olderThan cutoff: Double) -> Int {
+        syncing.withLock { _ in
+            let current = state.withLock { $0.segment }
+            let limit = min(current, pruneFloor.load(ordering: .relaxed))
+            guard case .success(var marker) = AuditPrunedPrefix.read(directory: directory),
+                  let segments = try? AuditSegments.kept(AuditSegments.list(directory), directory: directory, pruned: marker)
+            else { return 0 }
+            var removed = 0
+            var expected = (marker?.segment ?? 0) + 1
+            for segment in segments where segment < limit {
+                guard segment == expected,
+                      let summary = AuditSegments.summary(directory: directory, segment: segment),
+                      summary.lastTime < cutoff else { break }
+                let next = AuditPrunedPrefix(records: (marker?.records ?? 0) + summary.records,
+                                             lastHash: Self.hex(summary.lastHash), segment: segment, before: summary.lastTime)
+                guard next.write(directory: directory) else {
+                    Console.error("kms: ERROR: audit retention cannot record the pruned prefix in \(directory); nothing removed")
+                    break
+                }
+                marker = next
+                unlink(AuditSegments.path(directory: directory, segment: segment))
+                removed += 1
+                expected += 1
+            }
+            if removed > 0, let marker {
+                Console.line("kms: audit retention: removed \(removed) segment(s); records 1...\(marker.records) are pruned")
+            }
+            return removed
         }
     }
 
@@ -321,6 +427,28 @@ public final class AuditLog: Sendable {
             for i in 0..<n {
                 if !body(s.index[(newest - i + n) % n]) { return }
             }
+        }
+    }
+
+    /// The index entries of records `first...last` (their sequence numbers), oldest first,
+    /// or nil unless the index still holds every one of them (the cluster shipper then
+    /// parses their lines instead). One lock for the whole range.
+    func indexEntries(_ first: Int, through last: Int) -> [AuditIndexEntry]? {
+        guard first <= last else { return [] }
+        return state.withLock { s -> [AuditIndexEntry]? in
+            let n = s.index.count
+            guard n > 0 else { return nil }
+            let newest = n < Self.indexCapacity ? n - 1 : (s.indexHead + n - 1) % n
+            let newestSequence = s.index[newest].sequence
+            guard last <= newestSequence, newestSequence - first < n else { return nil }
+            var out: [AuditIndexEntry] = []
+            out.reserveCapacity(last - first + 1)
+            for sequence in first...last {
+                let entry = s.index[(newest - (newestSequence - sequence) + n) % n]
+                guard entry.sequence == sequence else { return nil }
+                out.append(entry)
+            }
+            return out
         }
     }
 

@@ -17,25 +17,35 @@ public enum AuditVerifier {
     public static func verify(dataDirectory: String, from: Double? = nil, to: Double? = nil,
                               publicKey: AuditDigestPublicKey? = nil) -> Report {
         let directory = dataDirectory + "/audit"
-        let segments: [Int]
+        var segments: [Int]
         do { segments = try AuditSegments.list(directory) } catch {
             return Report(intact: false, records: 0, checked: 0, message: "cannot read \(directory): \(error)")
         }
+        // Retention's pruned prefix: the kept trail is checked from the record after it.
+        let pruned: AuditPrunedPrefix?
+        switch AuditPrunedPrefix.read(directory: directory) {
+        case .success(let p): pruned = p
+        case .failure(let problem): return Report(intact: false, records: 0, checked: 0, message: problem.description)
+        }
+        if let pruned { segments = segments.filter { $0 > pruned.segment } }
         // The signed digests, read (and their signatures checked) before the records.
         let digests: AuditDigestCheck.Loaded
         switch AuditDigestCheck.load(directory: directory, dataDirectory: dataDirectory, publicKey: publicKey) {
         case .success(let loaded): digests = loaded
         case .failure(let problem): return Report(intact: false, records: 0, checked: 0, message: problem.description)
         }
-        guard let first = segments.first else {
+        guard let first = segments.first ?? pruned.map({ $0.segment + 1 }) else {
             return Report(intact: true, records: 0, checked: 0, message: "no audit records in \(directory)")
         }
         func fail(_ count: Int, _ checked: Int, _ message: String) -> Report {
             Report(intact: false, records: count, checked: checked, message: message)
         }
-        if first != 1 { return fail(0, 0, "segment(s) missing before \(AuditSegments.path(directory: directory, segment: first))") }
-        var previous = [UInt8](repeating: 0, count: 32)
-        var count = 0, checked = 0
+        let expectedFirst = (pruned?.segment ?? 0) + 1
+        if first != expectedFirst {
+            return fail(pruned?.records ?? 0, 0, "segment(s) missing before \(AuditSegments.path(directory: directory, segment: first))")
+        }
+        var previous = pruned?.lastHashBytes ?? [UInt8](repeating: 0, count: 32)
+        var count = pruned?.records ?? 0, checked = 0
         var hashes: [Int: [UInt8]] = [:]
         let head = AuditChainHead.read(directory: directory)
         for (i, segment) in segments.enumerated() {
@@ -76,7 +86,7 @@ public enum AuditVerifier {
                 start = newline + 1
             }
         }
-        if let problem = digests.check(records: count, hashes: hashes, head: head, complete: to == nil) {
+        if let problem = digests.check(records: count, hashes: hashes, head: head, complete: to == nil, pruned: pruned) {
             return fail(count, checked, problem)
         }
         if to == nil, let head {
@@ -87,8 +97,12 @@ public enum AuditVerifier {
                 return fail(count, checked, "record \(head.count) does not match the chain head: it was altered")
             }
         }
+        let prunedNote = pruned.map {
+            " (records 1...\($0.records) pruned by retention, the newest of them from \(ISO8601Time.format($0.before)))"
+        } ?? ""
         return Report(intact: true, records: count, checked: checked,
-                      message: "intact: \(count) record(s) in \(segments.count) segment(s), \(checked) checked; " + digests.summary(records: count))
+                      message: "intact: \(count) record(s) in \(segments.count) segment(s)\(prunedNote), \(checked) checked; "
+                        + digests.summary(records: count))
     }
 }
 
