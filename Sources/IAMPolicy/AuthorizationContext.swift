@@ -72,6 +72,11 @@ public struct AuthorizationContext: Sendable {
     public let resourceAccount: String
     public let encryptionContext: [String: String]
     private let values: [String: [String]]
+    /// The request path's form of the same values (`init(...conditionList:)`): a few keys,
+    /// searched in order. The names are the very strings the compiled conditions hold
+    /// (CompiledPolicy.conditionKeys), so a comparison is usually one pointer check, and
+    /// building it hashes nothing.
+    private let list: [ConditionEntry]
     /// When set, the request's time (seconds since 1970) is aws:CurrentTime and aws:EpochTime,
     /// winning over `conditions`: Date and Numeric operators then compare it as a number, and
     /// the text form is made only for an operator that reads text (rare).
@@ -98,6 +103,42 @@ public struct AuthorizationContext: Sendable {
             for (k, vals) in conditions { v[k.lowercased()] = vals }
             self.values = v
         }
+        self.list = []
+    }
+
+    /// Past this many keys a list is searched through a dictionary instead (bounded work
+    /// for a policy that reads hundreds of keys).
+    static let listLimit = 16
+
+    /// The request path's form: `conditionList` holds lowercased keys, each at most once, as
+    /// `CompiledPolicy.conditionKeys` names them. Decides exactly as the dictionary form does.
+    public init(principal: RequestPrincipal, action: String, resource: String, resourceAccount: String,
+                encryptionContext: [String: String] = [:], conditionList: [ConditionEntry]) {
+        self.principal = principal
+        self.action = action
+        self.actionLowercased = action.lowercased()
+        self.resource = resource
+        self.resourceAccount = resourceAccount
+        self.encryptionContext = encryptionContext
+        if conditionList.count > Self.listLimit {
+            var v: [String: [String]] = [:]
+            v.reserveCapacity(conditionList.count)
+            for e in conditionList where v[e.key] == nil { v[e.key] = e.values }
+            self.values = v
+            self.list = []
+        } else {
+            self.values = [:]
+            self.list = conditionList
+        }
+    }
+
+    /// The request-supplied values of one key (not the principal's or the time's).
+    @inline(__always)
+    private func stored(_ lowercasedKey: String) -> [String]? {
+        // Lengths first: a different key is then usually told apart without a string comparison.
+        let n = lowercasedKey.utf8.count
+        for e in list where e.key.utf8.count == n && e.key == lowercasedKey { return e.values }
+        return values.isEmpty ? nil : values[lowercasedKey]
     }
 
     /// The principal's global keys, which win over request-supplied values of the same name.
@@ -121,15 +162,23 @@ public struct AuthorizationContext: Sendable {
 
     /// The key's values, or nil when the request does not carry it.
     public func values(forKey lowercasedKey: String) -> [String]? {
-        if lowercasedKey.hasPrefix("aws:principal") || lowercasedKey == "aws:userid" || lowercasedKey == "aws:username",
-           let derived = principalValues(lowercasedKey) {
-            return derived
+        values(forKey: lowercasedKey, source: ConditionKeySource(lowercasedKey))
+    }
+
+    /// The same, with where the key's values come from worked out once (at compile time for
+    /// a condition), so a lookup does no prefix test.
+    func values(forKey lowercasedKey: String, source: ConditionKeySource) -> [String]? {
+        switch source {
+        case .principal:
+            if let derived = principalValues(lowercasedKey) { return derived }
+        case .currentTime:
+            if let requestTime { return [PolicyDate.iso8601(requestTime)] }
+        case .epochTime:
+            if let requestTime { return [String(Int64(requestTime))] }
+        case .request:
+            break
         }
-        if let requestTime {
-            if lowercasedKey == "aws:currenttime" { return [PolicyDate.iso8601(requestTime)] }
-            if lowercasedKey == "aws:epochtime" { return [String(Int64(requestTime))] }
-        }
-        return values[lowercasedKey]
+        return stored(lowercasedKey)
     }
 
     /// The request time as the named time key's text would parse: aws:CurrentTime's text has
@@ -140,6 +189,36 @@ public struct AuthorizationContext: Sendable {
         case .none: return nil
         case .currentTime: return Double(Int64(requestTime.rounded(.down)))
         case .epochTime: return Double(Int64(requestTime))
+        }
+    }
+}
+
+/// One condition key's request values, for `AuthorizationContext.init(...conditionList:)`.
+public struct ConditionEntry: Sendable {
+    /// Lowercased.
+    public let key: String
+    public let values: [String]
+
+    public init(key: String, values: [String]) {
+        self.key = key
+        self.values = values
+    }
+}
+
+/// Where a condition key's values come from, decided once from its (lowercased) name: the
+/// principal's global keys and the request time win over request-supplied values.
+enum ConditionKeySource: Sendable, Equatable {
+    case principal, currentTime, epochTime, request
+
+    init(_ lowercasedKey: String) {
+        if lowercasedKey.hasPrefix("aws:principal") || lowercasedKey == "aws:userid" || lowercasedKey == "aws:username" {
+            self = .principal
+        } else if lowercasedKey == "aws:currenttime" {
+            self = .currentTime
+        } else if lowercasedKey == "aws:epochtime" {
+            self = .epochTime
+        } else {
+            self = .request
         }
     }
 }

@@ -72,6 +72,7 @@ final class CompiledCondition: Sendable {
     let key: String  // lowercased
     let values: [ConditionValue]
     let timeKey: RequestTimeKey
+    let source: ConditionKeySource
 
     init(op: ConditionOperator, qualifier: SetQualifier, ifExists: Bool, key: String, values: [ConditionValue]) {
         self.op = op
@@ -80,6 +81,7 @@ final class CompiledCondition: Sendable {
         self.key = key
         self.values = values
         self.timeKey = RequestTimeKey(key)
+        self.source = ConditionKeySource(key)
     }
 
     static func parseOperatorName(_ raw: String) -> (ConditionOperator, SetQualifier, Bool)? {
@@ -133,7 +135,7 @@ final class CompiledCondition: Sendable {
             // operator's positive form, negated for a negated operator.
             return op.isNegated ? !positive : positive
         }
-        let present = context.values(forKey: key)
+        let present = context.values(forKey: key, source: source)
         if op == .null {
             let absent = present?.isEmpty ?? true
             return values.contains { $0 == .bool(absent) }
@@ -176,10 +178,9 @@ final class CompiledCondition: Sendable {
     private func positive(_ v: String, _ context: AuthorizationContext) -> Bool {
         switch op {
         case .stringEquals, .stringNotEquals, .stringLike, .stringNotLike:
-            return values.contains { if case .text(let t) = $0 { return t.resolve(context)?.matches(v) ?? false } else { return false } }
+            return anyText(matches: v, context)
         case .stringEqualsIgnoreCase, .stringNotEqualsIgnoreCase:
-            let lower = v.lowercased()
-            return values.contains { if case .text(let t) = $0 { return t.resolve(context)?.matches(lower) ?? false } else { return false } }
+            return anyText(matches: v.lowercased(), context)
         case .arnEquals, .arnLike, .arnNotEquals, .arnNotLike:
             return values.contains { if case .arn(let a) = $0 { return a.matches(v, context) } else { return false } }
         case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan, .numericGreaterThanEquals:
@@ -197,12 +198,30 @@ final class CompiledCondition: Sendable {
             let bytes = [UInt8](data)
             return values.contains { $0 == .binary(bytes) }
         case .ipAddress, .notIpAddress:
-            // The request's address is parsed once, then tested against each block.
+            // The request's address is parsed once, then tested against each block; an IPv4
+            // address (the usual case) without allocating.
+            if let v4 = CIDRBlock.parseIPv4Value(v) {
+                return values.contains { if case .cidr(let c) = $0 { return c.contains(ipv4: v4) } else { return false } }
+            }
             let addrText = v.split(separator: "/", maxSplits: 1).first.map(String.init) ?? v
             guard let a = CIDRBlock.parseAddress(addrText) else { return false }
             return values.contains { if case .cidr(let c) = $0 { return c.contains(address: a) } else { return false } }
         case .null:
             return false
+        }
+    }
+
+    /// Does `v` match one of the text values? Walked in place (the values are not copied out).
+    private func anyText(matches v: String, _ context: AuthorizationContext) -> Bool {
+        var v = v
+        return v.withUTF8 { bytes in
+            values.withUnsafeBufferPointer { list -> Bool in
+                for i in 0..<list.count {
+                    guard case .text(let t) = list[i] else { continue }
+                    if t.matches(buffer: bytes, context) { return true }
+                }
+                return false
+            }
         }
     }
 
@@ -225,13 +244,17 @@ final class CompiledCondition: Sendable {
 struct ARNPattern: Sendable, Equatable {
     let template: PolicyTemplate
     let fields: [Wildcard]?
+    /// "*" (the usual Resource): matches without looking at the value.
+    let matchesAnything: Bool
 
     init(_ template: PolicyTemplate) {
         self.template = template
         if let c = template.constant, c.kind != .anything { fields = ARNPattern.split(c) } else { fields = nil }
+        matchesAnything = template.constant?.kind == .anything
     }
 
     func matches(_ arn: String, _ context: AuthorizationContext) -> Bool {
+        if matchesAnything { return true }
         let f: [Wildcard]
         if let fields {
             f = fields

@@ -17,6 +17,60 @@ struct CIDRBlock: Sendable, Equatable {
         }
         self.prefix = prefix
         self.address = CIDRBlock.mask(addr, prefix)
+        if addr.count == 4 {
+            ipv4Mask = prefix == 0 ? 0 : UInt32.max << UInt32(32 - prefix)
+            ipv4Network = CIDRBlock.ipv4Value(addr) & ipv4Mask
+        } else {
+            ipv4Mask = 0
+            ipv4Network = 0
+        }
+    }
+
+    /// An IPv4 block as numbers (zero for IPv6), so an IPv4 address is tested with one mask.
+    let ipv4Network: UInt32
+    let ipv4Mask: UInt32
+
+    static func ipv4Value(_ a: [UInt8]) -> UInt32 {
+        UInt32(a[0]) << 24 | UInt32(a[1]) << 16 | UInt32(a[2]) << 8 | UInt32(a[3])
+    }
+
+    /// `contains(address:)` for an IPv4 address given as a number.
+    func contains(ipv4 a: UInt32) -> Bool {
+        address.count == 4 && a & ipv4Mask == ipv4Network
+    }
+
+    /// A request value's IPv4 address as a number, without allocating, when it is one in the
+    /// form inet_pton accepts (four decimal octets, no leading zeros). The address part is
+    /// what `contains(_:)` tests: the first non-empty run before a '/'. nil means "not sure":
+    /// the caller then takes the general path, so this only has to be right when non-nil.
+    static func parseIPv4Value(_ text: String) -> UInt32? {
+        var text = text
+        return text.withUTF8 { b -> UInt32? in
+            var i = 0
+            while i < b.count, b[i] == UInt8(ascii: "/") { i += 1 }
+            var end = i
+            while end < b.count, b[end] != UInt8(ascii: "/") { end += 1 }
+            guard end > i, end - i <= 15 else { return nil }
+            var value: UInt32 = 0, octet: UInt32 = 0, octets = 0, digits = 0
+            for j in i..<end {
+                let c = b[j]
+                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                    if digits > 0 && octet == 0 { return nil }  // a leading zero
+                    octet = octet * 10 + UInt32(c - UInt8(ascii: "0"))
+                    guard octet <= 255 else { return nil }
+                    digits += 1
+                } else if c == UInt8(ascii: "."), digits > 0, octets < 3 {
+                    value = value << 8 | octet
+                    octets += 1
+                    octet = 0
+                    digits = 0
+                } else {
+                    return nil
+                }
+            }
+            guard digits > 0, octets == 3 else { return nil }
+            return value << 8 | octet
+        }
     }
 
     func contains(_ ip: String) -> Bool {

@@ -36,19 +36,30 @@ public final class CompiledStatement: Sendable {
 
     /// Does the statement apply to the action, resource and conditions (the principal is
     /// weighed separately, since how it matches decides whether identity policies must agree)?
+    /// The element lists are walked through buffer pointers: their elements are then used in
+    /// place, not copied out (a copy costs a reference count per pattern per decision).
     func appliesIgnoringPrincipal(_ c: AuthorizationContext) -> Bool {
         guard admits(actionLowercased: c.actionLowercased) else { return false }
-        var resourceHit = false
-        for i in resources.indices where resources[i].matches(c.resource, c) { resourceHit = true; break }
+        let resourceHit = resources.withUnsafeBufferPointer { r -> Bool in
+            for i in 0..<r.count where r[i].matches(c.resource, c) { return true }
+            return false
+        }
         guard resourceHit != resourcesNegated else { return false }
-        for condition in conditions where !condition.evaluate(c) { return false }
-        return true
+        return conditions.withUnsafeBufferPointer { conds -> Bool in
+            for i in 0..<conds.count where !conds[i].evaluate(c) { return false }
+            return true
+        }
     }
 
     /// Whether the Action or NotAction element admits the action (lowercased).
     func admits(actionLowercased action: String) -> Bool {
-        var actionHit = false
-        for i in actions.indices where actions[i].matches(action) { actionHit = true; break }
+        var text = action
+        let actionHit = text.withUTF8 { t in
+            actions.withUnsafeBufferPointer { a -> Bool in
+                for i in 0..<a.count where a[i].matches(buffer: t) { return true }
+                return false
+            }
+        }
         return actionHit != actionsNegated
     }
 

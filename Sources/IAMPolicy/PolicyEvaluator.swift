@@ -80,29 +80,32 @@ public struct PolicyEvaluator: Sendable {
         var resourceAllow = PrincipalMatch.none
         var identityAllow = false, sessionAllow = false
 
-        if let p = resourcePolicy {
-            for s in p.statements {
+        // Only the statement lists are taken out of the policies: binding a whole policy
+        // (`if let p = ...`, `for p in ...`) copies it, a reference count per field.
+        if resourcePolicy != nil {
+            for s in resourcePolicy.unsafelyUnwrapped.statements {
                 let who = s.principalMatch(c.principal)
                 guard who != .none, s.appliesIgnoringPrincipal(c) else { continue }
-                if reportMatches { matched.append(MatchedStatement(source: .resourcePolicy, policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
+                if reportMatches { matched.append(MatchedStatement(source: .resourcePolicy, policyName: resourcePolicy.unsafelyUnwrapped.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
                 if s.effect == .deny { resourceDeny = true } else if who > resourceAllow { resourceAllow = who }
             }
         }
         // Identity policies belong to IAM principals; a service or anonymous caller has none.
         let hasIdentity = c.principal.kind != .service && c.principal.kind != .anonymous
         if hasIdentity {
-            for (i, p) in identityPolicies.enumerated() {
-                for s in p.statements where s.appliesIgnoringPrincipal(c) {
-                    if reportMatches { matched.append(MatchedStatement(source: .identityPolicy(i), policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
+            for i in identityPolicies.indices {
+                for s in identityPolicies[i].statements where s.appliesIgnoringPrincipal(c) {
+                    if reportMatches { matched.append(MatchedStatement(source: .identityPolicy(i), policyName: identityPolicies[i].name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
                     if s.effect == .deny { identityDeny = true } else { identityAllow = true }
                 }
             }
         }
         let sessionApplies = sessionPolicies != nil && (c.principal.kind == .assumedRole || c.principal.kind == .federatedUser)
-        if sessionApplies, let sessions = sessionPolicies {
-            for (i, p) in sessions.enumerated() {
-                for s in p.statements where s.appliesIgnoringPrincipal(c) {
-                    if reportMatches { matched.append(MatchedStatement(source: .sessionPolicy(i), policyName: p.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
+        if sessionApplies, sessionPolicies != nil {
+            let sessions = sessionPolicies.unsafelyUnwrapped
+            for i in sessions.indices {
+                for s in sessions[i].statements where s.appliesIgnoringPrincipal(c) {
+                    if reportMatches { matched.append(MatchedStatement(source: .sessionPolicy(i), policyName: sessions[i].name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
                     if s.effect == .deny { sessionDeny = true } else { sessionAllow = true }
                 }
             }

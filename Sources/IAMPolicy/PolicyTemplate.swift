@@ -88,6 +88,12 @@ struct PolicyTemplate: Sendable, Equatable {
         }
     }
 
+    /// `resolve(context)?.matches(...)`, without copying a constant pattern out first.
+    func matches(buffer text: UnsafeBufferPointer<UInt8>, _ context: AuthorizationContext) -> Bool {
+        if constant != nil { return constant.unsafelyUnwrapped.matches(buffer: text) }
+        return resolve(context)?.matches(buffer: text) ?? false
+    }
+
     /// The pattern for this request; nil when a variable has no value (no match).
     /// Substituted values are literal: a `*` in a user name is not a wildcard.
     func resolve(_ context: AuthorizationContext) -> Wildcard? {

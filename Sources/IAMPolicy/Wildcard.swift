@@ -9,19 +9,27 @@ struct Wildcard: Sendable, Equatable {
     let units: [UInt16]
     /// Fast paths decided once at compile time.
     let kind: Kind
+    /// The literal text (`literal`) or the text before the final star (`prefix`); empty
+    /// otherwise. Kept beside `kind`, not as its payload, so a match reads it in place
+    /// instead of copying it out of an enum (a reference count on every decision).
+    let bytes: [UInt8]
 
-    enum Kind: Sendable, Equatable { case anything, literal([UInt8]), prefix([UInt8]), general }
+    enum Kind: Sendable, Equatable { case anything, literal, prefix, general }
 
     init(units: [UInt16]) {
         self.units = units
         if units == [Wildcard.star] {
             kind = .anything
+            bytes = []
         } else if !units.contains(where: { $0 > 0xFF }) {
-            kind = .literal(units.map { UInt8($0) })
+            kind = .literal
+            bytes = units.map { UInt8($0) }
         } else if units.last == Wildcard.star, !units.dropLast().contains(where: { $0 > 0xFF }) {
-            kind = .prefix(units.dropLast().map { UInt8($0) })
+            kind = .prefix
+            bytes = units.dropLast().map { UInt8($0) }
         } else {
             kind = .general
+            bytes = []
         }
     }
 
@@ -54,15 +62,15 @@ struct Wildcard: Sendable, Equatable {
     func matches(buffer t: UnsafeBufferPointer<UInt8>) -> Bool {
         switch kind {
         case .anything: return true
-        case .literal(let l):
-            guard t.count == l.count else { return false }
-            return l.withUnsafeBufferPointer { p in
+        case .literal:
+            guard t.count == bytes.count else { return false }
+            return bytes.withUnsafeBufferPointer { p in
                 for i in 0..<p.count where p[i] != t[i] { return false }
                 return true
             }
-        case .prefix(let l):
-            guard t.count >= l.count else { return false }
-            return l.withUnsafeBufferPointer { p in
+        case .prefix:
+            guard t.count >= bytes.count else { return false }
+            return bytes.withUnsafeBufferPointer { p in
                 for i in 0..<p.count where p[i] != t[i] { return false }
                 return true
             }

@@ -55,13 +55,13 @@ public struct PolicyAuthorizer: Authorizer {
             resourceAccount = caller.account
             resourcePolicy = service.keyPolicies.accountPolicy(caller.account)
         }
-        var conditions = try KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
-                                                 action: action, resource: resource, service: service, timeAsNumber: true)
+        var conditions = try KMSConditionKeys.valueList(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
+                                                        action: action, resource: resource, service: service)
         // Only grant constraints read the context's encryption context (conditions have their own).
         var facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
                                          resourceAccount: resourceAccount,
                                          encryptionContext: grants.isEmpty ? [:] : context.encryptionContext(for: action),
-                                         conditions: conditions, conditionKeysAreLowercased: true)
+                                         conditionList: conditions)
         // aws:CurrentTime and aws:EpochTime, compared as numbers (both are global keys).
         facts.requestTime = context.time
         var result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
@@ -74,13 +74,13 @@ public struct PolicyAuthorizer: Authorizer {
                 plan = entry.plan
             }
             grants = fresh.grants ?? grants
-            conditions = try KMSConditionKeys.values(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
-                                                     action: action, resource: resource, service: service, timeAsNumber: true,
-                                                     identityPolicies: fresh.identityPolicies)
+            conditions = try KMSConditionKeys.valueList(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
+                                                        action: action, resource: resource, service: service,
+                                                        identityPolicies: fresh.identityPolicies)
             facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
                                          resourceAccount: resourceAccount,
                                          encryptionContext: grants.isEmpty ? [:] : context.encryptionContext(for: action),
-                                         conditions: conditions, conditionKeysAreLowercased: true)
+                                         conditionList: conditions)
             facts.requestTime = context.time
             result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: fresh.identityPolicies ?? caller.identityPolicies,
                                      sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts, reportMatches: false)

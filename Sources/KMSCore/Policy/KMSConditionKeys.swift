@@ -98,6 +98,34 @@ public enum KMSConditionKeys {
         return out
     }
 
+    /// `values` in the request path's form: a list the evaluator searches in order (building
+    /// it hashes nothing; a lookup is usually one pointer comparison, the names being the
+    /// compiled policies' own strings). The request time is left out: the caller sets
+    /// `AuthorizationContext.requestTime`, compared as a number.
+    static func valueList(resourcePolicy: CompiledPolicy?, plan: ConditionPlan?, caller: Caller,
+                          context: RequestContext, action: String, resource: AuthorizationResource,
+                          service: KMSService, identityPolicies: [CompiledPolicy]? = nil) throws(KMSError) -> [ConditionEntry] {
+        var out: [ConditionEntry] = []
+        var key: KMSKey? = nil
+        if case .key(let k) = resource { key = k }
+        func add(_ plan: ConditionPlan) throws(KMSError) {
+            let keys = plan.keys(for: action)
+            if out.isEmpty { out.reserveCapacity(keys.count) }
+            for planned in keys where planned.binds(operation: context.operation, onKey: key != nil) {
+                if planned.kind == .currentTime || planned.kind == .epochTime { continue }
+                if out.contains(where: { $0.key == planned.name }) { continue }
+                if let v = try value(planned.kind, context: context, action: action, key: key, service: service) {
+                    out.append(ConditionEntry(key: planned.name, values: v))
+                }
+            }
+        }
+        if let resourcePolicy, !resourcePolicy.conditionKeys.isEmpty { try add(plan ?? ConditionPlan(resourcePolicy, perAction: false)) }
+        // `identityPolicies`: a cluster node's fresh re-read replaces the caller's (DenyReadThrough).
+        for p in identityPolicies ?? caller.identityPolicies where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
+        for p in caller.sessionPolicies ?? [] where !p.conditionKeys.isEmpty { try add(service.keyPolicies.identityPlans.plan(for: p)) }
+        return out
+    }
+
     /// One key's values by name; nil when the request does not carry it.
     static func value(_ name: String, context c: RequestContext, action: String, key: KMSKey?,
                       service: KMSService) throws(KMSError) -> [String]? {

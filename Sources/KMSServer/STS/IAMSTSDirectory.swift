@@ -107,6 +107,9 @@ final class IAMSTSDirectory: STSDirectory, SessionIdentityPolicies {
 
     // MARK: SessionIdentityPolicies
 
+    /// The registry's generation: every IAM write and every reload from the change feed moves it.
+    var generation: UInt64? { registry.currentGeneration }
+
     func rolePolicies(roleArn: String, roleId: String) -> [CompiledPolicy] {
         let registry = self.registry
         let build: () -> [CompiledPolicy]? = {

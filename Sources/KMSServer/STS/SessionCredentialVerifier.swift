@@ -1,6 +1,7 @@
 import IAMPolicy
 import KMSCore
 import STS
+import Synchronization
 
 /// A session token that opened, with what the hot path needs from it, computed once.
 /// A class: a cache hit hands out one reference instead of copying a dozen strings.
@@ -9,6 +10,15 @@ final class VerifiedSession: Sendable {
     let principal: RequestPrincipal
     /// Compiled once per cached session; nil when the session has no session policy.
     let sessionPolicies: [CompiledPolicy]?
+    /// The principal's identity policies as last read, with the IAM generation they were
+    /// read at: while IAM is unchanged a request reuses them (no key to build, no shared
+    /// table to search); any IAM write, local or from the change feed, moves the generation.
+    let identityPolicies = Mutex<IdentityPoliciesMemo?>(nil)
+
+    struct IdentityPoliciesMemo: Sendable {
+        let generation: UInt64
+        let policies: [CompiledPolicy]
+    }
 
     init(session: STSSession, principal: RequestPrincipal, sessionPolicies: [CompiledPolicy]?) {
         self.session = session
@@ -24,6 +34,13 @@ protocol SessionIdentityPolicies: Sendable {
     /// Empty when the role no longer exists, or was deleted and created again (another ID).
     func rolePolicies(roleArn: String, roleId: String) -> [CompiledPolicy]
     func userPolicies(userArn: String) -> [CompiledPolicy]
+    /// Moves on every change to the identities the answers above are read from; nil when
+    /// there is no such counter, and then they are asked on every request.
+    var generation: UInt64? { get }
+}
+
+extension SessionIdentityPolicies {
+    var generation: UInt64? { nil }
 }
 
 /// No IAM store: sessions get no identity policies (deny by default).
@@ -111,13 +128,27 @@ final class SessionCredentialVerifier: Sendable {
     /// The caller of a request made with a verified session.
     func caller(_ v: VerifiedSession, region: String, accessKeyId: String, sourceIP: String, userAgent: String) -> Caller {
         let s = v.session
+        return Caller(account: s.account, region: region, accessKeyId: accessKeyId, principalArn: s.arn,
+                      sourceIP: sourceIP, userAgent: userAgent, principal: v.principal,
+                      identityPolicies: identityPolicies(of: v), sessionPolicies: v.sessionPolicies)
+    }
+
+    /// The session principal's identity policies: the session's memo while the IAM
+    /// generation it was read at is current, else read again (and remembered). The generation
+    /// is read before the policies, so a change racing the read only makes the memo stale
+    /// for one request, never current with old policies.
+    func identityPolicies(of v: VerifiedSession) -> [CompiledPolicy] {
+        let generation = identity.generation
+        if let generation, let memo = v.identityPolicies.withLock({ $0 }), memo.generation == generation {
+            return memo.policies
+        }
+        let s = v.session
         let policies: [CompiledPolicy]
         switch s.kind {
         case .assumedRole: policies = identity.rolePolicies(roleArn: s.roleArn ?? "", roleId: s.roleId ?? "")
         case .sessionToken: policies = v.principal.kind == .root ? [] : identity.userPolicies(userArn: s.arn)
         }
-        return Caller(account: s.account, region: region, accessKeyId: accessKeyId, principalArn: s.arn,
-                      sourceIP: sourceIP, userAgent: userAgent, principal: v.principal, identityPolicies: policies,
-                      sessionPolicies: v.sessionPolicies)
+        if let generation { v.identityPolicies.withLock { $0 = VerifiedSession.IdentityPoliciesMemo(generation: generation, policies: policies) } }
+        return policies
     }
 }
