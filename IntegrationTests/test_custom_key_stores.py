@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from kms_harness import expect_error, free_port, kms_binary, port_open
+from kms_harness import expect_error, free_port, kms_binary, port_open, raw_call
 from tls_certs import make_ca, make_client_cert, make_server_cert, write_private
 
 pytestmark = pytest.mark.single_node("starts its own kms server and XKS proxy")
@@ -443,3 +443,18 @@ def test_the_kms_audit_trail_names_stores_but_never_the_credential(kms_xks):
     assert "xksProxyAuthenticationCredential" not in mine[0]["requestParameters"]
     assert mine[0]["readOnly"] is False
     assert SECRET not in json.dumps(events, default=str)
+
+
+def test_ids_and_names_no_store_can_hold_are_refused_cleanly(dev_server):
+    """A NUL in an ID or name must not reach the store (PostgreSQL text refuses it): an ID of
+    another shape is simply not found, a name with NUL is a ValidationException."""
+    for op in ("ConnectCustomKeyStore", "DisconnectCustomKeyStore", "DeleteCustomKeyStore"):
+        for bad in ("\u0000\u00ff", "cks-\u00001234567890abcdef", "x"):
+            resp = raw_call(dev_server, op, body=json.dumps({"CustomKeyStoreId": bad}).encode())
+            assert resp.status == 400 and resp.error_code == "CustomKeyStoreNotFoundException", (op, bad, resp.body)
+    resp = raw_call(dev_server, "CreateCustomKeyStore", body=json.dumps({
+        "CustomKeyStoreName": "a\u0000b", "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
+        "XksProxyUriEndpoint": "https://xks.example.com", "XksProxyUriPath": "/kms/xks/v1",
+        "XksProxyConnectivity": "PUBLIC_ENDPOINT",
+        "XksProxyAuthenticationCredential": {"AccessKeyId": "ABCDEFGHIJKLMNOPQRST", "RawSecretAccessKey": "s" * 43}}).encode())
+    assert resp.status == 400 and resp.error_code == "ValidationException", resp.body

@@ -73,6 +73,14 @@ public struct CustomKeyStore: Sendable, Equatable {
         "cks-" + SystemRandom.bytes(9).map { String($0, radix: 16).cksPadded(2) }.joined().prefix(17)
     }
 
+    /// Whether `id` has the shape `newId` makes. Anything else cannot name a store, so it is
+    /// not found without a store read (PostgreSQL refuses text with NUL, for one).
+    public static func isWellFormedId(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        guard bytes.count == 21, bytes.starts(with: Array("cks-".utf8)) else { return false }
+        return bytes[4...].allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// DescribeCustomKeyStores' CustomKeyStoresListEntry: never the password or the secret key.
     public var describeJSON: JSONValue {
         var m = JSONObject()

@@ -32,6 +32,7 @@ public final class CustomKeyStoreDirectory: Sendable {
 
     /// The store, from the cache when fresh; nil when it does not exist.
     func store(account: String, region: String, id: String, now: Double = Date().timeIntervalSince1970) throws(KMSError) -> CustomKeyStore? {
+        guard CustomKeyStore.isWellFormedId(id) else { return nil }
         if let hit = state.withLock({ $0.cache[id] }), now - hit.fetched < Self.cacheSeconds,
            hit.store.account == account, hit.store.region == region {
             return hit.store

@@ -41,6 +41,14 @@ extension KMSService {
         } catch { throw KMSError.storeUnavailable }
     }
 
+    /// A name is stored in a column of its own; PostgreSQL text cannot hold NUL, so neither
+    /// backend takes it (the same name must work on both).
+    static func requireStorableName(_ name: String) throws(KMSError) {
+        if name.utf8.contains(0) {
+            throw KMSError(.validation, "1 validation error detected: Value at 'customKeyStoreName' failed to satisfy constraint: Member must not contain the NUL character")
+        }
+    }
+
     static let nameInUse = KMSError(.customKeyStoreNameInUse,
         "The request was rejected because the specified custom key store name is already assigned to another custom key store in the account. Try again with a custom key store name that is unique in the account.")
 
@@ -49,6 +57,7 @@ extension KMSService {
     func createCustomKeyStore(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try authorize(request, on: .account)
         let name = try request.required("CustomKeyStoreName")
+        try Self.requireStorableName(name)
         let type = CustomKeyStore.StoreType(rawValue: request.string("CustomKeyStoreType") ?? "AWS_CLOUDHSM") ?? .cloudHSM
         let existing = try allCustomKeyStores(caller)
         if existing.contains(where: { $0.name == name }) { throw Self.nameInUse }
@@ -170,6 +179,7 @@ extension KMSService {
         }
         var checkProxy = false
         if let name = request.string("NewCustomKeyStoreName"), name != store.name {
+            try Self.requireStorableName(name)
             if try allCustomKeyStores(caller).contains(where: { $0.name == name && $0.id != store.id }) { throw Self.nameInUse }
             store.name = name
         }
