@@ -103,7 +103,13 @@ enum ASCII {
     /// Appends `value` trimmed, with inner whitespace runs collapsed to one space.
     static func appendTrimmed(_ value: String, to out: inout [UInt8]) {
         let done: Bool? = value.utf8.withContiguousStorageIfAvailable { bytes in
-            // Common case first: nothing to trim, copy in one go.
+            // Common case first: nothing to trim, copy in one go. A long value (a ~400-byte
+            // session token) is first scanned eight bytes at a time for any byte <= 0x20:
+            // none means no whitespace at all (every space byte is <= 0x20).
+            if bytes.count >= 16, !containsByteAtMost0x20(UnsafeRawBufferPointer(bytes)) {
+                out.append(contentsOf: bytes)
+                return true
+            }
             var previousSpace = true  // a leading space needs trimming
             for byte in bytes {
                 let space = isSpace(byte)
@@ -127,6 +133,26 @@ enum ASCII {
                 out.append(byte)
             }
         }
+    }
+
+    /// Whether any byte is <= 0x20, eight bytes at a time ("determine if a word has a byte
+    /// less than n", exact for n <= 128; bytes >= 0x80 never match).
+    static func containsByteAtMost0x20(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let limit = ones &* 0x21
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if (w &- limit) & ~w & highs != 0 { return true }
+            i += 8
+        }
+        while i < n {
+            if bytes[i] <= 0x20 { return true }
+            i += 1
+        }
+        return false
     }
 
     /// Appends lowercase hex, writing into the array's storage once grown.

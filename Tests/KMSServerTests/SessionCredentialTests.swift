@@ -130,5 +130,13 @@ import Testing
         #expect(SessionCredentialVerifier.constantTimeEquals("abc", "abc"))
         #expect(!SessionCredentialVerifier.constantTimeEquals("abc", "abd"))
         #expect(!SessionCredentialVerifier.constantTimeEquals("abc", "abcd"))
+        // The eight-bytes-at-a-time loop and its tail: a difference at any position counts.
+        let long = String(repeating: "0123456789abcdefXYZ", count: 3)
+        #expect(SessionCredentialVerifier.constantTimeEquals(long, String(long)))
+        for i in 0..<long.utf8.count {
+            var bytes = Array(long.utf8)
+            bytes[i] ^= 0x01
+            #expect(!SessionCredentialVerifier.constantTimeEquals(long, String(decoding: bytes, as: UTF8.self)), "byte \(i)")
+        }
     }
 }

@@ -67,6 +67,37 @@ import Testing
         #expect(String(decoding: out, as: UTF8.self) == "a b c")
     }
 
+    /// Long values take the eight-bytes-at-a-time scan: a whitespace byte anywhere (each
+    /// position, each kind) must still send them to the trimming path.
+    @Test func trimLongValues() {
+        let base = String(repeating: "AbCdEfGh0123456789+/=", count: 3)
+        var plain = [UInt8]()
+        ASCII.appendTrimmed(base, to: &plain)
+        #expect(plain == Array(base.utf8))
+        for space: UInt8 in [0x20, 0x09, 0x0A, 0x0D, 0x1C, 0x1F] {
+            for i in 0..<base.utf8.count {
+                var bytes = Array(base.utf8)
+                bytes[i] = space
+                let value = String(decoding: bytes, as: UTF8.self)
+                var out = [UInt8]()
+                ASCII.appendTrimmed(value, to: &out)
+                let expected = Array(bytes.split(whereSeparator: ASCII.isSpace).joined(separator: [0x20]))
+                #expect(out == expected, "space \(space) at \(i)")
+            }
+        }
+        #expect(!ASCII.containsByteAtMost0x20(UnsafeRawBufferPointer(start: nil, count: 0)))
+        for b in [UInt8(0x21), 0x7F, 0x80, 0xFF] {
+            #expect(!Array(repeating: b, count: 19).withUnsafeBytes { ASCII.containsByteAtMost0x20($0) })
+        }
+        for b in [UInt8(0x00), 0x01, 0x20] {
+            for i in 0..<19 {
+                var bytes = Array(repeating: UInt8(0xFF), count: 19)
+                bytes[i] = b
+                #expect(bytes.withUnsafeBytes { ASCII.containsByteAtMost0x20($0) })
+            }
+        }
+    }
+
     @Test func constantTimeCompare() {
         let digest: [UInt8] = [0x00, 0xAB, 0xFF]
         #expect(ASCII.constantTimeHexEquals(digest, "00abff"))

@@ -45,18 +45,31 @@ struct PlannedConditionKey: Sendable {
     let kind: ConditionKeyKind
     let global: Bool
     let onKeyResources: Bool
-    let operations: Set<String>
+    /// The operations binding it, one bit per `KMSConditionKeys.operationIndex` entry: a
+    /// request tests a bit instead of hashing its operation name once per key.
+    let operations: UInt64
 
     init(_ name: String) {
         self.name = name
         kind = ConditionKeyKind(name)
         global = KMSConditionKeys.binds(name, operation: "", onKey: false)
         onKeyResources = KMSConditionKeys.binds(name, operation: "", onKey: true)
-        operations = Set(KMSConditionKeys.byOperation.keys.filter { KMSConditionKeys.binds(name, operation: $0, onKey: false) })
+        var bits: UInt64 = 0
+        for (operation, index) in KMSConditionKeys.operationIndex
+        where KMSConditionKeys.binds(name, operation: operation, onKey: false) { bits |= 1 << UInt64(index) }
+        operations = bits
+    }
+
+    /// `operationIndex`: `KMSConditionKeys.operationIndex[operation]`, or nil for an operation
+    /// that binds no keys of its own.
+    func binds(operationIndex: Int?, onKey: Bool) -> Bool {
+        if global || (onKey && onKeyResources) { return true }
+        guard let operationIndex else { return false }
+        return operations & (1 << UInt64(operationIndex)) != 0
     }
 
     func binds(operation: String, onKey: Bool) -> Bool {
-        global || (onKey && onKeyResources) || operations.contains(operation)
+        binds(operationIndex: KMSConditionKeys.operationIndex[operation], onKey: onKey)
     }
 }
 

@@ -55,6 +55,14 @@ public enum KMSConditionKeys {
         "UpdatePrimaryRegion": ["kms:primaryregion"],
     ]
 
+    /// Each operation of `byOperation` numbered (sorted by name), for the per-key bit sets of
+    /// `PlannedConditionKey`; at most 64.
+    static let operationIndex: [String: Int] = {
+        let names = byOperation.keys.sorted()
+        precondition(names.count <= 64, "PlannedConditionKey.operations holds 64 operations")
+        return Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+    }()
+
     /// Is `key` (lowercased) bound to this operation on this kind of resource?
     static func binds(_ key: String, operation: String, onKey: Bool) -> Bool {
         func matches(_ list: [String]) -> Bool {
@@ -106,16 +114,25 @@ public enum KMSConditionKeys {
                           context: RequestContext, action: String, resource: AuthorizationResource,
                           service: KMSService, identityPolicies: [CompiledPolicy]? = nil) throws(KMSError) -> [ConditionEntry] {
         var out: [ConditionEntry] = []
-        var key: KMSKey? = nil
-        if case .key(let k) = resource { key = k }
+        // A `let`, not a `var` the closure would box: each read of a boxed key copied the
+        // whole KMSKey (a retain per field), once per condition key.
+        let key: KMSKey?
+        if case .key(let k) = resource { key = k } else { key = nil }
+        let onKey = key != nil
+        let operationIndex = KMSConditionKeys.operationIndex[context.operation]
         func add(_ plan: ConditionPlan) throws(KMSError) {
             let keys = plan.keys(for: action)
             if out.isEmpty { out.reserveCapacity(keys.count) }
-            for planned in keys where planned.binds(operation: context.operation, onKey: key != nil) {
-                if planned.kind == .currentTime || planned.kind == .epochTime { continue }
-                if out.contains(where: { $0.key == planned.name }) { continue }
-                if let v = try value(planned.kind, context: context, action: action, key: key, service: service) {
-                    out.append(ConditionEntry(key: planned.name, values: v))
+            // A plan's names are unique: only entries from earlier plans can repeat one.
+            let earlier = out.count
+            try keys.withUnsafeBufferPointer { (planned: UnsafeBufferPointer<PlannedConditionKey>) throws(KMSError) in
+                for i in 0..<planned.count where planned[i].binds(operationIndex: operationIndex, onKey: onKey) {
+                    let kind = planned[i].kind
+                    if kind == .currentTime || kind == .epochTime { continue }
+                    if earlier > 0, out[0..<earlier].contains(where: { $0.key == planned[i].name }) { continue }
+                    if let v = try value(kind, context: context, action: action, key: key, service: service) {
+                        out.append(ConditionEntry(key: planned[i].name, values: v))
+                    }
                 }
             }
         }
@@ -139,7 +156,7 @@ public enum KMSConditionKeys {
         switch kind {
         case .other(let name): return multiRegionValue(name, request: r, key: key) ?? c.extraCondition(name)
         case .sourceIp: return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
-        case .secureTransport: return [c.caller.secureTransport ? "true" : "false"]
+        case .secureTransport: return c.caller.secureTransport ? Self.trueList : Self.falseList
         case .currentTime: return [ISO8601Time.format(c.time)]
         case .epochTime: return [String(Int64(c.time))]
         case .requestedRegion: return [c.caller.region]
@@ -154,7 +171,7 @@ public enum KMSConditionKeys {
             if let key { return [key.origin] }
             return isCreate ? [r.string("Origin") ?? "AWS_KMS"] : nil
         case .multiRegion:
-            if let key { return [key.isMultiRegion ? "true" : "false"] }
+            if let key { return key.isMultiRegion ? Self.trueList : Self.falseList }
             return isCreate ? [(r.bool("MultiRegion") ?? false) ? "true" : "false"] : nil
         case .resourceAliases:
             guard let key else { return nil }
@@ -169,10 +186,10 @@ public enum KMSConditionKeys {
             switch action {
             case "kms:ReEncryptFrom": return [r.string("SourceEncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
             case "kms:ReEncryptTo": return [r.string("DestinationEncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
-            default: return [r.string("EncryptionAlgorithm") ?? EncryptionAlgorithm.symmetricDefault.rawValue]
+            default: return r.string("EncryptionAlgorithm").map { [$0] } ?? Self.symmetricDefaultList
             }
         case .signingAlgorithm: return r.string("SigningAlgorithm").map { [$0] }
-        case .messageType: return [r.string("MessageType") ?? "RAW"]
+        case .messageType: return r.string("MessageType").map { [$0] } ?? Self.rawList
         case .macAlgorithm: return r.string("MacAlgorithm").map { [$0] }
         case .keyAgreementAlgorithm: return r.string("KeyAgreementAlgorithm").map { [$0] }
         case .dataKeyPairSpec: return r.string("KeyPairSpec").map { [$0] }
@@ -203,15 +220,40 @@ public enum KMSConditionKeys {
             return keys.isEmpty ? nil : keys
         case .encryptionContext(let wanted):
             // Condition key names are case-insensitive; the context's values are not.
-            for (k, v) in c.encryptionContext(for: action) where k.lowercased() == wanted { return [v] }
+            for (k, v) in c.encryptionContext(for: action) where lowercasedEquals(k, wanted) { return [v] }
             return nil
         case .resourceTag(let wanted):
             guard let key else { return nil }
-            return key.tags.first { $0.key.lowercased() == wanted }.map { [$0.value] }
+            return key.tags.first { lowercasedEquals($0.key, wanted) }.map { [$0.value] }
         case .requestTag(let wanted):
             return requestTags(r).first { $0.key.lowercased() == wanted }.map { [$0.value] }
         }
     }
+
+    /// `text.lowercased() == lowercased` without building the lowercased copy when `text` is
+    /// ASCII (encryption context keys and tag keys, compared once per request).
+    static func lowercasedEquals(_ text: String, _ lowercased: String) -> Bool {
+        var ascii = true
+        let equal: Bool? = text.utf8.withContiguousStorageIfAvailable { a in
+            lowercased.utf8.withContiguousStorageIfAvailable { b -> Bool in
+                for byte in a where byte >= 0x80 { ascii = false; return false }
+                guard a.count == b.count else { return false }
+                for i in 0..<a.count {
+                    let x = a[i] >= 0x41 && a[i] <= 0x5A ? a[i] | 0x20 : a[i]
+                    if x != b[i] { return false }
+                }
+                return true
+            } ?? nil
+        } ?? nil
+        if ascii, let equal { return equal }
+        return text.lowercased() == lowercased
+    }
+
+    // Constant values, allocated once rather than per request.
+    static let trueList = ["true"]
+    static let falseList = ["false"]
+    static let symmetricDefaultList = [EncryptionAlgorithm.symmetricDefault.rawValue]
+    static let rawList = ["RAW"]
 
     static func requestTags(_ r: KMSRequest) -> [(key: String, value: String)] {
         guard let list = r.object["Tags"]?.arrayValue else { return [] }
