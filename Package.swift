@@ -63,7 +63,7 @@ let package = Package(
         // prctl(2) for the process hardening (no core dumps); Swift cannot call variadic C.
         .target(name: "CProcessControl"),
         .target(name: "KMSServer", dependencies: [
-            "KMSCore", "KMSStorage", "SigV4", "STS",
+            "KMSCore", "KMSStorage", "SigV4", "STS", "PKCS11",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

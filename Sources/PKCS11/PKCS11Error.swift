@@ -11,6 +11,15 @@ public struct PKCS11Error: Error, CustomStringConvertible, Sendable, Equatable {
         self.code = code
     }
 
+    /// The token refused the PIN (wrong, or not a valid PIN for it).
+    public var isIncorrectPIN: Bool { code == CKR_PIN_INCORRECT || code == 0xA1 /* CKR_PIN_INVALID */ || code == 0xA2 /* CKR_PIN_LEN_RANGE */ }
+    /// The user's PIN is locked after too many wrong tries.
+    public var isPINLocked: Bool { code == CKR_PIN_LOCKED }
+    /// A decryption that failed on its input: wrong tag, AAD, key or length (not the token).
+    public var isBadCiphertext: Bool {
+        code == CKR_ENCRYPTED_DATA_INVALID || code == CKR_ENCRYPTED_DATA_LEN_RANGE || code == 0x35 /* CKR_AEAD_DECRYPT_FAILED */
+    }
+
     static func check(_ rv: CK_RV, _ call: String) throws {
         guard rv != CKR_OK else { return }
         throw PKCS11Error("\(call) failed: \(Self.name(rv))", code: rv)

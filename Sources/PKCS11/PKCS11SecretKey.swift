@@ -76,7 +76,14 @@ public struct PKCS11SecretKey: Sendable {
                             // Some modules want room for the whole input before they strip the tag.
                             var outLen = CK_ULONG(input.count)
                             var out = [UInt8](repeating: 0, count: max(input.count, 1))
-                            try PKCS11Error.check(run(session, &input, CK_ULONG(input.count), &out, &outLen), "C_Decrypt")
+                            let rv = run(session, &input, CK_ULONG(input.count), &out, &outLen)
+                            // The init took the key and nonce, so C_Decrypt failing means the input: SoftHSM2
+                            // answers a GCM tag mismatch with CKR_GENERAL_ERROR, others with DATA_INVALID.
+                            if rv == 0x05 /* CKR_GENERAL_ERROR */ || rv == 0x35 /* CKR_AEAD_DECRYPT_FAILED */ {
+                                throw PKCS11Error("C_Decrypt failed: the ciphertext, tag or AAD does not verify (\(PKCS11Error.name(rv)))",
+                                                  code: CKR_ENCRYPTED_DATA_INVALID)
+                            }
+                            try PKCS11Error.check(rv, "C_Decrypt")
                             return Array(out.prefix(Int(outLen)))
                         }
                     }

@@ -23,6 +23,7 @@ public final class PKCS11Token: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [CK_SESSION_HANDLE] = []  // guarded by lock
     private var anchor: CK_SESSION_HANDLE = 0
+    private var closed = false  // guarded by lock
 
     public init(module: PKCS11Module, selector: PKCS11TokenSelector, pin: String) throws {
         self.module = module
@@ -43,7 +44,25 @@ public final class PKCS11Token: @unchecked Sendable {
         defer { pinBytes.withUnsafeMutableBytes { zeroize($0) } }
         guard let login = f.C_Login else { throw PKCS11Error("\(module.path) lacks C_Login") }
         let rv = login(session, CKU_USER, &pinBytes, CK_ULONG(pinBytes.count))
-        if rv != CKR_USER_ALREADY_LOGGED_IN { try PKCS11Error.check(rv, "C_Login to \(selector)") }
+        if rv != CKR_USER_ALREADY_LOGGED_IN {
+            do { try PKCS11Error.check(rv, "C_Login to \(selector)") } catch {
+                // A refused login leaves no session behind.
+                _ = f.C_CloseSession?(session)
+                throw error
+            }
+        }
+    }
+
+    /// Closes this token's sessions (its anchor last, which logs the application out of the
+    /// token when no other user in the process holds a session on it). Operations running
+    /// meanwhile finish; their sessions are closed as they come back. Later calls fail.
+    public func close() {
+        lock.lock()
+        let sessions = closed ? [] : idle + [anchor]
+        idle = []
+        closed = true
+        lock.unlock()
+        for session in sessions { _ = f.C_CloseSession?(session) }
     }
 
     var f: CK_FUNCTION_LIST { module.functions.pointee }
@@ -57,8 +76,10 @@ public final class PKCS11Token: @unchecked Sendable {
 
     private func release(_ session: CK_SESSION_HANDLE) {
         lock.lock()
-        idle.append(session)
+        let isClosed = closed
+        if !isClosed { idle.append(session) }
         lock.unlock()
+        if isClosed { _ = f.C_CloseSession?(session) }
     }
 
     /// Runs `body` on a session no other thread uses meanwhile. A session whose operation
@@ -66,7 +87,9 @@ public final class PKCS11Token: @unchecked Sendable {
     func withSession<T>(_ body: (CK_SESSION_HANDLE) throws -> T) throws -> T {
         lock.lock()
         let pooled = idle.popLast()
+        let isClosed = closed
         lock.unlock()
+        guard !isClosed else { throw PKCS11Error("The token session was closed (the key store was disconnected).") }
         let session = try pooled ?? openSession()
         do {
             let result = try body(session)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import Foundation
 import KMSCore
 import KMSServer
 import KMSStorage
@@ -85,6 +86,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("xks-proxy-client-cert"), help: "PATH: the certificate (PEM) presented to XKS proxies that require mutual TLS.") var xksProxyClientCert: String?
     @Option(name: .customLong("xks-proxy-client-key"), help: "PATH: its private key (PEM).") var xksProxyClientKey: String?
     @Option(name: .customLong("pkcs11-cluster"), help: "CLUSTER_ID=MODULE_PATH:TOKEN_LABEL: a PKCS#11 token standing for a CloudHSM cluster of AWS_CLOUDHSM custom key stores. Repeatable.") var pkcs11Cluster: [String] = []
+    @Option(name: .customLong("pkcs11-cluster-trust-anchor"), help: "CLUSTER_ID=PEM_FILE: the cluster's own trust anchor certificate; CreateCustomKeyStore must give the same one. Repeatable.") var pkcs11ClusterTrustAnchor: [String] = []
 
     func run() async throws {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
@@ -228,6 +230,16 @@ struct Server: AsyncParsableCommand {
                 throw ValidationError("--pkcs11-cluster takes CLUSTER_ID=MODULE_PATH:TOKEN_LABEL (e.g. cluster-1a23b4cdefg=/usr/lib/softhsm/libsofthsm2.so:kms)")
             }
             c.pkcs11Clusters.append(cluster)
+        }
+        for setting in pkcs11ClusterTrustAnchor {
+            guard let eq = setting.firstIndex(of: "="), let index = c.pkcs11Clusters.firstIndex(where: { $0.clusterId == setting[..<eq] }) else {
+                throw ValidationError("--pkcs11-cluster-trust-anchor takes CLUSTER_ID=PEM_FILE for a cluster given with --pkcs11-cluster")
+            }
+            let path = String(setting[setting.index(after: eq)...])
+            guard let pem = try? String(contentsOfFile: path, encoding: .utf8), let der = PKCS11Cluster.certificateDER(pem: pem) else {
+                throw ValidationError("--pkcs11-cluster-trust-anchor: \(path) is not a readable PEM certificate")
+            }
+            c.pkcs11Clusters[index].trustAnchorDER = der
         }
         try await KMSHTTPServer.run(c)
     }

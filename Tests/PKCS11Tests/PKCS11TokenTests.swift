@@ -68,4 +68,25 @@ import Testing
             try await group.waitForAll()
         }
     }
+
+    @Test(.enabled(if: available, "SoftHSM2 is not installed (apt-get install softhsm2)"))
+    func closeEndsTheLoginAndLaterUseFails() throws {
+        let hsm = try #require(try SoftHSMToken(label: "t-close"))
+        let module = try PKCS11Module(path: try #require(SoftHSMToken.modulePath))
+        let token = try PKCS11Token(module: module, selector: .label(hsm.label), pin: hsm.pin)
+        let key = try token.generateAESKey(label: "k")
+        let sealed = try key.sealGCM([7], aad: [])
+        token.close()
+        #expect(throws: PKCS11Error.self) { try key.sealGCM([7], aad: []) }
+        // Logged out: a new login needs the right PIN again (an open login would accept any).
+        let refused = #expect(throws: PKCS11Error.self) { try PKCS11Token(module: module, selector: .label(hsm.label), pin: "0000") }
+        #expect(refused?.isIncorrectPIN == true)
+        let again = try PKCS11Token(module: module, selector: .label(hsm.label), pin: hsm.pin)
+        let found = try #require(try again.findAESKey(label: "k"))
+        #expect(try found.openGCM(sealed, aad: []) == [7])
+        // A wrong AAD is a bad ciphertext, not a token failure.
+        let bad = #expect(throws: PKCS11Error.self) { try found.openGCM(sealed, aad: [1]) }
+        #expect(bad?.isBadCiphertext == true, "\(String(describing: bad))")
+        again.close()
+    }
 }

@@ -255,11 +255,20 @@ extension KMSService {
                 store.connectionErrorCode = error.connectionErrorCode
             }
         case .cloudHSM:
-            // The token connection (PKCS#11) is not built yet: a configured cluster fails to connect.
-            store.connectionState = .failed
-            store.connectionErrorCode = customKeyStores.clusters[store.cloudHsmClusterId ?? ""] == nil ? "CLUSTER_NOT_FOUND" : "INTERNAL_ERROR"
+            // Opens the cluster's token and logs in with the store's password (the token user's PIN).
+            do {
+                try customKeyStores.openCloudHsm(store)
+                store.connectionState = .connected
+                store.connectionErrorCode = nil
+            } catch {
+                store.connectionState = .failed
+                store.connectionErrorCode = error.connectionErrorCode
+            }
         }
-        try save(store)
+        do { try save(store) } catch {
+            if store.type == .cloudHSM { customKeyStores.closeCloudHsm(store.id) }
+            throw error
+        }
         return JSONObject()
     }
 
@@ -272,6 +281,9 @@ extension KMSService {
         store.connectionState = .disconnected
         store.connectionErrorCode = nil
         try save(store)
+        // AWS logs out of the cluster: this process's token sessions close now; other nodes
+        // close theirs when they next see the store disconnected.
+        if store.type == .cloudHSM { customKeyStores.closeCloudHsm(store.id) }
         return JSONObject()
     }
 

@@ -63,8 +63,13 @@ extension KMSService {
     func connectedStore(of key: KMSKey) throws(KMSError) -> CustomKeyStore? {
         guard let id = key.customKeyStoreId else { return nil }
         guard registry.mayBlock() else { throw KMSError.storeReadNeeded }
-        guard let store = try customKeyStores.store(account: key.account, region: key.region, id: id),
-              store.connectionState == .connected else {
+        let found = try customKeyStores.store(account: key.account, region: key.region, id: id)
+        guard let store = found, store.connectionState == .connected else {
+            if key.origin == Self.cloudHsmOrigin {
+                // Disconnected here or on another node: this process logs out of the token too.
+                customKeyStores.closeCloudHsm(id)
+                throw KMSError(.kmsInvalidState, "\(key.arn) is unavailable. " + Self.cloudHsmNotConnectedMessage(found?.connectionState))
+            }
             throw KMSError(.kmsInvalidState, "\(key.arn) is unavailable. " + Self.notConnectedMessage)
         }
         return store

@@ -19,6 +19,7 @@ extension KMSService {
     func encryptWithKey(_ plaintext: [UInt8], key: KMSKey, algorithm: EncryptionAlgorithm,
                         context: [String: String]?, request: KMSRequest? = nil) throws(KMSError) -> ([UInt8], KeyMaterial) {
         if key.xksKeyId != nil { return try encryptExternal(plaintext, key: key, context: context, request: request) }
+        if key.origin == Self.cloudHsmOrigin { return try encryptInCloudHsm(plaintext, key: key, context: context) }
         guard let material = key.currentMaterial else { throw KMSError(.kmsInvalidState, "\(key.arn) has no key material.") }
         if algorithm == .symmetricDefault {
             let blob = try SymmetricCipher.encrypt(plaintext: plaintext, account: key.account, keyId: key.keyId,
@@ -69,6 +70,10 @@ extension KMSService {
         if let external = ExternalKeyStoreCiphertext.parse(ciphertext) {
             return try decryptExternalKeyStoreBlob(request, external, expected: expected, context: context, algorithm: algorithm,
                                                    action: action, operation: operation, caller: caller, dryRun: dryRun)
+        }
+        if let inToken = CloudHsmCiphertext.parse(ciphertext) {
+            return try decryptCloudHsmBlob(request, inToken, expected: expected, context: context, algorithm: algorithm,
+                                           action: action, operation: operation, caller: caller, dryRun: dryRun)
         }
         guard let blob = CiphertextBlob.parse(ciphertext) else { throw KMSError.invalidCiphertext }
         if let expected, expected.keyId != blob.keyId || expected.account != blob.account {

@@ -59,7 +59,9 @@ extension KMSService {
     @discardableResult
     public func sweepDeletions(only: Set<String>? = nil) throws(KMSError) -> Int {
         let now = clock.now()
+        var inTokens: [KMSKey] = []  // AWS_CLOUDHSM keys: their token objects go after the rows
         let (count, events) = try registry.write { () throws(KMSError) -> ((Int, [MultiRegionEvent]), [StoreChange]) in
+            inTokens = []
             var changes: [StoreChange] = []
             var events: [MultiRegionEvent] = []
             // One multi-Region replica per family per sweep: two in one batch would both
@@ -69,6 +71,7 @@ extension KMSService {
                 .filter { !$0.isReplicaKey || families.insert($0.account + "/" + $0.keyId).inserted }
             for key in due {
                 changes.append(.removeKey(key))
+                if key.origin == Self.cloudHsmOrigin { inTokens.append(key) }
                 for alias in try registry.aliases(account: key.account, region: key.region) where alias.targetKeyId == key.keyId {
                     changes.append(.removeAlias(alias))
                 }
@@ -80,6 +83,7 @@ extension KMSService {
             return ((due.count, events), changes)
         }
         multiRegion.record(events)
+        discardCloudHsmKeys(inTokens)
         return count
     }
 

@@ -50,15 +50,22 @@ extension KMSService {
         // Tagging at creation also needs kms:TagResource (an IAM policy permission).
         if !key.tags.isEmpty { try authorize(request, "kms:TagResource", on: .account) }
         // An EXTERNAL key has no material until ImportKeyMaterial: it starts PendingImport.
-        if origin != "EXTERNAL" { key.materials = [try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)] }
-        try registry.write { () throws(KMSError) in ((), [.putKey(key)]) }
-        return JSONObject([("KeyMetadata", key.metadataJSON)])
+        // An AWS_CLOUDHSM key's material is generated in its cluster's token instead (CloudHsmKeys.swift).
+        if origin != "EXTERNAL" && origin != Self.cloudHsmOrigin {
+            key.materials = [try KeyGeneration.material(for: keySpec, version: 1, createdAt: now)]
+        }
+        if origin == Self.cloudHsmOrigin { try generateCloudHsmKey(key) }
+        do { try registry.write { () throws(KMSError) in ((), [.putKey(key)]) } } catch {
+            if origin == Self.cloudHsmOrigin { discardCloudHsmKeys([key]) }
+            throw error
+        }
+        return JSONObject([("KeyMetadata", metadataJSON(key))])
     }
 
     func describeKey(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         var key = try authorizedKey(request, caller: caller, allowAlias: true)
         if let shown = try keyStateShown(key) { key.keyState = shown }
-        return JSONObject([("KeyMetadata", key.metadataJSON)])
+        return JSONObject([("KeyMetadata", metadataJSON(key))])
     }
 
     func listKeys(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {

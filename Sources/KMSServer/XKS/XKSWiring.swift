@@ -19,5 +19,6 @@ enum XKSWiring {
         service.customKeyStores.configure(client: XKSProxyClient(transport: transport,
                                                                  timeout: .milliseconds(config.xksProxyTimeoutMilliseconds)))
         service.customKeyStores.configure(clusters: config.pkcs11Clusters)
+        service.customKeyStores.configure(connector: PKCS11ClusterConnector())
     }
 }
