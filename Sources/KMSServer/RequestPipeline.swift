@@ -277,7 +277,7 @@ struct AuditStage: Sendable {
         }
         guard enabled else { return response }
         var event: [UInt8] = []
-        event.reserveCapacity(1024)
+        event.reserveCapacity(AuditRecord.capacity(context, caller))
         response.entry = AuditRecord.apiCall(into: &event, context: context, source: source, eventName: eventName,
                                              caller: caller, fallbackAccount: fallbackAccount, region: region,
                                              request: request, response: result, error: error)

@@ -205,19 +205,26 @@ enum AuditFields {
         if let response {
             if let arn = response["KeyMetadata"]?.objectValue?["Arn"]?.stringValue { add(arn) }
             for member in ["SourceKeyId", "KeyId"] {
-                if let id = response[member]?.stringValue, id.hasPrefix("arn:") { add(id) }
+                if let id = response[member]?.stringValue, startsWith(id, "arn:") { add(id) }
             }
             if !arns.isEmpty { return arns }
         }
         guard let request else { return arns }
         for member in keyMembers {
             guard let id = request[member]?.stringValue, !id.isEmpty else { continue }
-            if id.hasPrefix("arn:") {
+            if startsWith(id, "arn:") {
                 if id.contains(":key/") { add(id) }
-            } else if !id.hasPrefix("alias/"), id.utf8.count <= 64 {
+            } else if !startsWith(id, "alias/"), id.utf8.count <= 64 {
                 add(ARN.key(id, region: region, account: account))
             }
         }
         return arns
+    }
+
+    /// `text` begins with the ASCII `prefix`, by bytes (String.hasPrefix compares
+    /// grapheme by grapheme, a measurable part of building each event).
+    static func startsWith(_ text: String, _ prefix: StaticString) -> Bool {
+        let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        return text.utf8.count >= p.count && text.utf8.prefix(p.count).elementsEqual(p)
     }
 }

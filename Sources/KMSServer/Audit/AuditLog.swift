@@ -392,7 +392,7 @@ public final class AuditLog: Sendable {
     private static func trackLastUses(_ entries: [AuditIndexEntry], _ tracker: KeyUsageTracker) {
         var latest: [(arn: String, entry: Int)] = []
         for (i, entry) in entries.enumerated() where entry.tracksKeyUsage {
-            for arn in entry.resources {
+            entry.forEachResource { arn in
                 if let j = latest.firstIndex(where: { $0.arn == arn }) {
                     if entries[latest[j].entry].time <= entry.time { latest[j].entry = i }
                 } else {

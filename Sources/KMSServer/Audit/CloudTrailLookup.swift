@@ -86,15 +86,15 @@ enum CloudTrailLookup {
 
     static func matches(_ entry: AuditIndexEntry, _ filter: (key: String, value: String)) -> Bool {
         switch filter.key {
-        case "EventId": return entry.eventID == filter.value
+        case "EventId": return entry.eventIDValue == AuditID(filter.value)
         case "EventName": return entry.eventName == filter.value
         case "ReadOnly": return (entry.readOnly ? "true" : "false") == filter.value
         case "Username": return entry.username == filter.value
         case "AccessKeyId": return entry.accessKeyId == filter.value
         case "EventSource": return entry.source.rawValue == filter.value
-        case "ResourceType": return filter.value == "AWS::KMS::Key" && !entry.resources.isEmpty
+        case "ResourceType": return filter.value == "AWS::KMS::Key" && entry.firstResource != nil
         case "ResourceName":
-            return entry.resources.contains { $0 == filter.value || $0.hasSuffix("/" + filter.value) }
+            return entry.containsResource { $0 == filter.value || $0.hasSuffix("/" + filter.value) }
         default: return false
         }
     }

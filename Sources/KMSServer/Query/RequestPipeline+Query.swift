@@ -141,7 +141,7 @@ struct QueryAuditStage: Sendable {
         }
         guard base.enabled else { return response }
         var event: [UInt8] = []
-        event.reserveCapacity(1024)
+        event.reserveCapacity(AuditRecord.capacity(base.context, base.caller))
         let action = base.eventName
         let request = parameters.map { Self.allowed($0, service?.auditRequestMembers[action]) } ?? nil
         let responseElements = result.map { Self.allowed($0, service?.auditResponseMembers[action]) } ?? nil
