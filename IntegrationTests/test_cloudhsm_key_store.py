@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from kms_harness import expect_error
+from kms_harness import expect_error, kms_binary
 from tls_certs import make_ca
 
 pytestmark = pytest.mark.single_node("starts its own server on its own SoftHSM2 token")
@@ -32,8 +32,17 @@ MISSING_CLUSTER = "cluster-567ijklmnop"
 class Hsm:
     """The server, its client, the token's directory and the cluster's trust anchor."""
 
-    def __init__(self, srv, kms, tokens, anchor):
-        self.srv, self.kms, self.tokens, self.anchor = srv, kms, tokens, anchor
+    def __init__(self, srv, kms, tokens, anchor, pin_file):
+        self.srv, self.kms, self.tokens, self.anchor, self.pin_file = srv, kms, tokens, anchor, pin_file
+
+    def token_keys(self):
+        """`kms pkcs11 list-keys`: the labels of the token's AES keys, read by another process."""
+        out = subprocess.run([kms_binary(), "pkcs11", "list-keys", "--module", SOFTHSM_MODULE, "--token", "kms-cluster",
+                              "--pin-file", self.pin_file], capture_output=True, text=True, timeout=60,
+                             stdin=subprocess.DEVNULL)
+        assert out.returncode == 0, out.stderr
+        assert PIN not in out.stdout + out.stderr
+        return out.stdout.split()
 
     def token_objects(self):
         """SoftHSM2's file store keeps one file per token object: the keys kms made there."""
@@ -78,13 +87,17 @@ def hsm(tmp_path, monkeypatch, server_factory):
     anchor = make_ca("cluster trust anchor").pem().decode()
     anchor_file = tmp_path / "customerCA.crt"
     anchor_file.write_text(anchor)
+    pin_file = tmp_path / "pin"
+    fd = os.open(pin_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(PIN + "\n")
     srv = server_factory(extra_args=[
         "--pkcs11-cluster", f"{CLUSTER}={SOFTHSM_MODULE}:kms-cluster",
         "--pkcs11-cluster-trust-anchor", f"{CLUSTER}={anchor_file}",
         # A cluster whose token does not exist: Connect fails with CLUSTER_NOT_FOUND.
         "--pkcs11-cluster", f"{MISSING_CLUSTER}={SOFTHSM_MODULE}:no-such-token",
     ])
-    yield Hsm(srv, srv.client(), str(tokens), anchor)
+    yield Hsm(srv, srv.client(), str(tokens), anchor, str(pin_file))
     assert "Fatal error" not in srv.logs()
 
 
@@ -101,8 +114,10 @@ def test_keys_are_generated_and_used_in_the_token(hsm):
     assert meta["CustomKeyStoreId"] == store_id
     assert meta["CloudHsmClusterId"] == CLUSTER
     assert "CurrentKeyMaterialId" not in meta
-    # One new persistent object in the token: the key's material, generated there.
+    # One new persistent object in the token: the key's material, generated there and labelled
+    # with the key ID.
     assert len(hsm.token_objects()) == len(before) + 1
+    assert hsm.token_keys() == [key_id]
     described = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     assert described["KeyState"] == "Enabled" and described["CloudHsmClusterId"] == CLUSTER
 

@@ -582,6 +582,31 @@ def cmd_xks_retarget(args):
     return 0
 
 
+def cmd_cloudhsm_retarget(args):
+    """A copy of a prepared state whose symmetric key is an AWS_CLOUDHSM key (issue 14):
+    creates and connects a CloudHSM key store on the cluster the server maps onto a PKCS#11
+    token (--pkcs11-cluster), and a key generated in that token."""
+    import boto3
+    state = load_json(args.state)
+    ak, sk, *_ = read_credentials(state["credentials"])
+    client = boto3.client("kms", endpoint_url=state["endpoint"], region_name=REGION,
+                          aws_access_key_id=ak, aws_secret_access_key=sk)
+    with open(args.trust_anchor) as fh:
+        anchor = fh.read()
+    store = client.create_custom_key_store(CustomKeyStoreName="bench-cloudhsm", CloudHsmClusterId=args.cluster_id,
+                                           TrustAnchorCertificate=anchor, KeyStorePassword=args.password)
+    client.connect_custom_key_store(CustomKeyStoreId=store["CustomKeyStoreId"])
+    state_now = client.describe_custom_key_stores(CustomKeyStoreId=store["CustomKeyStoreId"])["CustomKeyStores"][0]
+    if state_now["ConnectionState"] != "CONNECTED":
+        print(f"AWS_CLOUDHSM key store not connected: {state_now.get('ConnectionErrorCode')}")
+        return EXIT_PREFLIGHT_FAILED
+    key = client.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store["CustomKeyStoreId"])["KeyMetadata"]["KeyId"]
+    client.decrypt(CiphertextBlob=client.encrypt(KeyId=key, Plaintext=b"preflight")["CiphertextBlob"])
+    state["fixtures"]["symmetric_key"] = key
+    save_json(args.out_state, state)
+    return 0
+
+
 def cmd_nginx_request(args):
     # Same shape and size as an Encrypt request, signed with dummy credentials.
     endpoint = f"http://127.0.0.1:{args.port}"
@@ -971,6 +996,13 @@ def main():
     s.add_argument("--access-key-id", required=True)
     s.add_argument("--secret", required=True)
     s.set_defaults(fn=cmd_xks_retarget)
+    s = sub.add_parser("cloudhsm-retarget")
+    s.add_argument("--state", required=True)
+    s.add_argument("--out-state", required=True)
+    s.add_argument("--cluster-id", required=True)
+    s.add_argument("--trust-anchor", required=True)
+    s.add_argument("--password", required=True)
+    s.set_defaults(fn=cmd_cloudhsm_retarget)
     s = sub.add_parser("nginx-request")
     s.add_argument("--port", required=True, type=int)
     s.add_argument("--out", required=True)

@@ -28,6 +28,7 @@ DO_AUDIT=1
 DO_ROTATED=1
 DO_POSTGRES=1
 DO_XKS=1
+DO_CLOUDHSM=1
 OPS="all"
 ARGS=("$@")
 . "$HERE/postgres.sh"  # db_url, psql_at, have_postgres
@@ -55,6 +56,7 @@ $("$PY" "$HELPER" ops | sed 's/^/                   /')
                  (scripts/with-postgres) and on two nodes on it, one wrk per node at once
                  (on by default when the PostgreSQL server binaries and psql are installed)
   --no-xks       skip Encrypt through an EXTERNAL_KEY_STORE key and a local kms xks-proxy
+  --no-cloudhsm  skip Encrypt under an AWS_CLOUDHSM key (a SoftHSM2 token in the hot path)
 
 environment:
   KMS_BINARY=$KMS_BINARY
@@ -77,6 +79,7 @@ while [ $# -gt 0 ]; do
     --no-rotated) DO_ROTATED=0 ;;
     --no-postgres) DO_POSTGRES=0 ;;
     --no-xks) DO_XKS=0 ;;
+    --no-cloudhsm) DO_CLOUDHSM=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
   esac
@@ -493,6 +496,47 @@ if [ "$DO_SERVER" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; the
     stop_pid "$KMS_PID" kms; KMS_PID=""
     if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$WORK/kms-pkcs11-root.log"; then
       echo "bench: WARNING: PKCS#11 root server log mentions a crash; see $WORK/kms-pkcs11-root.log" >&2
+      BENCH_KEEP=1
+    fi
+  fi
+fi
+# ------------------------------------------------------ AWS_CLOUDHSM key ----
+# Encrypt under a key in an AWS_CLOUDHSM custom key store mapped onto a SoftHSM2 token
+# (--pkcs11-cluster): the token is in the hot path (C_EncryptInit + C_Encrypt, AES-GCM, per
+# request), unlike the pkcs11-root row. Skipped when SoftHSM2 is not installed.
+if [ "$DO_SERVER" = 1 ] && [ "$DO_CLOUDHSM" = 1 ] && [[ ",$OPS," == *",Encrypt,"* || "$OPS" == all ]]; then
+  if [ -z "$SOFTHSM_MODULE" ] || ! command -v softhsm2-util >/dev/null; then
+    "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt:cloudhsm" --status skipped \
+      --reason "SoftHSM2 is not installed (apt-get install softhsm2)"
+  else
+    CHSM_DIR="$WORK/softhsm-cluster"; mkdir -p "$CHSM_DIR/tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$CHSM_DIR/tokens" >"$CHSM_DIR/softhsm2.conf"
+    export SOFTHSM2_CONF="$CHSM_DIR/softhsm2.conf"
+    CHSM_PIN="bench-kmsuser-pin"  # KeyStorePassword: 7 to 32 characters
+    softhsm2-util --init-token --free --label bench-cluster --pin "$CHSM_PIN" --so-pin 5678 >/dev/null
+    "$PY" "$REPO/IntegrationTests/tls_certs.py" "$CHSM_DIR" >/dev/null || die "cannot make the cluster's trust anchor"
+    CHSM_CLUSTER="cluster-234abcdefgh"
+    CHSM_DATA="$WORK/kms-data-cloudhsm"; mkdir -p "$CHSM_DATA"
+    CHSM_PORT="$("$PY" "$HELPER" freeport)"
+    start_kms KMS_PID cloudhsm "$CHSM_PORT" "$CHSM_DATA" --pkcs11-cluster "$CHSM_CLUSTER=$SOFTHSM_MODULE:bench-cluster"
+    CHSM_STATE0="$WORK/state-cloudhsm-base.json"; CHSM_STATE="$WORK/state-cloudhsm.json"
+    rc=0
+    msg="$(timeout 120 "$PY" "$HELPER" prepare --endpoint "http://127.0.0.1:$CHSM_PORT" --credentials "$CHSM_DATA/credentials" \
+      --ops Encrypt --state "$CHSM_STATE0" 2>&1 >/dev/null)" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+      msg="$(timeout 60 "$PY" "$HELPER" cloudhsm-retarget --state "$CHSM_STATE0" --out-state "$CHSM_STATE" \
+        --cluster-id "$CHSM_CLUSTER" --trust-anchor "$CHSM_DIR/ca.pem" --password "$CHSM_PIN" 2>&1)" || rc=$?
+    fi
+    if [ "$rc" -ne 0 ]; then
+      echo "!!! Encrypt:cloudhsm: $msg"
+      "$PY" "$HELPER" record-skip --results "$RESULTS" --name "Encrypt:cloudhsm" --status failed --reason "$msg"
+    else
+      log "Encrypt:cloudhsm"
+      run_wrk "Encrypt:cloudhsm" op "$CHSM_PORT" "$PY" "$HELPER" sign --state "$CHSM_STATE" --op Encrypt
+    fi
+    stop_pid "$KMS_PID" kms; KMS_PID=""
+    if grep -qiE 'fatal error|panic|segmentation|assertion failed' "$WORK/kms-cloudhsm.log"; then
+      echo "bench: WARNING: AWS_CLOUDHSM server log mentions a crash; see $WORK/kms-cloudhsm.log" >&2
       BENCH_KEEP=1
     fi
   fi

@@ -150,6 +150,45 @@ public final class PKCS11Token: @unchecked Sendable {
         return PKCS11SecretKey(token: self, handle: handle, label: label)
     }
 
+    /// The labels of the token's AES secret keys, at most `limit` (for operators: which KMS
+    /// keys of an AWS_CLOUDHSM key store have material here, orphaned material included).
+    public func aesKeyLabels(limit: Int = 100_000) throws -> [String] {
+        try withSession { session in
+            let template = AttributeTemplate()
+            template.add(CKA_CLASS, ulong: CKO_SECRET_KEY)
+            template.add(CKA_KEY_TYPE, ulong: CKK_AES)
+            guard let initFind = f.C_FindObjectsInit, let find = f.C_FindObjects, let final = f.C_FindObjectsFinal,
+                  let get = f.C_GetAttributeValue else {
+                throw PKCS11Error("\(module.path) lacks C_FindObjects or C_GetAttributeValue")
+            }
+            try template.withAttributes { try PKCS11Error.check(initFind(session, $0, $1), "C_FindObjectsInit") }
+            var handles: [CK_OBJECT_HANDLE] = []
+            do {
+                defer { _ = final(session) }
+                var batch = [CK_OBJECT_HANDLE](repeating: 0, count: 64)
+                while handles.count < limit {
+                    var count: CK_ULONG = 0
+                    try PKCS11Error.check(find(session, &batch, CK_ULONG(batch.count), &count), "C_FindObjects")
+                    if count == 0 { break }
+                    handles += batch.prefix(Int(count))
+                }
+            }
+            var labels: [String] = []
+            for handle in handles.prefix(limit) {
+                // Two calls: the label's length, then its bytes.
+                var attribute = CK_ATTRIBUTE(type: CKA_LABEL, pValue: nil, ulValueLen: 0)
+                try PKCS11Error.check(get(session, handle, &attribute, 1), "C_GetAttributeValue")
+                var bytes = [UInt8](repeating: 0, count: max(Int(attribute.ulValueLen), 1))
+                try bytes.withUnsafeMutableBytes { buffer in
+                    attribute.pValue = buffer.baseAddress
+                    try PKCS11Error.check(get(session, handle, &attribute, 1), "C_GetAttributeValue")
+                }
+                labels.append(String(decoding: bytes.prefix(Int(attribute.ulValueLen)), as: UTF8.self))
+            }
+            return labels.sorted()
+        }
+    }
+
     /// Deletes a key object (tests, and a key store's key deletion).
     public func destroy(_ key: PKCS11SecretKey) throws {
         try withSession { session in

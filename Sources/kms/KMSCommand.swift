@@ -13,7 +13,8 @@ struct KMSCommand: AsyncParsableCommand {
         commandName: "kms",
         abstract: "A self-hosted key management service that speaks the AWS KMS protocol.",
         subcommands: [Server.self, BenchSign.self, BenchPipeline.self, AuditCommand.self, StoreStress.self,
-                      Backup.self, Restore.self, Migrate.self, AdminCommand.self, XKSProxyCommand.self])
+                      Backup.self, Restore.self, Migrate.self, AdminCommand.self, XKSProxyCommand.self,
+                      PKCS11Command.self])
 }
 
 /// `kms server`. Each flag may also come from the environment (KMS_HOST, KMS_PORT,

@@ -232,4 +232,25 @@ final class FakeCloudHsmToken: CloudHsmConnector, @unchecked Sendable {
         try disconnect(storeId)
         try call("DeleteCustomKeyStore", [("CustomKeyStoreId", .string(storeId))])
     }
+
+    @Test func format4ParsesOnlyWellFormedBlobs() throws {
+        let blob = CloudHsmCiphertext(account: "111122223333", keyId: "1234abcd-12ab-34cd-56ef-1234567890ab",
+                                      sealed: Array(repeating: 7, count: 12 + 5 + 16))
+        #expect(CloudHsmCiphertext.parse(blob.bytes) == blob)
+        let header = blob.header.count
+        // Anything shorter than header + nonce + tag is not a blob; neither is another format or version.
+        for n in 0..<(header + 28) { #expect(CloudHsmCiphertext.parse(Array(blob.bytes.prefix(n))) == nil) }
+        var other = blob.bytes
+        other[0] = CiphertextBlob.formatVersion
+        #expect(CloudHsmCiphertext.parse(other) == nil)
+        var version = blob.bytes
+        version[header - 1] = 2
+        #expect(CloudHsmCiphertext.parse(version) == nil)
+        var badId = blob.bytes
+        badId[14] = UInt8(ascii: "/")
+        #expect(CloudHsmCiphertext.parse(badId) == nil)
+        // And the other parsers do not take a format-4 blob for theirs.
+        #expect(CiphertextBlob.parse(blob.bytes) == nil)
+        #expect(ExternalKeyStoreCiphertext.parse(blob.bytes) == nil)
+    }
 }

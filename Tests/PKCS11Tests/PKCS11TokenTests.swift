@@ -84,6 +84,8 @@ import Testing
         let again = try PKCS11Token(module: module, selector: .label(hsm.label), pin: hsm.pin)
         let found = try #require(try again.findAESKey(label: "k"))
         #expect(try found.openGCM(sealed, aad: []) == [7])
+        _ = try again.generateAESKey(label: "1234abcd-12ab-34cd-56ef-1234567890ab")
+        #expect(try again.aesKeyLabels() == ["1234abcd-12ab-34cd-56ef-1234567890ab", "k"])
         // A wrong AAD is a bad ciphertext, not a token failure.
         let bad = #expect(throws: PKCS11Error.self) { try found.openGCM(sealed, aad: [1]) }
         #expect(bad?.isBadCiphertext == true, "\(String(describing: bad))")

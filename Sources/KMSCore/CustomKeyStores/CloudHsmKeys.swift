@@ -33,7 +33,14 @@ extension KMSService {
 
     /// The key's store (which must be CONNECTED) and this process's session with its token.
     func cloudHsmSession(of key: KMSKey) throws(KMSError) -> (CustomKeyStore, any CloudHsmSession) {
-        guard let store = try connectedStore(of: key) else { throw KMSError.internalError }
+        guard var store = try connectedStore(of: key) else { throw KMSError.internalError }
+        // Before a login (first use here), read the row itself: a CONNECTED seen in the cache
+        // may be a Disconnect's predecessor, and logging in again would undo that Disconnect.
+        if !customKeyStores.hasCloudHsmSession(store) {
+            customKeyStores.invalidate(store.id)
+            guard let fresh = try connectedStore(of: key) else { throw KMSError.internalError }
+            store = fresh
+        }
         do { return (store, try customKeyStores.cloudHsmSession(store)) } catch {
             // The reason stays in the connection error code: module paths are the operator's business.
             throw KMSError(.kmsInvalidState, "\(key.arn) is unavailable. The AWS CloudHSM cluster of its custom key store cannot be reached (\(error.connectionErrorCode)).")

@@ -68,6 +68,11 @@ public final class CustomKeyStoreDirectory: Sendable {
         return kept
     }
 
+    /// Whether this process holds an open session for the store's cluster.
+    func hasCloudHsmSession(_ store: CustomKeyStore) -> Bool {
+        state.withLock { $0.sessions[store.id]?.clusterId == store.cloudHsmClusterId }
+    }
+
     /// Closes this process's session of the store, if any (DisconnectCustomKeyStore, or a
     /// disconnect seen from another node).
     func closeCloudHsm(_ id: String) {

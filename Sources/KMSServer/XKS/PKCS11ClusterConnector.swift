@@ -115,3 +115,22 @@ final class PKCS11ClusterSession: CloudHsmSession {
         return CloudHsmError(.failed, "\(error)")
     }
 }
+
+/// `kms pkcs11 list-keys`: the labels of a token's AES keys. For an AWS_CLOUDHSM key store's
+/// token these are KMS key IDs; one with no KMS key left is orphaned key material.
+public enum PKCS11KeyListing {
+    public static func aesKeyLabels(modulePath: String, tokenLabel: String, pinFile: String?,
+                                    environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String] {
+        let pin: String
+        if let pinFile {
+            pin = try RootSpec.secretLine(file: pinFile, what: "the PKCS#11 PIN file")
+        } else if let env = environment["KMS_PKCS11_PIN"], !env.isEmpty {
+            pin = env
+        } else {
+            throw RootSpec.Invalid("the token's user PIN is needed: --pin-file FILE or KMS_PKCS11_PIN")
+        }
+        let token = try PKCS11Token(module: try PKCS11Module(path: modulePath), selector: .label(tokenLabel), pin: pin)
+        defer { token.close() }
+        return try token.aesKeyLabels()
+    }
+}
