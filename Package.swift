@@ -109,7 +109,7 @@ let package = Package(
         // PKCS#11 (issue 14): a hand-written header subset and dlopen, no pkcs11 package needed.
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
         // HSM tokens over PKCS#11: sessions, login, AES keys kept in the token, AES-GCM in the token.
-        .target(name: "PKCS11", dependencies: ["CPKCS11"], swiftSettings: strict),
+        .target(name: "PKCS11", dependencies: ["CPKCS11", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "PKCS11Tests", dependencies: ["PKCS11"], swiftSettings: strict),
     ]
 )

@@ -1,5 +1,7 @@
 import CPKCS11
+import Crypto
 import Foundation
+import Synchronization
 
 /// Where a token is: a slot id, or the label of the token in it.
 public enum PKCS11TokenSelector: Sendable, Equatable, CustomStringConvertible {
@@ -44,12 +46,22 @@ public final class PKCS11Token: @unchecked Sendable {
         defer { pinBytes.withUnsafeMutableBytes { zeroize($0) } }
         guard let login = f.C_Login else { throw PKCS11Error("\(module.path) lacks C_Login") }
         let rv = login(session, CKU_USER, &pinBytes, CK_ULONG(pinBytes.count))
-        if rv != CKR_USER_ALREADY_LOGGED_IN {
-            do { try PKCS11Error.check(rv, "C_Login to \(selector)") } catch {
-                // A refused login leaves no session behind.
-                _ = f.C_CloseSession?(session)
-                throw error
+        let loginKey = "\(module.path)#\(slot)"
+        let digest = Array(SHA256.hash(data: pinBytes))
+        do {
+            if rv == CKR_USER_ALREADY_LOGGED_IN {
+                // The token no longer checks the PIN: this process's earlier login stands in.
+                guard PKCS11Logins.matches(loginKey, digest) else {
+                    throw PKCS11Error("C_Login to \(selector) failed: the process is already logged in to this token with another PIN", code: CKR_PIN_INCORRECT)
+                }
+            } else {
+                try PKCS11Error.check(rv, "C_Login to \(selector)")
+                PKCS11Logins.record(loginKey, digest)
             }
+        } catch {
+            // A refused login leaves no session behind.
+            _ = f.C_CloseSession?(session)
+            throw error
         }
     }
 
@@ -228,4 +240,26 @@ final class AttributeTemplate {
     }
 
     deinit { storage.forEach { $0.deallocate() } }
+}
+
+/// PKCS#11 login state belongs to the application (the process), not to a session or a
+/// `PKCS11Token`: once one login succeeded, a C_Login to the same token answers
+/// CKR_USER_ALREADY_LOGGED_IN whatever PIN it is given. The SHA-256 of the PIN each token
+/// was logged in with is kept here so a later login with another PIN is still refused
+/// (a custom key store with a wrong KeyStorePassword on the root's token, or on a token
+/// another store already opened). Process-wide, because the state it mirrors is; a login
+/// this process did not make is refused (fail closed).
+enum PKCS11Logins {
+    private static let digests = Mutex<[String: [UInt8]]>([:])
+
+    static func record(_ token: String, _ digest: [UInt8]) {
+        digests.withLock { $0[token] = digest }
+    }
+
+    static func matches(_ token: String, _ digest: [UInt8]) -> Bool {
+        guard let known = digests.withLock({ $0[token] }), known.count == digest.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<known.count { diff |= known[i] ^ digest[i] }
+        return diff == 0
+    }
 }

@@ -37,6 +37,25 @@ import Testing
         #expect(throws: PKCS11Error.self) { try PKCS11Module(path: "/nonexistent/libpkcs11.so") }
     }
 
+    /// Once the process is logged in, the token answers CKR_USER_ALREADY_LOGGED_IN to any PIN:
+    /// a second login (another key store on the same token) must still need the right one.
+    @Test(.enabled(if: available, "SoftHSM2 is not installed (apt-get install softhsm2)"))
+    func aSecondLoginWhileLoggedInStillChecksThePin() throws {
+        let hsm = try #require(try SoftHSMToken(label: "t-relogin"))
+        let module = try PKCS11Module(path: try #require(SoftHSMToken.modulePath))
+        let first = try PKCS11Token(module: module, selector: .label(hsm.label), pin: hsm.pin)
+        let refused = #expect(throws: PKCS11Error.self) { try PKCS11Token(module: module, selector: .label(hsm.label), pin: "0000") }
+        #expect(refused?.isIncorrectPIN == true)
+        // A module loaded again (another PKCS11Module for the same library) shares the login.
+        let other = try PKCS11Module(path: try #require(SoftHSMToken.modulePath))
+        #expect(throws: PKCS11Error.self) { try PKCS11Token(module: other, selector: .label(hsm.label), pin: hsm.pin + "x") }
+        let second = try PKCS11Token(module: other, selector: .label(hsm.label), pin: hsm.pin)
+        let key = try first.generateAESKey(label: "k")
+        #expect(try #require(try second.findAESKey(label: "k")).openGCM(try key.sealGCM([5], aad: []), aad: []) == [5])
+        second.close()
+        first.close()
+    }
+
     @Test(.enabled(if: available, "SoftHSM2 is not installed (apt-get install softhsm2)"))
     func slotIdSelectsTheSameToken() throws {
         let hsm = try #require(try SoftHSMToken(label: "t-slot"))
