@@ -220,3 +220,26 @@ def test_policy_simulator_takes_via_service_as_a_context_entry(env):
     direct = env["iam"].simulate_custom_policy(**base)["EvaluationResults"][0]
     assert direct["EvalDecision"] == "implicitDeny"
     assert direct["MissingContextValues"] == ["kms:ViaService"]
+
+
+def test_via_headers_are_refused_outside_kms(env):
+    """IAM, STS and CloudTrail on the same endpoint do not take a service's countersignature:
+    the headers are refused, never ignored."""
+    for service in ("iam", "sts"):
+        c = boto3.session.Session().client(
+            service, endpoint_url=env["srv"].url, config=CFG, region_name=DEFAULT_REGION,
+            aws_access_key_id=env["root"].access_key, aws_secret_access_key=env["root"].secret_key)
+        c.meta.events.register(f"before-send.{service}", lambda request, **_: request.headers.__setitem__(
+            "X-Kms-Via-Service", "secretsmanager"))
+        call = c.list_users if service == "iam" else c.get_caller_identity
+        with pytest.raises(Exception) as raised:
+            call()
+        assert getattr(raised.value, "response", {}).get("Error", {}).get("Code") in (
+            "AccessDenied", "AccessDeniedException"), raised.value
+    ct = boto3.session.Session().client(
+        "cloudtrail", endpoint_url=env["srv"].url, region_name=DEFAULT_REGION, config=CFG,
+        aws_access_key_id=env["root"].access_key, aws_secret_access_key=env["root"].secret_key)
+    ct.meta.events.register("before-send.cloudtrail", lambda request, **_: request.headers.__setitem__(
+        "X-Kms-Via-Service", "secretsmanager"))
+    with expect_error("AccessDeniedException"):
+        ct.lookup_events(MaxResults=1)
