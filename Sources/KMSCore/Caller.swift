@@ -20,11 +20,16 @@ public struct Caller: Sendable {
     public let sessionPolicies: [CompiledPolicy]?
     /// Whether the request came over TLS (aws:SecureTransport).
     public let secureTransport: Bool
+    /// When a trusted service calls on this caller's behalf (TrustedServices, kms:ViaService):
+    /// "NAME.REGION.amazonaws.com", the kms:ViaService value; nil for a direct call.
+    public let viaService: String?
+    /// CloudTrail's userIdentity.invokedBy (and sourceIPAddress): "NAME.amazonaws.com".
+    public let invokedBy: String?
 
     public init(account: String, region: String, accessKeyId: String, principalArn: String? = nil,
                 sourceIP: String = "", userAgent: String = "", principal: RequestPrincipal? = nil,
                 identityPolicies: [CompiledPolicy] = [], sessionPolicies: [CompiledPolicy]? = nil,
-                secureTransport: Bool = false) {
+                secureTransport: Bool = false, viaService: String? = nil, invokedBy: String? = nil) {
         self.account = account
         self.region = region
         self.accessKeyId = accessKeyId
@@ -37,5 +42,7 @@ public struct Caller: Sendable {
         self.identityPolicies = identityPolicies
         self.sessionPolicies = sessionPolicies
         self.secureTransport = secureTransport
+        self.viaService = viaService
+        self.invokedBy = invokedBy
     }
 }

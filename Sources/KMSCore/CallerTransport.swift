@@ -5,6 +5,7 @@ extension Caller {
         guard secure != secureTransport else { return self }
         return Caller(account: account, region: region, accessKeyId: accessKeyId, principalArn: principalArn,
                       sourceIP: sourceIP, userAgent: userAgent, principal: principal,
-                      identityPolicies: identityPolicies, sessionPolicies: sessionPolicies, secureTransport: secure)
+                      identityPolicies: identityPolicies, sessionPolicies: sessionPolicies, secureTransport: secure,
+                      viaService: viaService, invokedBy: invokedBy)
     }
 }

@@ -19,13 +19,25 @@ struct Authenticator: Sendable {
     /// A cluster node's confirmation that its grants and identities are current; nil on a
     /// single node. Past its bound (a store outage) every request is refused: fail closed.
     var freshness: StoreFreshness? = nil
+    /// `--trusted-service`: who may act as which service (kms:ViaService); empty trusts none.
+    var trustedServices = TrustedServices()
 
     func authenticate(_ request: HTTPRequestMessage, sourceIP: String, cloudTrail: Bool = false) throws(KMSError) -> Caller {
         try authenticate(request, sourceIP: sourceIP, verifier: cloudTrail ? cloudTrailVerifier : self.verifier)
     }
 
-    /// Authentication with a given service's verifier (KMS, CloudTrail, IAM, STS).
+    /// Authentication with a given service's verifier (KMS, CloudTrail, IAM, STS). A request
+    /// a trusted service forwarded (X-Kms-Via-Service...) is its signer acting through that
+    /// service once the countersignature checks (TrustedServices.swift); the framer's flag
+    /// makes that one Bool test for every other request.
     func authenticate(_ request: HTTPRequestMessage, sourceIP: String, verifier: SigV4Verifier) throws(KMSError) -> Caller {
+        let caller = try authenticateSigner(request, sourceIP: sourceIP, verifier: verifier)
+        guard request.viaServiceHeaders else { return caller }
+        return try actingThroughService(request, user: caller, verifier: verifier)
+    }
+
+    /// The principal whose credentials signed the request.
+    func authenticateSigner(_ request: HTTPRequestMessage, sourceIP: String, verifier: SigV4Verifier) throws(KMSError) -> Caller {
         let headers = request.headers
         let auth: SigV4Authorization
         do {

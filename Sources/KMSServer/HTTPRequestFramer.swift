@@ -269,6 +269,7 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
         var keepAlive = false
         var amzTarget: String?
         var userAgent: String?
+        var viaServiceHeaders = false
         while let line = lines.next() {
             guard headers.count < maxHeaders else { throw .malformed("too many header fields") }
             let (name, value) = try parseHeaderLine(line)
@@ -297,6 +298,8 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
                 amzTarget = valueString
             } else if userAgent == nil, equalsIgnoringCase(nameBytes, "user-agent") {
                 userAgent = valueString
+            } else if nameBytes.count >= 17, startsIgnoringCase(nameBytes, "x-kms-via-service") {
+                viaServiceHeaders = true
             }
             headers.append((String(decoding: nameBytes, as: UTF8.self), valueString))
         }
@@ -305,6 +308,7 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
                                          keepAlive: !close && (!http10 || keepAlive))
         message.amzTarget = amzTarget
         message.userAgent = userAgent
+        message.viaServiceHeaders = viaServiceHeaders
         let framing: Framing = chunked ? .chunked : (contentLength ?? 0) > 0 ? .contentLength(contentLength!) : .none
         return ParsedHead(message: message, framing: framing)
     }
@@ -419,6 +423,12 @@ struct HTTPRequestFramer: ByteToMessageDecoder {
             return false
         }
         return true
+    }
+
+    /// Whether `bytes` begins with `lowercased`, ASCII case-insensitively.
+    static func startsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
+        guard bytes.count >= lowercased.utf8CodeUnitCount else { return false }
+        return equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: bytes[0..<lowercased.utf8CodeUnitCount]), lowercased)
     }
 
     static func trim(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {

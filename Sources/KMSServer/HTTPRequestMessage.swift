@@ -16,6 +16,9 @@ struct HTTPRequestMessage: Sendable {
     /// needs them; scanning the header list again for each cost more than the parse).
     var amzTarget: String?
     var userAgent: String?
+    /// A header named X-Kms-Via-Service* is present (a trusted service forwarding the
+    /// request, or an attempt at one): spotted while parsing, so other requests pay nothing.
+    var viaServiceHeaders = false
 
     /// The first value of a header; `lowercasedName` must be lower-case.
     func header(_ lowercasedName: String) -> String? {
@@ -35,5 +38,6 @@ extension HTTPRequestMessage {
                   body: body, keepAlive: head.isKeepAlive)
         amzTarget = header("x-amz-target")
         userAgent = header("user-agent")
+        viaServiceHeaders = headers.contains { $0.name.utf8.count >= 17 && $0.name.lowercased().hasPrefix("x-kms-via-service") }
     }
 }

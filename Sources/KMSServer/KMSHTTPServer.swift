@@ -109,6 +109,7 @@ public enum KMSHTTPServer {
         let sts = STSWiring(rootKey: rootKey, clock: service.clock, directory: stsDirectory, identity: stsDirectory)
         authenticator.sessions = sts.sessions
         authenticator.freshness = cluster.feed?.freshness
+        authenticator.trustedServices = config.trustedServices
         // The audit trail: one event per request, written before its response leaves.
         let audit: AuditLog? = try config.audit ? AuditLog(dataDirectory: config.dataDirectory, policy: config.auditFsync,
                                                              fallbackAccount: config.devAccount,

@@ -15,7 +15,8 @@ public enum PipelineBenchmark {
                            quotas: RequestQuotaRates = RequestQuotaRates(),
                            auditDirectory: String? = nil, iamUser: Bool = false,
                            temporaryCredentials: Bool = false, rotations: Int = 0,
-                           policy10: Bool = false, auditFsync: AuditLog.FsyncPolicy = .interval) throws -> (nanosecondsPerRequest: Double, status: UInt) {
+                           policy10: Bool = false, auditFsync: AuditLog.FsyncPolicy = .interval,
+                           viaService: Bool = false) throws -> (nanosecondsPerRequest: Double, status: UInt) {
         let root = StoredCredential(accessKeyId: "AKIABENCHMARK0000001", secretAccessKey: "benchmark-secret",
                                     account: "111122223333", principalArn: "arn:aws:iam::111122223333:root")
         // With `iamUser`, requests are signed with an IAM user's access key (issue 9): the
@@ -46,9 +47,14 @@ public enum PipelineBenchmark {
         let audit = try auditDirectory.map {
             try AuditLog(dataDirectory: $0, policy: auditFsync, fallbackAccount: "000000000000", keyUsage: service.keyUsage)
         }
-        let credentials = CredentialRegistry([root])
+        // With `viaService`: each request is forwarded by a trusted service (kms:ViaService),
+        // countersigned with this credential, to time the countersignature check.
+        let forwarder = StoredCredential(accessKeyId: "AKIABENCHSERVICE0001", secretAccessKey: "benchmark-service-secret",
+                                         account: "999988887777", principalArn: "arn:aws:iam::999988887777:root")
+        let credentials = CredentialRegistry(viaService ? [root, forwarder] : [root])
         var authenticator = Authenticator(credentials: credentials, dev: false, devAccount: "000000000000",
                                           identities: identities)
+        if viaService { try authenticator.trustedServices.add("secretsmanager=\(forwarder.accessKeyId)") }
         // With `temporaryCredentials`: an assumed-role session's token, verified (and cached) per request.
         let session = temporaryCredentials
             ? try BenchmarkSession.make(account: root.account, identities: identities, credentials: credentials) : nil
@@ -94,6 +100,13 @@ public enum PipelineBenchmark {
         let bytes = Array(body.utf8)
         for (n, v) in try signer.sign(method: "POST", headers: headers.map { ($0.name, $0.value) }, body: bytes) {
             headers.add(name: n, value: v)
+        }
+        if viaService {
+            let signed = try SigV4Authorization.parse(headers: headers.map { ($0.name, $0.value) })
+            headers.add(name: "X-Kms-Via-Service", value: "secretsmanager")
+            headers.add(name: "X-Kms-Via-Service-Authorization", value: ViaServiceSignature.sign(
+                serviceName: "secretsmanager", user: signed, accessKeyId: forwarder.accessKeyId,
+                secretAccessKey: forwarder.secretAccessKey))
         }
         let request = HTTPRequestMessage(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: headers), body: bytes)
         let status = Mutex<UInt>(0)

@@ -108,4 +108,7 @@ public struct ServerConfiguration: Sendable {
     /// `--xks-proxy-client-cert`/`--xks-proxy-client-key`: KMS's certificate for proxies that require mutual TLS.
     public var xksProxyClientCertificate: String?
     public var xksProxyClientKey: String?
+    /// `--trusted-service NAME=IDENTITY` (repeatable): who may act as AWS service NAME calling
+    /// on a user's behalf (kms:ViaService, TrustedServices.swift). Empty: none.
+    public var trustedServices = TrustedServices()
 }

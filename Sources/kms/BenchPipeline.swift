@@ -24,14 +24,17 @@ struct BenchPipeline: ParsableCommand {
 
     @Flag(help: "Encrypt under bench/run.sh's ten-statement conditional key policy (Encrypt:policy10); with --iam-user, the user holds the bench's conditional identity policy (Encrypt:policy10+identity).") var policy10 = false
 
+    @Flag(name: .customLong("via-service"), help: "Each request forwarded by a trusted service (X-Kms-Via-Service countersignature, kms:ViaService), to time the countersignature check.") var viaService = false
+
     func run() throws {
         let (ns, status) = try PipelineBenchmark.run(operation: operation, iterations: iterations, threads: threads,
                                                      ciphertextFormat: ciphertextFormat,
                                                      quotas: RequestQuotaRates(symmetric: quotaSymmetric),
                                                      auditDirectory: audit, iamUser: iamUser, temporaryCredentials: temporaryCredentials,
                                                      rotations: rotations, policy10: policy10,
-                                                     auditFsync: AuditLog.FsyncPolicy(rawValue: auditFsync) ?? .interval)
-        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited" + (auditFsync == "always" ? " (fsync always)" : ""))\(policy10 ? ", policy10" : "")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")\(rotations > 0 ? ", key rotated \(rotations) times" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
+                                                     auditFsync: AuditLog.FsyncPolicy(rawValue: auditFsync) ?? .interval,
+                                                     viaService: viaService)
+        print("\(operation) (format v\(ciphertextFormat)\(audit == nil ? "" : ", audited" + (auditFsync == "always" ? " (fsync always)" : ""))\(policy10 ? ", policy10" : "")\(iamUser ? ", IAM user" : "")\(temporaryCredentials ? ", temporary credentials" : "")\(rotations > 0 ? ", key rotated \(rotations) times" : "")\(viaService ? ", via a trusted service" : "")): \(Int(ns)) ns/request per thread (HTTP status \(status)), \(Int(Double(threads) * 1e9 / ns)) requests/s on \(threads) thread(s)")
         if shipperCost, let audit {
             let cost = try PipelineBenchmark.shipperRowCost(auditDirectory: audit)
             print("shipper rows: \(Int(cost.index)) ns/record from the index, \(Int(cost.parse)) ns/record parsed from the lines (\(cost.records) records, thread CPU)")

@@ -86,6 +86,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("xks-proxy-connect-to"), help: "NAME=HOST:PORT: reach the XKS proxy endpoint https://NAME at HOST:PORT instead (still verified as NAME), like curl --connect-to. Repeatable.") var xksProxyConnectTo: [String] = []
     @Option(name: .customLong("xks-proxy-client-cert"), help: "PATH: the certificate (PEM) presented to XKS proxies that require mutual TLS.") var xksProxyClientCert: String?
     @Option(name: .customLong("xks-proxy-client-key"), help: "PATH: its private key (PEM).") var xksProxyClientKey: String?
+    @Option(name: .customLong("trusted-service"), help: "NAME=ACCESS_KEY_ID or NAME=arn:aws:iam::ACCOUNT:user/USER: that identity may forward users' requests as AWS service NAME (e.g. secretsmanager), giving them kms:ViaService NAME.REGION.amazonaws.com. Repeatable.") var trustedService: [String] = []
     @Option(name: .customLong("pkcs11-cluster"), help: "CLUSTER_ID=MODULE_PATH:TOKEN_LABEL: a PKCS#11 token standing for a CloudHSM cluster of AWS_CLOUDHSM custom key stores. Repeatable.") var pkcs11Cluster: [String] = []
     @Option(name: .customLong("pkcs11-cluster-trust-anchor"), help: "CLUSTER_ID=PEM_FILE: the cluster's own trust anchor certificate; CreateCustomKeyStore must give the same one. Repeatable.") var pkcs11ClusterTrustAnchor: [String] = []
 
@@ -241,6 +242,12 @@ struct Server: AsyncParsableCommand {
                 throw ValidationError("--pkcs11-cluster-trust-anchor: \(path) is not a readable PEM certificate")
             }
             c.pkcs11Clusters[index].trustAnchorDER = der
+        }
+        // --trusted-service NAME=IDENTITY (repeatable), or KMS_TRUSTED_SERVICES / {"kms": {"trustedServices": "NAME=ID,NAME=ID"}}.
+        let trustedSettings = trustedService.isEmpty
+            ? (reader.string(forKey: "kms.trustedServices")?.split(separator: ",").map(String.init) ?? []) : trustedService
+        for setting in trustedSettings {
+            do { try c.trustedServices.add(setting) } catch { throw ValidationError(error.description) }
         }
         try await KMSHTTPServer.run(c)
     }

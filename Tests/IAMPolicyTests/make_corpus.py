@@ -642,6 +642,39 @@ case("eval: kms:CallerAccount limits * to one account", KMS_COND, P_ALICE, "allo
      key_policy=pol(st(principal={"AWS": "*"}, condition={"StringEquals": {"kms:CallerAccount": A}})), context={"kms:CallerAccount": [A]})
 case("eval: kms:ViaService condition", KMS_COND, P_ALICE, "implicitDeny",
      key_policy=pol(st(principal={"AWS": ALICE}, condition={"StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}})))
+# kms:ViaService (issue 10 §4): "NAME.REGION.amazonaws.com" when a trusted service forwards the
+# call, absent on a direct call. AWS-managed key policies use StringEquals; Secrets Manager's
+# StringLike "secretsmanager.*.amazonaws.com"; "Null": true admits only direct calls.
+SM = "secretsmanager.us-east-1.amazonaws.com"
+op_rows("viaservice", "kms:ViaService", [
+    ("StringEquals", SM, SM, True),
+    ("StringEquals", SM, "ec2.us-east-1.amazonaws.com", False),
+    ("StringEquals", SM, "secretsmanager.eu-west-1.amazonaws.com", False),
+    ("StringEquals", SM, None, False),
+    ("StringEquals", [SM, "ec2.us-east-1.amazonaws.com"], "ec2.us-east-1.amazonaws.com", True),
+    ("StringLike", "secretsmanager.*.amazonaws.com", "secretsmanager.eu-west-1.amazonaws.com", True),
+    ("StringLike", "secretsmanager.*.amazonaws.com", "lambda.us-east-1.amazonaws.com", False),
+    ("StringLike", "secretsmanager.*.amazonaws.com", None, False),
+    ("StringNotEquals", SM, None, True),
+    ("StringNotEquals", SM, SM, False),
+    ("StringEqualsIfExists", SM, None, True),
+    ("StringEqualsIfExists", SM, SM, True),
+    ("StringEqualsIfExists", SM, "lambda.us-east-1.amazonaws.com", False),
+    ("StringLikeIfExists", "secretsmanager.*", None, True),
+    ("Null", "true", None, True),
+    ("Null", "true", SM, False),
+    ("Null", "false", SM, True),
+    ("Null", "false", None, False),
+], doc=KMS_COND, deny_too=True)
+case("eval: kms:ViaService with kms:CallerAccount (an AWS managed key) through the service", KMS_COND, P_ALICE, "allowed",
+     key_policy=pol(st(principal={"AWS": "*"}, condition={"StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com",
+                                                                          "kms:CallerAccount": A}})),
+     identity=[pol(st(action="kms:Decrypt"))],
+     context={"kms:ViaService": ["ec2.us-east-1.amazonaws.com"], "kms:CallerAccount": [A]})
+case("eval: kms:ViaService with kms:CallerAccount (an AWS managed key) called directly", KMS_COND, P_ALICE, "implicitDeny",
+     key_policy=pol(st(principal={"AWS": "*"}, condition={"StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com",
+                                                                          "kms:CallerAccount": A}})),
+     identity=[pol(st(action="kms:Decrypt"))], context={"kms:CallerAccount": [A]}, reason="noResourcePolicyAllows")
 case("eval: matched statements lists every deciding allow", EVAL, P_ALICE, "allowed",
      key_policy=pol(st(principal={"AWS": ALICE}, sid="One"), st(principal="*", sid="Two"), st(principal={"AWS": BOB}, sid="Three")),
      sids=["One", "Two"])

@@ -15,6 +15,8 @@ public enum KMSConditionKeys {
     static let keyResource: [String] = [
         "kms:calleraccount", "kms:keyspec", "kms:keyusage", "kms:keyorigin", "kms:multiregion",
         "kms:resourcealiases", "aws:resourcetag/", "kms:multiregionkeytype",
+        // "AWS KMS key resource operations": present only when a trusted service forwarded the call.
+        "kms:viaservice",
     ]
 
     static let encryptionContext: [String] = ["kms:encryptioncontext:", "kms:encryptioncontextkeys"]
@@ -154,7 +156,8 @@ public enum KMSConditionKeys {
         let r = c.request
         let isCreate = c.operation == "CreateKey"
         switch kind {
-        case .other(let name): return multiRegionValue(name, request: r, key: key) ?? c.extraCondition(name)
+        case .other(let name):
+            return multiRegionValue(name, request: r, key: key) ?? viaServiceValue(name, context: c) ?? c.extraCondition(name)
         case .sourceIp: return c.caller.sourceIP.isEmpty ? nil : [c.caller.sourceIP]
         case .secureTransport: return c.caller.secureTransport ? Self.trueList : Self.falseList
         case .currentTime: return [ISO8601Time.format(c.time)]
@@ -283,5 +286,15 @@ extension KMSConditionKeys {
         case "kms:primaryregion": return r.string("PrimaryRegion").map { [$0] }
         default: return nil
         }
+    }
+}
+
+extension KMSConditionKeys {
+    /// kms:ViaService: "NAME.REGION.amazonaws.com" when a trusted service forwarded the
+    /// request (Caller.viaService); absent on a direct call, so StringEquals fails and
+    /// ...IfExists / Null see no key, as in AWS.
+    static func viaServiceValue(_ name: String, context c: RequestContext) -> [String]? {
+        guard name == "kms:viaservice", let via = c.caller.viaService else { return nil }
+        return [via]
     }
 }

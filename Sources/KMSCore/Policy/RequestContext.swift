@@ -19,6 +19,8 @@ public final class RequestContext: Sendable {
     public let request: KMSRequest
     /// When the request arrived, for aws:CurrentTime and aws:EpochTime.
     public let time: Double
+    /// kms:ViaService: "NAME.REGION.amazonaws.com" when a trusted service forwarded the call.
+    public var viaService: String? { caller.viaService }
 
     /// One evaluation: which action on which resource, and how it was decided.
     public struct Decision: Sendable, Equatable {

@@ -217,6 +217,10 @@ enum AuditRecord {
         let readOnly = profile.readOnly
         out.append(contentsOf: #"{"eventVersion":"1.08","userIdentity":"#.utf8)
         let username = writeIdentity(caller, into: &out)
+        // A trusted service's call on the user's behalf: CloudTrail names the service in
+        // userIdentity.invokedBy, sourceIPAddress and userAgent.
+        let invokedBy = caller?.invokedBy
+        if let invokedBy { writeInvokedBy(invokedBy, into: &out) }
         out.append(contentsOf: #","eventTime":"#.utf8)
         writeTime(context.time, into: &out)
         out.append(contentsOf: #","eventSource":"#.utf8)
@@ -226,9 +230,9 @@ enum AuditRecord {
         out.append(contentsOf: #","awsRegion":"#.utf8)
         JSONWriter.writeString(region, into: &out)
         out.append(contentsOf: #","sourceIPAddress":"#.utf8)
-        JSONWriter.writeString(context.sourceIP, into: &out)
+        JSONWriter.writeString(invokedBy ?? context.sourceIP, into: &out)
         out.append(contentsOf: #","userAgent":"#.utf8)
-        JSONWriter.writeString(context.userAgent, into: &out)
+        JSONWriter.writeString(invokedBy ?? context.userAgent, into: &out)
         if let error {
             out.append(contentsOf: #","errorCode":"#.utf8)
             JSONWriter.writeString(error, into: &out)
@@ -350,6 +354,16 @@ enum AuditRecord {
             return String(decoding: UnsafeBufferPointer(rebasing: b[(slash + 1)...]), as: UTF8.self)
         }
         return tail ?? arn
+    }
+
+    /// `,"invokedBy":"NAME.amazonaws.com"` inside the userIdentity object just written (its
+    /// closing brace is moved after it).
+    private static func writeInvokedBy(_ service: String, into out: inout [UInt8]) {
+        guard out.last == UInt8(ascii: "}") else { return }
+        out.removeLast()
+        out.append(contentsOf: #","invokedBy":"#.utf8)
+        JSONWriter.writeString(service, into: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     /// `arn:aws:iam::ACCOUNT:root`, by bytes (String.hasSuffix compares grapheme by grapheme).
