@@ -40,7 +40,11 @@ struct MultiRegionPeerHandler: PeerMessageHandler {
 
     func apply(_ message: PeerInboundMessage, keys: PeerLinkKeys) throws -> String {
         let change: MultiRegionChange
-        do { change = try MultiRegionChange(wireBody: message.body, secrets: message.secrets) }
+        do {
+            change = try MultiRegionChange(wireBody: message.body, secrets: message.secrets) { [service] account, region, keyId, version, check in
+                service.sealPeerMaterialCheck(check, account: account, region: region, keyId: keyId, version: version)
+            }
+        }
         catch { throw PeerLinkError.malformed("mrk-change: \(error)") }
         guard !peerRegions.contains(change.targetRegion), service.multiRegion.servesLocally(change.targetRegion) else {
             throw PeerLinkError.handlerFailed("mrk-change: this deployment does not serve \(change.targetRegion.prefix(64))")
