@@ -67,11 +67,14 @@ import Testing
             // Peer checks never travel onward.
             #expect(!(try received.wireForm().body.contains("sealed")))
         }
+        let wire = try MultiRegionChange(kind: .createReplica, from: source, to: "eu-west-1", sequence: 2,
+                                         replica: ReplicaProperties(description: "", policy: "{}", tags: [])).wireForm()
         let created = try #require(MultiRegionApplier.apply(
-            try MultiRegionChange(wireBody: try MultiRegionChange(kind: .createReplica, from: source, to: "eu-west-1", sequence: 2,
-                                                                  replica: ReplicaProperties(description: "", policy: "{}", tags: [])).wireForm().body,
-                                  secrets: []), to: nil, now: 5))
+            try MultiRegionChange(wireBody: wire.body, secrets: wire.secrets) { _, _, _, _, _ in "sealed" }, to: nil, now: 5))
         #expect(created.materials.isEmpty && created.keyState == .creating)
+        #expect(created.imports.records.map(\.peerCheck) == ["sealed"] && created.imports.records.allSatisfy { !$0.imported })
+        // A check missing from the secrets is refused (the counts must agree).
+        #expect(throws: MultiRegionWireError.self) { try MultiRegionChange(wireBody: wire.body, secrets: []) }
     }
 
     @Test func malformedOrMismatchedMessagesAreRefused() throws {

@@ -105,7 +105,7 @@ extension MultiRegionChange {
         }
         let checkVersions = b.shared.checks ?? []
         guard b.shared.materials.count + checkVersions.count == secrets.count else {
-            throw MultiRegionWireError(description: "\(b.shared.materials.count) material versions but \(secrets.count) secrets")
+            throw MultiRegionWireError(description: "\(b.shared.materials.count) material versions and \(checkVersions.count) checks but \(secrets.count) secrets")
         }
         var imports = b.shared.imports
         for (version, check) in zip(checkVersions, secrets.suffix(checkVersions.count)) {
