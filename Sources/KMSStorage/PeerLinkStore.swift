@@ -25,23 +25,7 @@ public protocol PeerLinkStore: Sendable {
     func peerLinks() throws -> [PeerLinkRecord]
 }
 
-/// A message to queue: its body is JSON without secrets; `secrets` are sealed at rest and
-/// wrapped for the peer only when sent.
-public struct NewPeerMessage: Sendable {
-    public var localRegion: String
-    public var peerRegion: String
-    public var kind: String
-    public var body: String
-    public var secrets: [[UInt8]]
-
-    public init(localRegion: String, peerRegion: String, kind: String, body: String, secrets: [[UInt8]] = []) {
-        self.localRegion = localRegion
-        self.peerRegion = peerRegion
-        self.kind = kind
-        self.body = body
-        self.secrets = secrets
-    }
-}
+// NewPeerMessage is in KMSCore (PeerOutboxChange.swift): a store batch can queue one.
 
 public struct PeerOutboxMessage: Sendable, Equatable {
     public var localRegion: String

@@ -18,21 +18,30 @@ extension PostgresKeyStore: PeerLinkStore {
         let rootKey = rootKey
         return try wait { [client, logger] in
             try await client.withTransaction(logger: logger) { conn in
-                try await Self.ensureLink(conn, m.localRegion, m.peerRegion, logger: logger)
-                let rows = try await conn.query("""
-                    UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
-                    WHERE local_region = \(m.localRegion) AND peer_region = \(m.peerRegion) RETURNING last_sent_sequence
-                    """, logger: logger).collect()
-                guard let next = try rows.first?.decode(Int64.self) else { throw StorageError("peer link row missing") }
-                let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion,
-                                                        sequence: UInt64(next))
-                try await conn.query("""
-                    INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
-                    VALUES (\(m.localRegion), \(m.peerRegion), \(next), \(m.kind), \(m.body), \(sealed), \(now))
-                    """, logger: logger)
-                return UInt64(next)
+                try await Self.insertPeerMessage(m, on: conn, rootKey: rootKey, now: now, logger: logger)
             }
         }
+    }
+
+    /// Gives `m` the link's next sequence and inserts it, in the caller's transaction (alone,
+    /// or with the batch that made it: StoreChange.queuePeerMessage). The UPDATE locks the
+    /// link's row until commit, so sequences become visible in order and a rolled-back batch
+    /// leaves no gap.
+    static func insertPeerMessage(_ m: NewPeerMessage, on conn: PostgresConnection, rootKey: RootKey, now: Double,
+                                  logger: Logger) async throws -> UInt64 {
+        try await ensureLink(conn, m.localRegion, m.peerRegion, logger: logger)
+        let rows = try await conn.query("""
+            UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
+            WHERE local_region = \(m.localRegion) AND peer_region = \(m.peerRegion) RETURNING last_sent_sequence
+            """, logger: logger).collect()
+        guard let next = try rows.first?.decode(Int64.self) else { throw StorageError("peer link row missing") }
+        let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion,
+                                                sequence: UInt64(next))
+        try await conn.query("""
+            INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
+            VALUES (\(m.localRegion), \(m.peerRegion), \(next), \(m.kind), \(m.body), \(sealed), \(now))
+            """, logger: logger)
+        return UInt64(next)
     }
 
     public func pendingPeerMessages(localRegion: String, peerRegion: String, limit: Int) throws -> [PeerOutboxMessage] {

@@ -28,22 +28,26 @@ extension SQLiteKeyStore: PeerLinkStore {
     }
 
     public func enqueuePeerMessage(_ m: NewPeerMessage, now: Double) throws -> UInt64 {
-        try db.write { db in
-            try ensureLink(db, m.localRegion, m.peerRegion)
-            try db.execute(sql: """
-                UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
-                WHERE local_region = ? AND peer_region = ?
-                """, arguments: [m.localRegion, m.peerRegion])
-            let next = try Int64.fetchOne(db, sql: "SELECT last_sent_sequence FROM peer_links WHERE local_region = ? AND peer_region = ?",
-                                          arguments: [m.localRegion, m.peerRegion]) ?? 0
-            let sequence = UInt64(next)
-            let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion, sequence: sequence)
-            try db.execute(sql: """
-                INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [m.localRegion, m.peerRegion, next, m.kind, m.body, sealed, now])
-            return sequence
-        }
+        try db.write { db in try insertPeerMessage(m, db, now: now) }
+    }
+
+    /// Gives `m` the link's next sequence and inserts it, in the caller's transaction (alone,
+    /// or with the batch that made it: StoreChange.queuePeerMessage).
+    func insertPeerMessage(_ m: NewPeerMessage, _ db: Database, now: Double) throws -> UInt64 {
+        try ensureLink(db, m.localRegion, m.peerRegion)
+        try db.execute(sql: """
+            UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
+            WHERE local_region = ? AND peer_region = ?
+            """, arguments: [m.localRegion, m.peerRegion])
+        let next = try Int64.fetchOne(db, sql: "SELECT last_sent_sequence FROM peer_links WHERE local_region = ? AND peer_region = ?",
+                                      arguments: [m.localRegion, m.peerRegion]) ?? 0
+        let sequence = UInt64(next)
+        let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion, sequence: sequence)
+        try db.execute(sql: """
+            INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [m.localRegion, m.peerRegion, next, m.kind, m.body, sealed, now])
+        return sequence
     }
 
     public func pendingPeerMessages(localRegion: String, peerRegion: String, limit: Int) throws -> [PeerOutboxMessage] {
