@@ -128,4 +128,22 @@ import KMSCore
             #expect(file.range(of: Data(secret)) == nil)
         }
     }
+
+    /// A message the peer refused for good leaves the queue (the next one is sent) and stays
+    /// as a dead letter with the reason, counted apart from the pending ones.
+    @Test(arguments: StoreBackend.allCases)
+    func refusedMessageBecomesADeadLetter(_ backend: StoreBackend) throws {
+        guard let scratch = try ScratchStore.make(backend) else { return }
+        let store = try #require(try scratch.open() as? any PeerLinkStore)
+        for i in 1...3 {
+            _ = try store.enqueuePeerMessage(NewPeerMessage(localRegion: "us-east-1", peerRegion: "eu-west-1", kind: "k\(i)", body: "{}"),
+                                             now: Double(i))
+        }
+        try store.deadLetterPeerMessage(localRegion: "us-east-1", peerRegion: "eu-west-1", sequence: 1, reason: "{\"refused\":\"bad\"}", now: 7)
+        #expect(try store.pendingPeerMessages(localRegion: "us-east-1", peerRegion: "eu-west-1", limit: 10).map(\.sequence) == [2, 3])
+        #expect(try store.peerDeadLetters(localRegion: "us-east-1", peerRegion: "eu-west-1", limit: 10)
+                == [PeerDeadLetter(sequence: 1, kind: "k1", reason: "{\"refused\":\"bad\"}", createdAt: 1, refusedAt: 7)])
+        let link = try #require(try store.peerLinks().first { $0.peerRegion == "eu-west-1" })
+        #expect(link.pending == 2 && link.deadLetters == 1 && link.lastSentSequence == 3)
+    }
 }

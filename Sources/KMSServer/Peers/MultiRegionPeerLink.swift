@@ -41,9 +41,9 @@ struct MultiRegionPeerHandler: PeerMessageHandler {
                 service.sealPeerMaterialCheck(check, account: account, region: region, keyId: keyId, version: version)
             }
         }
-        catch { throw PeerLinkError.malformed("mrk-change: \(error)") }
+        catch { throw PeerLinkError.refused("mrk-change: \(error)") }
         guard !peerRegions.contains(change.targetRegion), service.multiRegion.servesLocally(change.targetRegion) else {
-            throw PeerLinkError.handlerFailed("mrk-change: this deployment does not serve \(change.targetRegion.prefix(64))")
+            throw PeerLinkError.refused("mrk-change: this deployment does not serve \(change.targetRegion.prefix(64))")
         }
         let router = service.multiRegion
         let routed = try service.registry.write { () throws(KMSError) -> (MultiRegionRouter.Routed, [StoreChange]) in

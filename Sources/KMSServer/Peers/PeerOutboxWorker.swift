@@ -122,6 +122,14 @@ final class PeerOutboxWorker: Sendable {
         let now = Date().timeIntervalSince1970
         if ack.status == PeerAck.applied {
             try handlers[message.kind]?.checkReply(ack.reply, to: message, keys: keys)
+        } else if ack.status == PeerAck.refused {
+            // Authentic (signed) and final: kept as a dead letter for `kms admin peers`, not retried.
+            try store.deadLetterPeerMessage(localRegion: message.localRegion, peerRegion: message.peerRegion,
+                                            sequence: message.sequence, reason: String(ack.reply.prefix(500)), now: now)
+            try store.recordPeerDeliveryAttempt(localRegion: message.localRegion, peerRegion: message.peerRegion, error: nil, now: now)
+            logger.warning("peer link \(message.peerRegion): #\(message.sequence) \(message.kind) refused for good; kept as a dead letter")
+            Console.line("kms: peer link: \(message.peerRegion) refused \(message.kind) #\(message.sequence): dead letter")
+            return
         } else if !(ack.status == PeerAck.duplicate && ack.lastAccepted >= message.sequence) {
             throw PeerHTTPClient.Failure("the peer did not apply #\(message.sequence) (\(ack.status))")
         }
