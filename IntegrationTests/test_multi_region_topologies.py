@@ -4,7 +4,9 @@ deployment"). Every test runs against:
 - one-deployment: one server (a two-node cluster in KMS_TEST_MODE=pg-two-nodes) started with
   --regions us-east-1,eu-west-1;
 - two-peers: two servers with their own data dirs, us-east-1 and eu-west-1, linked as peers
-  (single node: it starts and stops its own pair).
+  (single node: it starts and stops its own pair);
+- two-peers-postgresql: the same, us-east-1 on PostgreSQL (KMS_TEST_POSTGRES_URL, as under
+  scripts/with-postgres; skipped without it, failed under CI without it).
 
 It covers: a multi-Region key created in us-east-1 and replicated to eu-west-1; a ciphertext
 made in us-east-1 decrypts in eu-west-1 (with two peers, also with us-east-1 stopped); a
@@ -24,7 +26,7 @@ import pytest
 
 import cluster_mode
 from kms_harness import KmsServer, expect_error, free_port, key_arn, poll
-from test_peer_link import all_logs, assert_clean_stop, make_peer_key
+from test_peer_link import all_logs, assert_clean_stop, make_peer_key, pg_url  # noqa: F401 (pg_url: fixture)
 
 US, EU = "us-east-1", "eu-west-1"
 
@@ -58,20 +60,26 @@ def peer_args(local: str, peer: str, url: str, key: str) -> list:
 
 
 @pytest.fixture(params=["one-deployment",
-                        pytest.param("two-peers", marks=pytest.mark.single_node("starts its own pair of linked deployments"))])
+                        pytest.param("two-peers", marks=pytest.mark.single_node("starts its own pair of linked deployments")),
+                        pytest.param("two-peers-postgresql",
+                                     marks=pytest.mark.single_node("starts its own pair of linked deployments"))])
 def topology(request, server_factory, tmp_path):
     if request.param == "one-deployment":
         srv = request.getfixturevalue("one_deployment")
         yield Topology("one-deployment", srv.client(US), srv.client(EU), srv.account_id)
         return
+    # two-peers-postgresql: us-east-1 keeps its keys and outbox in PostgreSQL (the outbox row
+    # is then committed by PostgresKeyStore in the operation's transaction).
+    storage = ["--storage", request.getfixturevalue("pg_url")] if request.param == "two-peers-postgresql" else []
     key = str(tmp_path / "peer.key")
     make_peer_key(key)
     us_port, eu_port = free_port(), free_port()
     eu = server_factory(name="eu", dev=True, start=False, extra_args=peer_args(EU, US, f"http://127.0.0.1:{us_port}", key))
-    us = server_factory(name="us", dev=True, start=False, extra_args=peer_args(US, EU, f"http://127.0.0.1:{eu_port}", key))
+    us = server_factory(name="us", dev=True, start=False,
+                        extra_args=peer_args(US, EU, f"http://127.0.0.1:{eu_port}", key) + storage)
     eu.start(port=eu_port)
     us.start(port=us_port)
-    yield Topology("two-peers", us.client(US), eu.client(EU), us.account_id, stop_east=us.stop, start_east=us.start,
+    yield Topology(request.param, us.client(US), eu.client(EU), us.account_id, stop_east=us.stop, start_east=us.start,
                    servers=(us, eu))
     assert_clean_stop(us, eu)
 
