@@ -1,6 +1,7 @@
-"""Regions and multi-Region keys in one deployment (issue 13 §1, §2, §4 "the same suite with
-both regions served by one deployment"): one server started with --regions us-east-1,eu-west-1,
-driven by boto3 clients of each region."""
+"""Regions and multi-Region keys in one deployment (issue 13 §1, §2): one server started with
+--regions us-east-1,eu-west-1, driven by boto3 clients of each region. Create and replicate,
+decryption across regions, rotation reaching the replica and UpdatePrimaryRegion are
+test_multi_region_topologies.py, which runs them in one deployment and across two peers."""
 
 from __future__ import annotations
 
@@ -104,41 +105,8 @@ def test_keys_aliases_and_listings_are_per_region(east, west, account):
 
 # -- §2 multi-Region keys --------------------------------------------------------------
 
-def test_create_and_replicate(east, west, account):
-    md = east.create_key(MultiRegion=True, Description="primary")["KeyMetadata"]
-    key_id = md["KeyId"]
-    assert key_id.startswith("mrk-") and len(key_id) == 36 and int(key_id[4:], 16) >= 0
-    assert md["MultiRegion"] is True
-    assert md["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
-    assert md["MultiRegionConfiguration"]["PrimaryKey"] == {"Arn": key_arn(EAST, account, key_id), "Region": EAST}
-    assert md["MultiRegionConfiguration"]["ReplicaKeys"] == []
-    out = east.replicate_key(KeyId=key_id, ReplicaRegion=WEST, Description="replica",
-                             Tags=[{"TagKey": "side", "TagValue": "west"}])
-    replica = out["ReplicaKeyMetadata"]
-    assert replica["KeyState"] == "Creating" and replica["Enabled"] is False
-    assert replica["Arn"] == key_arn(WEST, account, key_id)
-    assert replica["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
-    assert out["ReplicaTags"] == [{"TagKey": "side", "TagValue": "west"}]
-    assert json.loads(out["ReplicaPolicy"])["Statement"]
-    wait_state(west, key_id, "Enabled")
-    west_md = west.describe_key(KeyId=key_id)["KeyMetadata"]
-    assert west_md["Description"] == "replica" and west_md["KeySpec"] == "SYMMETRIC_DEFAULT"
-    assert west_md["MultiRegionConfiguration"]["PrimaryKey"]["Region"] == EAST
-    assert west_md["MultiRegionConfiguration"]["ReplicaKeys"] == [{"Arn": key_arn(WEST, account, key_id), "Region": WEST}]
-    east_md = east.describe_key(KeyId=key_id)["KeyMetadata"]
-    assert east_md["MultiRegionConfiguration"]["ReplicaKeys"] == [{"Arn": key_arn(WEST, account, key_id), "Region": WEST}]
-    assert west.list_resource_tags(KeyId=key_id)["Tags"] == [{"TagKey": "side", "TagValue": "west"}]
-    assert east.list_resource_tags(KeyId=key_id)["Tags"] == []
-
-
-def test_ciphertexts_signatures_and_macs_work_across_regions(east, west):
-    key_id = mrk(east, west)
-    blob = east.encrypt(KeyId=key_id, Plaintext=b"made in the east", EncryptionContext={"a": "b"})["CiphertextBlob"]
-    out = west.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "b"})
-    assert out["Plaintext"] == b"made in the east" and ":eu-west-1:" in out["KeyId"]
-    blob = west.generate_data_key(KeyId=key_id, KeySpec="AES_256")["CiphertextBlob"]
-    assert len(east.decrypt(CiphertextBlob=blob, KeyId=key_id)["Plaintext"]) == 32
-
+def test_signatures_and_macs_work_across_regions(east, west):
+    # Ciphertexts across regions: test_multi_region_topologies.py (both topologies).
     sign = mrk(east, west, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
     signature = west.sign(KeyId=sign, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
     assert east.verify(KeyId=sign, Message=b"m", Signature=signature, SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"]
@@ -147,41 +115,6 @@ def test_ciphertexts_signatures_and_macs_work_across_regions(east, west):
     mac = mrk(east, west, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
     tag = east.generate_mac(KeyId=mac, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
     assert west.verify_mac(KeyId=mac, Message=b"m", Mac=tag, MacAlgorithm="HMAC_SHA_256")["MacValid"]
-
-
-def test_rotation_of_the_primary_reaches_the_replica(east, west):
-    key_id = mrk(east, west)
-    with expect_error("UnsupportedOperationException"):
-        west.enable_key_rotation(KeyId=key_id)
-    with expect_error("UnsupportedOperationException"):
-        west.rotate_key_on_demand(KeyId=key_id)
-    east.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=120)
-    status = west.get_key_rotation_status(KeyId=key_id)
-    assert status["KeyRotationEnabled"] is True and status["RotationPeriodInDays"] == 120
-    east.rotate_key_on_demand(KeyId=key_id)
-    rotations = west.list_key_rotations(KeyId=key_id)["Rotations"]
-    assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"]
-    assert west.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == \
-        east.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
-    blob = east.encrypt(KeyId=key_id, Plaintext=b"after rotation")["CiphertextBlob"]
-    assert west.decrypt(CiphertextBlob=blob)["Plaintext"] == b"after rotation"
-
-
-def test_update_primary_region(east, west, account):
-    key_id = mrk(east, west)
-    with expect_error("UnsupportedOperationException"):
-        west.update_primary_region(KeyId=key_id, PrimaryRegion=EAST)
-    east.update_primary_region(KeyId=key_id, PrimaryRegion=WEST)
-    poll(lambda: state(east, key_id) == "Enabled" and state(west, key_id) == "Enabled", timeout=20, what="update done")
-    assert west.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
-    east_cfg = east.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
-    assert east_cfg["MultiRegionKeyType"] == "REPLICA"
-    assert east_cfg["PrimaryKey"] == {"Arn": key_arn(WEST, account, key_id), "Region": WEST}
-    # The new primary carries rotation; the old one refuses it.
-    west.rotate_key_on_demand(KeyId=key_id)
-    with expect_error("UnsupportedOperationException"):
-        east.rotate_key_on_demand(KeyId=key_id)
-    assert len(east.list_key_rotations(KeyId=key_id)["Rotations"]) == 1
 
 
 def test_deletion_states(east, west):

@@ -391,3 +391,34 @@ def test_unreachable_peer_is_retried_with_backoff_and_reported(server_factory, t
     poll(lambda: links(us)[EU]["lastErrorAt"] > first_error_at, timeout=10, what="a retry")
     assert us.alive
     assert_clean_stop(us)
+
+
+def test_a_message_the_peer_refuses_for_good_becomes_a_dead_letter(pair):
+    """An authentic, in-order message the peer can never apply (here an mrk-change it cannot
+    read, put in us-east-1's outbox by hand) is answered with a signed refusal: us-east-1 keeps
+    it as a dead letter shown by `kms admin peers`, and the queue behind it moves on."""
+    import sqlite3
+    us, eu, proxy, key = pair
+    db = sqlite3.connect(os.path.join(us.data_dir, "kms.sqlite"), timeout=30)
+    with db:
+        db.execute("INSERT INTO peer_links (local_region, peer_region) VALUES (?, ?) ON CONFLICT DO NOTHING", (US, EU))
+        db.execute("UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1 "
+                   "WHERE local_region = ? AND peer_region = ?", (US, EU))
+        seq = db.execute("SELECT last_sent_sequence FROM peer_links WHERE local_region = ? AND peer_region = ?",
+                         (US, EU)).fetchone()[0]
+        db.execute("INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at) "
+                   "VALUES (?, ?, ?, 'mrk-change', '{\"format\": \"mrk-change-v0\"}', '[]', ?)", (US, EU, seq, time.time()))
+    db.close()
+    check = queue_check(us, US, EU)
+    assert check == seq + 1
+    poll(lambda: delivered(us, EU) and links(eu)[US]["lastReceivedSequence"] == check, timeout=20,
+         what="the queue moved past the refused message")
+    link = links(us)[EU]
+    assert link["pending"] == 0 and [d["sequence"] for d in link["deadLetters"]] == [seq], link
+    assert "mrk-change" in link["deadLetters"][0]["reason"] and link["deadLetters"][0]["kind"] == "mrk-change"
+    assert f"dead letter #{seq} mrk-change" in admin("peers", "--data-dir", us.data_dir).stdout
+    assert f"refused mrk-change #{seq} from {US} for good" in eu.logs()
+    assert f"applied link-check #{check} from {US}" in eu.logs()
+    # The refusal was signed: a forged one (no valid ack MAC) would have been retried instead.
+    assert eu.alive and us.alive
+

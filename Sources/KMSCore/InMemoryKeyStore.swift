@@ -8,6 +8,8 @@ public struct InMemoryKeyStore: KeyStore {
         let lock = NSLock()
         var keys: [String: KMSKey] = [:]
         var aliases: [String: Alias] = [:]
+        /// Peer messages queued by committed batches, in order (StoreChange.queuePeerMessage).
+        var peerOutbox: [NewPeerMessage] = []
     }
 
     private let box = Box()
@@ -43,7 +45,7 @@ public struct InMemoryKeyStore: KeyStore {
 
     public func apply(_ changes: [StoreChange]) throws {
         box.lock.lock(); defer { box.lock.unlock() }
-        var keys = box.keys, aliases = box.aliases
+        var keys = box.keys, aliases = box.aliases, outbox = box.peerOutbox
         for change in changes {
             let conflict = StoreConflict(object: change.target, expectedVersion: change.expectedVersion)
             switch change {
@@ -67,9 +69,15 @@ public struct InMemoryKeyStore: KeyStore {
                 aliases[ref] = nil
             case .putGrant, .removeGrant:
                 continue  // keeps no grants (GrantOnlyStore in the tests does)
+            case .queuePeerMessage(let m):
+                outbox.append(m)
             }
         }
         box.keys = keys
         box.aliases = aliases
+        box.peerOutbox = outbox
     }
+
+    /// The peer messages committed batches queued, oldest first (tests).
+    public func queuedPeerMessages() -> [NewPeerMessage] { box.lock.withLock { box.peerOutbox } }
 }

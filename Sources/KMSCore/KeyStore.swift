@@ -55,6 +55,10 @@ public enum StoreChange: Sendable {
     /// Grants are created and deleted, never updated: a put has base version 0.
     case putGrant(KMSGrant)
     case removeGrant(KMSGrant)
+    /// Queues a message for a peer deployment in the same batch (issue 13 §3). Not versioned:
+    /// the store gives it the link's next sequence; stores apply these after the batch's
+    /// other changes, so on PostgreSQL the link's row is locked last (no lock-order cycle).
+    case queuePeerMessage(NewPeerMessage)
 
     /// The object whose stored version the change depends on.
     public var target: StoreObject {
@@ -62,6 +66,7 @@ public enum StoreChange: Sendable {
         case .putKey(let k), .removeKey(let k): .key(account: k.account, region: k.region, keyId: k.keyId)
         case .putAlias(let a), .removeAlias(let a): .alias(account: a.account, region: a.region, aliasName: a.aliasName)
         case .putGrant(let g), .removeGrant(let g): .grant(account: g.account, region: g.region, keyId: g.keyId, grantId: g.grantId)
+        case .queuePeerMessage(let m): .peerLink(localRegion: m.localRegion, peerRegion: m.peerRegion)
         }
     }
 
@@ -70,6 +75,7 @@ public enum StoreChange: Sendable {
         case .putKey(let k), .removeKey(let k): k.storeVersion
         case .putAlias(let a), .removeAlias(let a): a.storeVersion
         case .putGrant(let g), .removeGrant(let g): g.storeVersion
+        case .queuePeerMessage: 0
         }
     }
 }
@@ -82,6 +88,8 @@ public enum StoreObject: Sendable, Hashable, CustomStringConvertible {
     case grant(account: String, region: String, keyId: String, grantId: String)
     /// An IAM entity (IdentityStore): kind is IdentityKind's raw value.
     case identity(account: String, kind: String, name: String)
+    /// A peer link's outbox (issue 13 §3).
+    case peerLink(localRegion: String, peerRegion: String)
 
     public var description: String {
         switch self {
@@ -89,6 +97,7 @@ public enum StoreObject: Sendable, Hashable, CustomStringConvertible {
         case .key(let account, let region, let keyId): "key \(account)/\(region)/\(keyId)"
         case .alias(let account, let region, let name): "alias \(account)/\(region)/\(name)"
         case .grant(let account, let region, let keyId, let grantId): "grant \(account)/\(region)/\(keyId)/\(grantId)"
+        case .peerLink(let local, let peer): "peer link \(local)->\(peer)"
         }
     }
 }

@@ -23,25 +23,31 @@ public protocol PeerLinkStore: Sendable {
     func recordPeerDeliveryAttempt(localRegion: String, peerRegion: String, error: String?, now: Double) throws
     /// Every link this store knows, with its pending message count.
     func peerLinks() throws -> [PeerLinkRecord]
+    /// The peer refused `sequence` for good (a signed refusal): the message leaves the queue
+    /// and stays as a dead letter with the reason, for `kms admin peers`.
+    func deadLetterPeerMessage(localRegion: String, peerRegion: String, sequence: UInt64, reason: String, now: Double) throws
+    /// The link's dead letters, oldest first (at most `limit`; secrets are not read).
+    func peerDeadLetters(localRegion: String, peerRegion: String, limit: Int) throws -> [PeerDeadLetter]
 }
 
-/// A message to queue: its body is JSON without secrets; `secrets` are sealed at rest and
-/// wrapped for the peer only when sent.
-public struct NewPeerMessage: Sendable {
-    public var localRegion: String
-    public var peerRegion: String
+/// A message the peer refused for good (PeerLinkStore.deadLetterPeerMessage).
+public struct PeerDeadLetter: Sendable, Equatable {
+    public var sequence: UInt64
     public var kind: String
-    public var body: String
-    public var secrets: [[UInt8]]
+    public var reason: String
+    public var createdAt: Double
+    public var refusedAt: Double
 
-    public init(localRegion: String, peerRegion: String, kind: String, body: String, secrets: [[UInt8]] = []) {
-        self.localRegion = localRegion
-        self.peerRegion = peerRegion
+    public init(sequence: UInt64, kind: String, reason: String, createdAt: Double, refusedAt: Double) {
+        self.sequence = sequence
         self.kind = kind
-        self.body = body
-        self.secrets = secrets
+        self.reason = reason
+        self.createdAt = createdAt
+        self.refusedAt = refusedAt
     }
 }
+
+// NewPeerMessage is in KMSCore (PeerOutboxChange.swift): a store batch can queue one.
 
 public struct PeerOutboxMessage: Sendable, Equatable {
     public var localRegion: String
@@ -77,12 +83,14 @@ public struct PeerLinkRecord: Sendable, Equatable {
     public var lastError: String?
     public var lastErrorAt: Double?
     public var pending: Int
+    /// Messages the peer refused for good (dead letters), not in `pending`.
+    public var deadLetters: Int = 0
     /// Row version (optimistic concurrency, as keys and aliases).
     public var version: Int64
 
     public init(localRegion: String, peerRegion: String, lastSentSequence: UInt64 = 0, lastReceivedSequence: UInt64 = 0,
                 lastReceivedAt: Double? = nil, lastSuccessAt: Double? = nil, lastError: String? = nil, lastErrorAt: Double? = nil,
-                pending: Int = 0, version: Int64 = 0) {
+                pending: Int = 0, deadLetters: Int = 0, version: Int64 = 0) {
         self.localRegion = localRegion
         self.peerRegion = peerRegion
         self.lastSentSequence = lastSentSequence
@@ -92,6 +100,7 @@ public struct PeerLinkRecord: Sendable, Equatable {
         self.lastError = lastError
         self.lastErrorAt = lastErrorAt
         self.pending = pending
+        self.deadLetters = deadLetters
         self.version = version
     }
 }

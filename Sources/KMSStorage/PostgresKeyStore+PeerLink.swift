@@ -18,21 +18,30 @@ extension PostgresKeyStore: PeerLinkStore {
         let rootKey = rootKey
         return try wait { [client, logger] in
             try await client.withTransaction(logger: logger) { conn in
-                try await Self.ensureLink(conn, m.localRegion, m.peerRegion, logger: logger)
-                let rows = try await conn.query("""
-                    UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
-                    WHERE local_region = \(m.localRegion) AND peer_region = \(m.peerRegion) RETURNING last_sent_sequence
-                    """, logger: logger).collect()
-                guard let next = try rows.first?.decode(Int64.self) else { throw StorageError("peer link row missing") }
-                let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion,
-                                                        sequence: UInt64(next))
-                try await conn.query("""
-                    INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
-                    VALUES (\(m.localRegion), \(m.peerRegion), \(next), \(m.kind), \(m.body), \(sealed), \(now))
-                    """, logger: logger)
-                return UInt64(next)
+                try await Self.insertPeerMessage(m, on: conn, rootKey: rootKey, now: now, logger: logger)
             }
         }
+    }
+
+    /// Gives `m` the link's next sequence and inserts it, in the caller's transaction (alone,
+    /// or with the batch that made it: StoreChange.queuePeerMessage). The UPDATE locks the
+    /// link's row until commit, so sequences become visible in order and a rolled-back batch
+    /// leaves no gap.
+    static func insertPeerMessage(_ m: NewPeerMessage, on conn: PostgresConnection, rootKey: RootKey, now: Double,
+                                  logger: Logger) async throws -> UInt64 {
+        try await ensureLink(conn, m.localRegion, m.peerRegion, logger: logger)
+        let rows = try await conn.query("""
+            UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
+            WHERE local_region = \(m.localRegion) AND peer_region = \(m.peerRegion) RETURNING last_sent_sequence
+            """, logger: logger).collect()
+        guard let next = try rows.first?.decode(Int64.self) else { throw StorageError("peer link row missing") }
+        let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion,
+                                                sequence: UInt64(next))
+        try await conn.query("""
+            INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
+            VALUES (\(m.localRegion), \(m.peerRegion), \(next), \(m.kind), \(m.body), \(sealed), \(now))
+            """, logger: logger)
+        return UInt64(next)
     }
 
     public func pendingPeerMessages(localRegion: String, peerRegion: String, limit: Int) throws -> [PeerOutboxMessage] {
@@ -40,7 +49,8 @@ extension PostgresKeyStore: PeerLinkStore {
         let rows = try wait { [client, logger] in
             try await client.query("""
                 SELECT sequence, kind, body, sealed_secrets, created_at FROM peer_outbox
-                WHERE local_region = \(localRegion) AND peer_region = \(peerRegion) ORDER BY sequence LIMIT \(limit)
+                WHERE local_region = \(localRegion) AND peer_region = \(peerRegion) AND refused_at IS NULL
+                ORDER BY sequence LIMIT \(limit)
                 """, logger: logger).collect()
         }
         return try rows.map { row in
@@ -110,16 +120,45 @@ extension PostgresKeyStore: PeerLinkStore {
             try await client.query("""
                 SELECT l.local_region, l.peer_region, l.last_sent_sequence, l.last_received_sequence, l.last_received_at,
                        l.last_success_at, l.last_error, l.last_error_at, l.version,
-                       (SELECT COUNT(*) FROM peer_outbox o WHERE o.local_region = l.local_region AND o.peer_region = l.peer_region)
+                       (SELECT COUNT(*) FROM peer_outbox o WHERE o.local_region = l.local_region AND o.peer_region = l.peer_region
+                            AND o.refused_at IS NULL),
+                       (SELECT COUNT(*) FROM peer_outbox o WHERE o.local_region = l.local_region AND o.peer_region = l.peer_region
+                            AND o.refused_at IS NOT NULL)
                 FROM peer_links l ORDER BY l.local_region, l.peer_region
                 """, logger: logger).collect()
         }
         return try rows.map { row in
-            let (local, peer, sent, received, receivedAt, successAt, error, errorAt, version, pending) =
-                try row.decode((String, String, Int64, Int64, Double?, Double?, String?, Double?, Int64, Int64).self)
+            let (local, peer, sent, received, receivedAt, successAt, error, errorAt, version, pending, dead) =
+                try row.decode((String, String, Int64, Int64, Double?, Double?, String?, Double?, Int64, Int64, Int64).self)
             return PeerLinkRecord(localRegion: local, peerRegion: peer, lastSentSequence: UInt64(max(0, sent)),
                                   lastReceivedSequence: UInt64(max(0, received)), lastReceivedAt: receivedAt, lastSuccessAt: successAt,
-                                  lastError: error, lastErrorAt: errorAt, pending: Int(pending), version: version)
+                                  lastError: error, lastErrorAt: errorAt, pending: Int(pending), deadLetters: Int(dead), version: version)
+        }
+    }
+
+    public func deadLetterPeerMessage(localRegion: String, peerRegion: String, sequence: UInt64, reason: String, now: Double) throws {
+        let s = try peerSequenceColumn(sequence)
+        try wait { [client, logger] in
+            try await client.query("""
+                UPDATE peer_outbox SET refused_at = \(now), refusal = \(reason)
+                WHERE local_region = \(localRegion) AND peer_region = \(peerRegion) AND sequence = \(s)
+                """, logger: logger)
+            return ()
+        }
+    }
+
+    public func peerDeadLetters(localRegion: String, peerRegion: String, limit: Int) throws -> [PeerDeadLetter] {
+        let limit = Int64(max(0, limit))
+        let rows = try wait { [client, logger] in
+            try await client.query("""
+                SELECT sequence, kind, refusal, created_at, refused_at FROM peer_outbox
+                WHERE local_region = \(localRegion) AND peer_region = \(peerRegion) AND refused_at IS NOT NULL
+                ORDER BY sequence LIMIT \(limit)
+                """, logger: logger).collect()
+        }
+        return try rows.map { row in
+            let (seq, kind, reason, createdAt, refusedAt) = try row.decode((Int64, String, String?, Double, Double).self)
+            return PeerDeadLetter(sequence: UInt64(max(0, seq)), kind: kind, reason: reason ?? "", createdAt: createdAt, refusedAt: refusedAt)
         }
     }
 }

@@ -238,7 +238,12 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
                 // Runs of new keys (a batch creating thousands) go in a few multi-row
                 // statements instead of one round trip per row; the rest one by one, in order.
                 var newKeys: [KMSKey] = []
+                var queued: [NewPeerMessage] = []
                 for change in changes {
+                    if case .queuePeerMessage(let m) = change {
+                        queued.append(m)  // last: see StoreChange.queuePeerMessage
+                        continue
+                    }
                     if case .putKey(let key) = change, key.storeVersion == 0 {
                         newKeys.append(key)
                         if newKeys.count == Self.bulkRows {
@@ -252,6 +257,8 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
                     try await Self.apply(change, on: conn, rootKey: rootKey, logger: logger)
                 }
                 try await Self.insertNewKeys(newKeys, on: conn, rootKey: rootKey, logger: logger)
+                let now = Date().timeIntervalSince1970
+                for m in queued { _ = try await Self.insertPeerMessage(m, on: conn, rootKey: rootKey, now: now, logger: logger) }
             }
         }
     }
@@ -372,6 +379,8 @@ public final class PostgresKeyStore: KeyStore, CredentialStore, @unchecked Senda
                 """)
         case .putGrant, .removeGrant:
             try await applyGrant(change, on: conn, logger: logger)
+        case .queuePeerMessage(let m):
+            _ = try await insertPeerMessage(m, on: conn, rootKey: rootKey, now: Date().timeIntervalSince1970, logger: logger)
         }
     }
 

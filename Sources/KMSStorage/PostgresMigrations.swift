@@ -192,6 +192,12 @@ enum PostgresMigrations {
             """,
             "CREATE UNIQUE INDEX custom_key_stores_name ON custom_key_stores (account, region, name)",
         ]),
+        // Peer link dead letters (issue 13 §3): a message the peer refused for good stays in
+        // the outbox, marked, out of the queue. PostgresKeyStore+PeerLink.
+        Migration(version: 10, name: "peer link dead letters", sql: [
+            "ALTER TABLE peer_outbox ADD COLUMN refused_at DOUBLE PRECISION",
+            "ALTER TABLE peer_outbox ADD COLUMN refusal TEXT",
+        ]),
     ]
 
     /// The newest version this build knows; a database ahead of it is refused (an older

@@ -20,6 +20,11 @@ extension SQLiteKeyStore: PeerLinkStore {
 
     static func registerPeerLinkMigration(_ m: inout DatabaseMigrator) {
         m.registerMigration("v4-peer-link") { db in try db.execute(sql: peerLinkTablesSQL) }
+        // Dead letters: a message the peer refused for good stays, marked, out of the queue.
+        m.registerMigration("v5-peer-dead-letters") { db in
+            try db.execute(sql: "ALTER TABLE peer_outbox ADD COLUMN refused_at DOUBLE")
+            try db.execute(sql: "ALTER TABLE peer_outbox ADD COLUMN refusal TEXT")
+        }
     }
 
     private func ensureLink(_ db: Database, _ local: String, _ peer: String) throws {
@@ -28,29 +33,33 @@ extension SQLiteKeyStore: PeerLinkStore {
     }
 
     public func enqueuePeerMessage(_ m: NewPeerMessage, now: Double) throws -> UInt64 {
-        try db.write { db in
-            try ensureLink(db, m.localRegion, m.peerRegion)
-            try db.execute(sql: """
-                UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
-                WHERE local_region = ? AND peer_region = ?
-                """, arguments: [m.localRegion, m.peerRegion])
-            let next = try Int64.fetchOne(db, sql: "SELECT last_sent_sequence FROM peer_links WHERE local_region = ? AND peer_region = ?",
-                                          arguments: [m.localRegion, m.peerRegion]) ?? 0
-            let sequence = UInt64(next)
-            let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion, sequence: sequence)
-            try db.execute(sql: """
-                INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [m.localRegion, m.peerRegion, next, m.kind, m.body, sealed, now])
-            return sequence
-        }
+        try db.write { db in try insertPeerMessage(m, db, now: now) }
+    }
+
+    /// Gives `m` the link's next sequence and inserts it, in the caller's transaction (alone,
+    /// or with the batch that made it: StoreChange.queuePeerMessage).
+    func insertPeerMessage(_ m: NewPeerMessage, _ db: Database, now: Double) throws -> UInt64 {
+        try ensureLink(db, m.localRegion, m.peerRegion)
+        try db.execute(sql: """
+            UPDATE peer_links SET last_sent_sequence = last_sent_sequence + 1, version = version + 1
+            WHERE local_region = ? AND peer_region = ?
+            """, arguments: [m.localRegion, m.peerRegion])
+        let next = try Int64.fetchOne(db, sql: "SELECT last_sent_sequence FROM peer_links WHERE local_region = ? AND peer_region = ?",
+                                      arguments: [m.localRegion, m.peerRegion]) ?? 0
+        let sequence = UInt64(next)
+        let sealed = try PeerSealedSecrets.seal(m.secrets, rootKey: rootKey, local: m.localRegion, peer: m.peerRegion, sequence: sequence)
+        try db.execute(sql: """
+            INSERT INTO peer_outbox (local_region, peer_region, sequence, kind, body, sealed_secrets, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [m.localRegion, m.peerRegion, next, m.kind, m.body, sealed, now])
+        return sequence
     }
 
     public func pendingPeerMessages(localRegion: String, peerRegion: String, limit: Int) throws -> [PeerOutboxMessage] {
         let rows = try db.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT sequence, kind, body, sealed_secrets, created_at FROM peer_outbox
-                WHERE local_region = ? AND peer_region = ? ORDER BY sequence LIMIT ?
+                WHERE local_region = ? AND peer_region = ? AND refused_at IS NULL ORDER BY sequence LIMIT ?
                 """, arguments: [localRegion, peerRegion, max(0, limit)])
         }
         return try rows.map { row in
@@ -104,7 +113,11 @@ extension SQLiteKeyStore: PeerLinkStore {
     public func peerLinks() throws -> [PeerLinkRecord] {
         try db.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT l.*, (SELECT COUNT(*) FROM peer_outbox o WHERE o.local_region = l.local_region AND o.peer_region = l.peer_region) AS pending
+                SELECT l.*,
+                    (SELECT COUNT(*) FROM peer_outbox o WHERE o.local_region = l.local_region AND o.peer_region = l.peer_region
+                        AND o.refused_at IS NULL) AS pending,
+                    (SELECT COUNT(*) FROM peer_outbox o WHERE o.local_region = l.local_region AND o.peer_region = l.peer_region
+                        AND o.refused_at IS NOT NULL) AS dead
                 FROM peer_links l ORDER BY l.local_region, l.peer_region
                 """).map { row in
                 PeerLinkRecord(localRegion: row["local_region"], peerRegion: row["peer_region"],
@@ -112,7 +125,28 @@ extension SQLiteKeyStore: PeerLinkStore {
                                lastReceivedSequence: UInt64(max(0, row["last_received_sequence"] as Int64)),
                                lastReceivedAt: row["last_received_at"], lastSuccessAt: row["last_success_at"],
                                lastError: row["last_error"], lastErrorAt: row["last_error_at"],
-                               pending: row["pending"], version: row["version"])
+                               pending: row["pending"], deadLetters: row["dead"], version: row["version"])
+            }
+        }
+    }
+
+    public func deadLetterPeerMessage(localRegion: String, peerRegion: String, sequence: UInt64, reason: String, now: Double) throws {
+        let s = try peerSequenceColumn(sequence)
+        try db.write { db in
+            try db.execute(sql: """
+                UPDATE peer_outbox SET refused_at = ?, refusal = ? WHERE local_region = ? AND peer_region = ? AND sequence = ?
+                """, arguments: [now, reason, localRegion, peerRegion, s])
+        }
+    }
+
+    public func peerDeadLetters(localRegion: String, peerRegion: String, limit: Int) throws -> [PeerDeadLetter] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT sequence, kind, refusal, created_at, refused_at FROM peer_outbox
+                WHERE local_region = ? AND peer_region = ? AND refused_at IS NOT NULL ORDER BY sequence LIMIT ?
+                """, arguments: [localRegion, peerRegion, max(0, limit)]).map { row in
+                PeerDeadLetter(sequence: UInt64(max(0, row["sequence"] as Int64)), kind: row["kind"], reason: row["refusal"] ?? "",
+                               createdAt: row["created_at"], refusedAt: row["refused_at"])
             }
         }
     }

@@ -168,6 +168,7 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
 
     private func write(_ changes: [StoreChange]) throws {
         try db.write { db in
+            var queued: [NewPeerMessage] = []
             for change in changes {
                 switch change {
                 case .putKey(let key): try put(key, db)
@@ -196,8 +197,12 @@ public final class SQLiteKeyStore: KeyStore, CredentialStore, @unchecked Sendabl
                     try requireOneRow(db, change)
                 case .putGrant(let g): try putGrant(g, db)
                 case .removeGrant(let g): try removeGrant(g, db)
+                case .queuePeerMessage(let m): queued.append(m)
                 }
             }
+            // Last, as on PostgreSQL (see StoreChange.queuePeerMessage); same transaction.
+            let now = Date().timeIntervalSince1970
+            for m in queued { _ = try insertPeerMessage(m, db, now: now) }
         }
     }
 

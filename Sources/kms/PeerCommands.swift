@@ -40,6 +40,10 @@ extension AdminCommand {
                         "lastSentSequence": l.record.lastSentSequence, "lastReceivedSequence": l.record.lastReceivedSequence,
                         "pending": l.record.pending,
                         "queue": l.queue.map { ["sequence": $0.sequence, "kind": $0.kind, "createdAt": $0.createdAt] as [String: Any] },
+                        "deadLetters": l.deadLetters.map {
+                            ["sequence": $0.sequence, "kind": $0.kind, "reason": $0.reason, "createdAt": $0.createdAt,
+                             "refusedAt": $0.refusedAt] as [String: Any]
+                        },
                     ]
                     if let t = l.record.lastSuccessAt { o["lastSuccessAt"] = t }
                     if let e = l.record.lastError { o["lastError"] = e }
@@ -55,9 +59,11 @@ extension AdminCommand {
             for l in links {
                 func time(_ t: Double?) -> String { t.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) } ?? "never" }
                 print("\(l.record.localRegion) -> \(l.record.peerRegion)\t\(l.state)\tlast success \(time(l.record.lastSuccessAt))"
-                      + "\tsent #\(l.record.lastSentSequence)\treceived #\(l.record.lastReceivedSequence)\tpending \(l.record.pending)")
+                      + "\tsent #\(l.record.lastSentSequence)\treceived #\(l.record.lastReceivedSequence)\tpending \(l.record.pending)"
+                      + (l.deadLetters.isEmpty ? "" : "\tdead letters \(l.record.deadLetters)"))
                 if let e = l.record.lastError { print("  last error (\(time(l.record.lastErrorAt))): \(e)") }
                 for m in l.queue { print("  pending #\(m.sequence) \(m.kind) queued \(time(m.createdAt))") }
+                for d in l.deadLetters { print("  dead letter #\(d.sequence) \(d.kind) refused \(time(d.refusedAt)): \(d.reason)") }
             }
         }
     }

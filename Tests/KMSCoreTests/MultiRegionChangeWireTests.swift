@@ -42,6 +42,41 @@ import Testing
         #expect(MultiRegionApplier.apply(received, to: there, now: 6) == nil)
     }
 
+    /// Imported material is never copied to a related key, so a change of an EXTERNAL key
+    /// carries none on the wire, not even wrapped: only a check of it (HMAC keyed by the
+    /// material), which the receiver seals into the replica's import records.
+    @Test func importedMaterialNeverTravels() throws {
+        let p = try primary()
+        var source = KMSKey(keyId: p.keyId, account: p.account, region: p.region, creationDate: p.creationDate, description: "",
+                            keyUsage: p.keyUsage, keySpec: p.keySpec, origin: "EXTERNAL", keyManager: p.keyManager,
+                            keyState: .enabled, policy: p.policy, tags: [], materials: p.materials)
+        source.multiRegion = p.multiRegion
+        let secret = try #require(source.materials.first?.secret)
+        for kind in [MultiRegionChange.Kind.createReplica, .synchronize] {
+            let change = MultiRegionChange(kind: kind, from: source, to: "eu-west-1", sequence: 2,
+                                           replica: ReplicaProperties(description: "", policy: "{}", tags: []))
+            let wire = try change.wireForm()
+            let check = try #require(MultiRegionMaterialCheck.value(of: secret, spec: .symmetricDefault, keyId: source.keyId, version: 1))
+            #expect(wire.secrets == [check] && check != secret)
+            #expect(!wire.body.contains(Data(secret).base64EncodedString()))
+            let received = try MultiRegionChange(wireBody: wire.body, secrets: wire.secrets) { _, region, keyId, version, c in
+                region == "eu-west-1" && keyId == source.keyId && version == 1 && c == check ? "sealed" : nil
+            }
+            #expect(received.shared.materials.isEmpty && received.shared.origin == "EXTERNAL")
+            #expect(received.shared.imports.records.map(\.peerCheck) == ["sealed"])
+            // Peer checks never travel onward.
+            #expect(!(try received.wireForm().body.contains("sealed")))
+        }
+        let wire = try MultiRegionChange(kind: .createReplica, from: source, to: "eu-west-1", sequence: 2,
+                                         replica: ReplicaProperties(description: "", policy: "{}", tags: [])).wireForm()
+        let created = try #require(MultiRegionApplier.apply(
+            try MultiRegionChange(wireBody: wire.body, secrets: wire.secrets) { _, _, _, _, _ in "sealed" }, to: nil, now: 5))
+        #expect(created.materials.isEmpty && created.keyState == .creating)
+        #expect(created.imports.records.map(\.peerCheck) == ["sealed"] && created.imports.records.allSatisfy { !$0.imported })
+        // A check missing from the secrets is refused (the counts must agree).
+        #expect(throws: MultiRegionWireError.self) { try MultiRegionChange(wireBody: wire.body, secrets: []) }
+    }
+
     @Test func malformedOrMismatchedMessagesAreRefused() throws {
         let change = MultiRegionChange(kind: .synchronize, from: try primary(), to: "eu-west-1", sequence: 2)
         let wire = try change.wireForm()

@@ -18,6 +18,11 @@ public struct ImportedMaterials: Sendable, Codable, Equatable {
         public var description: String?
         /// Imported as NEW_KEY_MATERIAL and not yet made current by RotateKeyOnDemand.
         public var pendingRotation: Bool
+        /// A replica whose primary is in a peer deployment (another root key, so another
+        /// KeyMaterialId for the same material): the primary's material check for this
+        /// version, sealed here (MultiRegionMaterialCheck). Lets ImportKeyMaterial recognise
+        /// the same material under the primary's KeyMaterialId. nil elsewhere.
+        public var peerCheck: String?
 
         public init(version: UInt32, materialId: String, imported: Bool, validTo: Double?, description: String?, pendingRotation: Bool) {
             self.version = version

@@ -40,6 +40,9 @@ public final class KeyRegistry: @unchecked Sendable {
     let mayBlock: @Sendable () -> Bool
     /// Told how long each store call took (metrics); nil measures nothing.
     let observeStore: (@Sendable (StoreCall, Duration) -> Void)?
+    /// Called after a committed batch queued peer messages (the peer link's sender then
+    /// delivers at once instead of at its next poll). Set once at start-up.
+    private var peerMessagesQueued: (@Sendable () -> Void)?
 
     /// The kinds of store call, for storage latency metrics.
     public enum StoreCall: String, Sendable, CaseIterable { case read, list, write }
@@ -51,6 +54,11 @@ public final class KeyRegistry: @unchecked Sendable {
         self.store = store
         self.capacity = max(1, capacity)
         self.mayBlock = mayBlock
+    }
+
+    /// Installs the hook run after a committed batch that queued peer messages.
+    public func onPeerMessagesQueued(_ hook: @escaping @Sendable () -> Void) {
+        stateLock.withLock { peerMessagesQueued = hook }
     }
 
     static func keyRef(_ account: String, _ region: String, _ keyId: String) -> Ref { Ref(account: account, region: region, name: keyId) }
@@ -152,7 +160,7 @@ public final class KeyRegistry: @unchecked Sendable {
             switch object {
             case .key(let account, let region, let keyId): state.keys.remove(Self.keyRef(account, region, keyId))
             case .alias(let account, let region, let name): state.aliases.remove(Self.aliasRef(account, region, name))
-            case .grant, .identity: continue  // held by GrantRegistry / IdentityRegistry
+            case .grant, .identity, .peerLink: continue  // held by GrantRegistry / IdentityRegistry; not cached
             }
         }
     }
@@ -211,6 +219,9 @@ public final class KeyRegistry: @unchecked Sendable {
                 throw KMSError.storeUnavailable
             }
             publish(changes, generation: generation)
+            if changes.contains(where: { if case .queuePeerMessage = $0 { true } else { false } }) {
+                stateLock.withLock { peerMessagesQueued }?()
+            }
             return result
         }
     }
@@ -231,7 +242,7 @@ public final class KeyRegistry: @unchecked Sendable {
                 switch change.target {
                 case .key(let account, let region, let keyId): state.keys.remove(Self.keyRef(account, region, keyId))
                 case .alias(let account, let region, let name): state.aliases.remove(Self.aliasRef(account, region, name))
-                case .grant, .identity: continue  // held by GrantRegistry / IdentityRegistry
+                case .grant, .identity, .peerLink: continue  // held by GrantRegistry / IdentityRegistry; not cached
                 }
             }
             return
@@ -247,6 +258,7 @@ public final class KeyRegistry: @unchecked Sendable {
                 state.aliases.put(Self.aliasRef(a.account, a.region, a.aliasName), a, capacity: capacity)
             case .removeAlias(let a): state.aliases.remove(Self.aliasRef(a.account, a.region, a.aliasName))
             case .putGrant, .removeGrant: continue  // GrantRegistry publishes grants
+            case .queuePeerMessage: continue  // the outbox is not cached
             }
         }
     }

@@ -110,8 +110,10 @@ public enum MultiRegionApplier {
             if external {
                 var imports = c.shared.imports
                 for r in imports.records {
-                    imports.update(.init(version: r.version, materialId: r.materialId, imported: false, validTo: nil,
-                                         description: r.description, pendingRotation: r.pendingRotation))
+                    var copy = ImportedMaterials.Record(version: r.version, materialId: r.materialId, imported: false, validTo: nil,
+                                                        description: r.description, pendingRotation: r.pendingRotation)
+                    copy.peerCheck = r.peerCheck
+                    imports.update(copy)
                 }
                 key.imports = imports
             }
@@ -137,8 +139,10 @@ public enum MultiRegionApplier {
             } else {
                 // New imported material versions (rotations) are expected here too, to be imported.
                 for r in c.shared.imports.records where key.imports.record(version: r.version) == nil {
-                    key.imports.update(.init(version: r.version, materialId: r.materialId, imported: false, validTo: nil,
-                                             description: r.description, pendingRotation: r.pendingRotation))
+                    var copy = ImportedMaterials.Record(version: r.version, materialId: r.materialId, imported: false, validTo: nil,
+                                                        description: r.description, pendingRotation: r.pendingRotation)
+                    copy.peerCheck = r.peerCheck
+                    key.imports.update(copy)
                 }
             }
             key.rotation = c.shared.rotation

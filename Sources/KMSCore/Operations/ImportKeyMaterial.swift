@@ -72,6 +72,15 @@ extension KMSService {
             var materialId = importTokens.materialId(keyId: key.keyId, identity: identity)
             let legacyId = ImportWrapping.legacyMaterialId(identity)
             if records.record(materialId: materialId) == nil, records.record(materialId: legacyId) != nil { materialId = legacyId }
+            // A replica of a primary in a peer deployment: the primary's ids are keyed by its
+            // root, so the same material is recognised by the check it sent (sealed here).
+            if records.record(materialId: materialId) == nil,
+               let match = records.records.first(where: { r in
+                   r.peerCheck.map { importTokens.peerCheckMatches($0, identity: identity, account: key.account, region: key.region,
+                                                                   keyId: key.keyId, version: r.version) } ?? false
+               }) {
+                materialId = match.materialId
+            }
 
             if let existing = records.record(materialId: materialId) {
                 // The same material again: it comes back under its version (reimport).
@@ -285,6 +294,31 @@ public final class ImportTokenSealer: Sendable {
         return mac.finalize().map { String($0, radix: 16).leftPadded(2) }.joined()
     }
 
+    /// Seals a multi-Region material check received from a peer (MultiRegionMaterialCheck)
+    /// under a key derived from this deployment's token key, bound to the replica and version.
+    func sealPeerCheck(_ check: [UInt8], account: String, region: String, keyId: String, version: UInt32) -> String? {
+        guard let box = try? AES.GCM.seal(check, using: peerCheckKey, authenticating: Self.peerCheckAAD(account, region, keyId, version)),
+              let combined = box.combined else { return nil }
+        return Base64.encode(Array(combined))
+    }
+
+    /// Whether `identity` (of material being imported) is the material the sealed check names.
+    func peerCheckMatches(_ sealed: String, identity: [UInt8], account: String, region: String, keyId: String, version: UInt32) -> Bool {
+        guard let bytes = Base64.decode(sealed), let box = try? AES.GCM.SealedBox(combined: bytes),
+              let check = try? AES.GCM.open(box, using: peerCheckKey, authenticating: Self.peerCheckAAD(account, region, keyId, version)) else {
+            return false
+        }
+        return ImportWrapping.constantTimeEquals(Array(check), MultiRegionMaterialCheck.value(identity: identity, keyId: keyId, version: version))
+    }
+
+    private var peerCheckKey: SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array("kms-mrk-material-check-seal-v1".utf8), outputByteCount: 32)
+    }
+
+    private static func peerCheckAAD(_ account: String, _ region: String, _ keyId: String, _ version: UInt32) -> [UInt8] {
+        Array("kms-mrk-material-check|\(account)|\(region)|\(keyId)|\(version)".utf8)
+    }
+
     func open(_ token: [UInt8]) -> ImportTokenContents? {
         guard let box = try? AES.GCM.SealedBox(combined: token),
               let plain = try? AES.GCM.open(box, using: key, authenticating: Self.aad) else { return nil }
@@ -376,6 +410,12 @@ enum ImportWrapping {
             // The id follows the key pair, not its encoding: the same private key re-encoded is the same material.
             return (material, parsed.publicKeyDER)
         }
+    }
+
+    /// What a material's id and check follow: the material, or an asymmetric key's public key.
+    static func identity(of secret: [UInt8], spec: KeySpec) -> [UInt8]? {
+        if spec == .symmetricDefault || spec.macAlgorithm != nil { return secret }
+        return (try? AsymmetricPrivateKey(spec: spec, privateKeyBytes: secret))?.publicKeyDER
     }
 
     static func keyMaterial(_ secret: [UInt8], spec: KeySpec, version: UInt32, id: String, at now: Double) throws(KMSError) -> KeyMaterial {

@@ -176,6 +176,11 @@ extension KMSService {
         return steps.count
     }
 
+    /// Seals a material check a peer sent for `region`'s replica (MultiRegionMaterialCheck).
+    public func sealPeerMaterialCheck(_ check: [UInt8], account: String, region: String, keyId: String, version: UInt32) -> String? {
+        importTokens.sealPeerCheck(check, account: account, region: region, keyId: keyId, version: version)
+    }
+
     /// Shared rotation settings are changed on the primary only (AWS refuses them on a replica).
     func requireNotReplica(_ key: KMSKey) throws(KMSError) {
         if let config = key.multiRegion, config.keyType == .replica {

@@ -8,20 +8,16 @@ import KMSStorage
 /// applies it with `MultiRegionApplier` into its own store.
 struct MultiRegionPeerReplication: MultiRegionReplication {
     let settings: PeerLinkSettings
-    let store: any PeerLinkStore
 
     func serves(region: String) -> Bool { settings.peers[region] != nil }
 
-    /// Queued in its own transaction, before the operation's batch commits: if that batch
-    /// conflicts and re-runs, the change is queued again, which the receiver ignores (the
-    /// applier only moves forward). Returns no store changes (see ARCHITECTURE.md).
+    /// The outbox row is a change of the operation's own batch: it commits with the
+    /// operation or not at all, so a batch that fails or conflicts (and re-runs) leaves no
+    /// message for the peer to apply.
     func enqueue(_ change: MultiRegionChange) throws(KMSError) -> [StoreChange] {
         let wire = try change.wireForm()
-        let message = NewPeerMessage(localRegion: settings.localRegion, peerRegion: change.targetRegion,
-                                     kind: MultiRegionPeerHandler.kind, body: wire.body, secrets: wire.secrets)
-        do { _ = try store.enqueuePeerMessage(message, now: Date().timeIntervalSince1970) }
-        catch { throw KMSError.storeUnavailable }
-        return []
+        return [.queuePeerMessage(NewPeerMessage(localRegion: settings.localRegion, peerRegion: change.targetRegion,
+                                                 kind: MultiRegionPeerHandler.kind, body: wire.body, secrets: wire.secrets))]
     }
 }
 
@@ -40,10 +36,14 @@ struct MultiRegionPeerHandler: PeerMessageHandler {
 
     func apply(_ message: PeerInboundMessage, keys: PeerLinkKeys) throws -> String {
         let change: MultiRegionChange
-        do { change = try MultiRegionChange(wireBody: message.body, secrets: message.secrets) }
-        catch { throw PeerLinkError.malformed("mrk-change: \(error)") }
+        do {
+            change = try MultiRegionChange(wireBody: message.body, secrets: message.secrets) { [service] account, region, keyId, version, check in
+                service.sealPeerMaterialCheck(check, account: account, region: region, keyId: keyId, version: version)
+            }
+        }
+        catch { throw PeerLinkError.refused("mrk-change: \(error)") }
         guard !peerRegions.contains(change.targetRegion), service.multiRegion.servesLocally(change.targetRegion) else {
-            throw PeerLinkError.handlerFailed("mrk-change: this deployment does not serve \(change.targetRegion.prefix(64))")
+            throw PeerLinkError.refused("mrk-change: this deployment does not serve \(change.targetRegion.prefix(64))")
         }
         let router = service.multiRegion
         let routed = try service.registry.write { () throws(KMSError) -> (MultiRegionRouter.Routed, [StoreChange]) in

@@ -16,6 +16,8 @@ public enum PeerAdmin {
     public struct LinkStatus: Sendable {
         public let record: PeerLinkRecord
         public let queue: [(sequence: UInt64, kind: String, createdAt: Double)]
+        /// Messages the peer refused for good (not retried; they no longer block the queue).
+        public var deadLetters: [PeerDeadLetter] = []
 
         /// reachable: the last delivery attempt succeeded; unreachable: it failed; idle: never sent.
         public var state: String {
@@ -39,7 +41,9 @@ public enum PeerAdmin {
         return try store.peerLinks().map { link in
             let queue = try store.pendingPeerMessages(localRegion: link.localRegion, peerRegion: link.peerRegion, limit: queueLimit)
                 .map { (sequence: $0.sequence, kind: $0.kind, createdAt: $0.createdAt) }
-            return LinkStatus(record: link, queue: queue)
+            var status = LinkStatus(record: link, queue: queue)
+            status.deadLetters = try store.peerDeadLetters(localRegion: link.localRegion, peerRegion: link.peerRegion, limit: queueLimit)
+            return status
         }
     }
 

@@ -115,6 +115,9 @@ struct PeerAck: Codable, Sendable, Equatable {
     var message: String?
 
     static let applied = "applied", duplicate = "duplicate"
+    /// The handler refused the message for good: the receiver recorded its sequence (the link
+    /// moves on) and the sender sets the message aside as a dead letter. `reply` says why.
+    static let refused = "refused"
 
     /// `keys` is the message's direction (sender → receiver); the ack is MACed under its ack key.
     static func make(keys: PeerLinkKeys, status: String, sequence: UInt64, lastAccepted: UInt64, reply: String) -> PeerAck {
@@ -147,6 +150,9 @@ enum PeerLinkError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownKind(String)
     case handlerFailed(String)
     case outOfOrder(expected: UInt64, got: UInt64)
+    /// The message is authentic and in order but can never be applied here (its content):
+    /// answered with a signed `refused` ack, never retried (a dead letter on the sender).
+    case refused(String)
 
     var code: String {
         switch self {
@@ -159,6 +165,7 @@ enum PeerLinkError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownKind: "PeerUnknownMessageKind"
         case .handlerFailed: "PeerHandlerFailed"
         case .outOfOrder: "PeerSequenceOutOfOrder"
+        case .refused: "PeerMessageRefused"
         }
     }
 
@@ -169,6 +176,7 @@ enum PeerLinkError: Error, Sendable, Equatable, CustomStringConvertible {
         case .authentication, .wrongReceiver, .unknownSender: 403
         case .handlerFailed: 500
         case .outOfOrder: 409
+        case .refused: 422
         }
     }
 
@@ -182,6 +190,7 @@ enum PeerLinkError: Error, Sendable, Equatable, CustomStringConvertible {
         case .expired: "the message's timestamp is outside the accepted window (clock skew, or a replay)"
         case .unknownKind(let k): "unknown peer message kind \(k); nothing was applied"
         case .handlerFailed(let m): "the message could not be applied: \(m)"
+        case .refused(let m): "the message can never be applied here: \(m)"
         case .outOfOrder(let expected, let got): "sequence \(got) out of order: \(expected) is the next this deployment accepts"
         }
     }

@@ -89,8 +89,16 @@ final class PeerReceiver: Sendable {
             }
             let message = PeerInboundMessage(sender: envelope.sender, receiver: envelope.receiver, sequence: envelope.sequence,
                                              kind: envelope.kind, body: envelope.body, secrets: try envelope.unwrapSecrets(keys))
-            let reply: String
+            var reply: String
+            var status = PeerAck.applied
             do { reply = try handler.apply(message, keys: keys) }
+            catch PeerLinkError.refused(let why) {
+                // Never applicable here: recorded like an applied message so the link moves on,
+                // and answered with a signed refusal the sender keeps as a dead letter.
+                status = PeerAck.refused
+                reply = Self.refusalReply(why)
+                Console.line("kms: peer link: refused \(envelope.kind) #\(envelope.sequence) from \(envelope.sender) for good")
+            }
             catch let error as PeerLinkError { throw error }
             catch { throw PeerLinkError.handlerFailed(String(describing: error)) }
             do {
@@ -101,10 +109,18 @@ final class PeerReceiver: Sendable {
                 return PeerAck.make(keys: keys, status: PeerAck.duplicate, sequence: envelope.sequence,
                                     lastAccepted: conflict.lastAccepted, reply: "")
             }
-            applied.add(1, ordering: .relaxed)
-            Console.line("kms: peer link: applied \(envelope.kind) #\(envelope.sequence) from \(envelope.sender)")
-            return PeerAck.make(keys: keys, status: PeerAck.applied, sequence: envelope.sequence, lastAccepted: envelope.sequence, reply: reply)
+            if status == PeerAck.applied {
+                applied.add(1, ordering: .relaxed)
+                Console.line("kms: peer link: applied \(envelope.kind) #\(envelope.sequence) from \(envelope.sender)")
+            }
+            return PeerAck.make(keys: keys, status: status, sequence: envelope.sequence, lastAccepted: envelope.sequence, reply: reply)
         }
+    }
+
+    /// A refusal's reply: why, as JSON (no secrets: handlers word their refusals without them).
+    static func refusalReply(_ why: String) -> String {
+        let data = try? JSONSerialization.data(withJSONObject: ["refused": String(why.prefix(400))], options: [.sortedKeys])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     private func lastAccepted(from sender: String) throws -> UInt64 {

@@ -49,12 +49,14 @@ struct PeerLinkWiring: Sendable {
         var handlers = PeerMessageHandlers()
         if let service {
             handlers.register(MultiRegionPeerHandler(service: service, peerRegions: Set(settings.peers.keys)))
-            service.multiRegion.install(peers: MultiRegionPeerReplication(settings: settings, store: linkStore))
+            service.multiRegion.install(peers: MultiRegionPeerReplication(settings: settings))
         }
         let receiver = PeerReceiver(settings: settings, store: linkStore, handlers: handlers)
         let worker = PeerOutboxWorker(settings: settings, store: linkStore, handlers: handlers,
                                       client: PeerHTTPClient(caFile: config.peerCAFile), lease: lease,
                                       pollInterval: config.peerPollInterval, maxBackoff: config.peerMaxBackoff)
+        // A commit that queued a peer message wakes the sender (no wait for the next poll).
+        service?.registry.onPeerMessagesQueued { [worker] in worker.wake() }
         for (region, url) in settings.peers.sorted(by: { $0.key < $1.key }) {
             Console.line("kms: peer link: \(settings.localRegion) <-> \(region) at \(url) (peer key \(settings.key.keyId))")
         }

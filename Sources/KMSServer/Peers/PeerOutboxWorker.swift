@@ -22,6 +22,8 @@ final class PeerOutboxWorker: Sendable {
     let maxBackoff: Double
     let logger: Logger
     private let tasks = Mutex<[Task<Void, Never>]>([])
+    /// Per peer: ends an idle wait when a commit queued a message (`wake()`).
+    private let wakeups: [String: PeerWakeup]
 
     init(settings: PeerLinkSettings, store: any PeerLinkStore, handlers: PeerMessageHandlers, client: PeerHTTPClient,
          lease: any JobLease, pollInterval: Double = 1, initialBackoff: Double = 0.5, maxBackoff: Double = 30,
@@ -35,7 +37,12 @@ final class PeerOutboxWorker: Sendable {
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
         self.logger = logger
+        wakeups = Dictionary(uniqueKeysWithValues: settings.peers.keys.map { ($0, PeerWakeup()) })
     }
+
+    /// A commit queued a message: idle links look at their outbox now, not at the next poll.
+    /// A link backing off after a failure keeps its backoff.
+    func wake() { for w in wakeups.values { w.wake() } }
 
     func start() {
         let started = settings.peers.keys.sorted().map { peer in
@@ -44,23 +51,30 @@ final class PeerOutboxWorker: Sendable {
         tasks.withLock { $0 += started }
     }
 
-    func stop() { tasks.withLock { $0 }.forEach { $0.cancel() } }
+    func stop() {
+        tasks.withLock { $0 }.forEach { $0.cancel() }
+        wake()
+    }
 
     private func run(peer: String) async {
         var backoff = initialBackoff
         while !Task.isCancelled {
             var wait = pollInterval
+            var wakeable = false
             if lease.isHeld {
                 let outcome = (try? await NIOThreadPool.singleton.runIfActive { [self] in deliverPending(to: peer) }) ?? .failed
                 switch outcome {
-                case .idle: backoff = initialBackoff
+                case .idle: backoff = initialBackoff; wakeable = true
                 case .delivered: backoff = initialBackoff; wait = 0
                 case .failed:
                     wait = backoff
                     backoff = min(maxBackoff, backoff * 2)
                 }
             }
-            if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) }
+            if wait > 0 {
+                if wakeable, let wakeup = wakeups[peer] { await wakeup.wait(seconds: wait) }
+                else { try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) }
+            }
         }
     }
 
@@ -108,11 +122,61 @@ final class PeerOutboxWorker: Sendable {
         let now = Date().timeIntervalSince1970
         if ack.status == PeerAck.applied {
             try handlers[message.kind]?.checkReply(ack.reply, to: message, keys: keys)
+        } else if ack.status == PeerAck.refused {
+            // Authentic (signed) and final: kept as a dead letter for `kms admin peers`, not retried.
+            try store.deadLetterPeerMessage(localRegion: message.localRegion, peerRegion: message.peerRegion,
+                                            sequence: message.sequence, reason: String(ack.reply.prefix(500)), now: now)
+            try store.recordPeerDeliveryAttempt(localRegion: message.localRegion, peerRegion: message.peerRegion, error: nil, now: now)
+            logger.warning("peer link \(message.peerRegion): #\(message.sequence) \(message.kind) refused for good; kept as a dead letter")
+            Console.line("kms: peer link: \(message.peerRegion) refused \(message.kind) #\(message.sequence): dead letter")
+            return
         } else if !(ack.status == PeerAck.duplicate && ack.lastAccepted >= message.sequence) {
             throw PeerHTTPClient.Failure("the peer did not apply #\(message.sequence) (\(ack.status))")
         }
         try store.removePeerMessage(localRegion: message.localRegion, peerRegion: message.peerRegion, sequence: message.sequence)
         try store.recordPeerDeliveryAttempt(localRegion: message.localRegion, peerRegion: message.peerRegion, error: nil, now: now)
         Console.line("kms: peer link: \(message.peerRegion) acknowledged \(message.kind) #\(message.sequence) (\(ack.status))")
+    }
+}
+
+/// An idle wait that a commit can end early: `wait(seconds:)` returns after the time, or at
+/// once on `wake()` (also one that came while nobody was waiting, so none is missed).
+final class PeerWakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var token: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    func wake() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { s in
+            guard let w = s.waiter else { s.pending = true; return nil }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    func wait(seconds: Double) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let token: UInt64? = state.withLock { s in
+                if s.pending { s.pending = false; return nil }
+                s.token &+= 1
+                s.waiter = c
+                return s.token
+            }
+            guard let token else { return c.resume() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+                // Only this wait's timer resumes it (a woken wait's timer finds another token or none).
+                let waiter: CheckedContinuation<Void, Never>? = state.withLock { s in
+                    guard s.token == token, let w = s.waiter else { return nil }
+                    s.waiter = nil
+                    return w
+                }
+                waiter?.resume()
+            }
+        }
     }
 }
