@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // OIDC JWT verification for STS AssumeRoleWithWebIdentity (issue 9).
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        // X.509 parsing (CloudHSM trust anchors); already built for jwt-kit.
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.15.0"),
         // Seed files (`--seed`, issue 12): YAML.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
@@ -48,7 +50,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSCore", dependencies: [
-            "KMSCrypto", "IAMPolicy",
+            "KMSCrypto", "IAMPolicy", .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "KMSStorage", dependencies: [

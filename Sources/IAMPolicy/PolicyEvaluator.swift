@@ -82,21 +82,32 @@ public struct PolicyEvaluator: Sendable {
 
         // Only the statement lists are taken out of the policies: binding a whole policy
         // (`if let p = ...`, `for p in ...`) copies it, a reference count per field.
+        // Without a report, an Allow that cannot raise what is already allowed is not weighed
+        // (its conditions are skipped): only Denies can still change the decision. Statements
+        // are walked through buffer pointers, so none is retained and released per request.
         if resourcePolicy != nil {
-            for s in resourcePolicy.unsafelyUnwrapped.statements {
-                let who = s.principalMatch(c.principal)
-                guard who != .none, s.appliesIgnoringPrincipal(c) else { continue }
-                if reportMatches { matched.append(MatchedStatement(source: .resourcePolicy, policyName: resourcePolicy.unsafelyUnwrapped.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
-                if s.effect == .deny { resourceDeny = true } else if who > resourceAllow { resourceAllow = who }
+            resourcePolicy.unsafelyUnwrapped.statements.withUnsafeBufferPointer { statements in
+                for s in statements {
+                    let who = s.principalMatch(c.principal)
+                    guard who != .none else { continue }
+                    if !reportMatches, s.effect == .allow, who <= resourceAllow { continue }
+                    guard s.appliesIgnoringPrincipal(c) else { continue }
+                    if reportMatches { matched.append(MatchedStatement(source: .resourcePolicy, policyName: resourcePolicy.unsafelyUnwrapped.name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
+                    if s.effect == .deny { resourceDeny = true } else if who > resourceAllow { resourceAllow = who }
+                }
             }
         }
         // Identity policies belong to IAM principals; a service or anonymous caller has none.
         let hasIdentity = c.principal.kind != .service && c.principal.kind != .anonymous
         if hasIdentity {
             for i in identityPolicies.indices {
-                for s in identityPolicies[i].statements where s.appliesIgnoringPrincipal(c) {
-                    if reportMatches { matched.append(MatchedStatement(source: .identityPolicy(i), policyName: identityPolicies[i].name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
-                    if s.effect == .deny { identityDeny = true } else { identityAllow = true }
+                identityPolicies[i].statements.withUnsafeBufferPointer { statements in
+                    for s in statements {
+                        if !reportMatches, s.effect == .allow, identityAllow { continue }
+                        guard s.appliesIgnoringPrincipal(c) else { continue }
+                        if reportMatches { matched.append(MatchedStatement(source: .identityPolicy(i), policyName: identityPolicies[i].name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
+                        if s.effect == .deny { identityDeny = true } else { identityAllow = true }
+                    }
                 }
             }
         }
@@ -104,9 +115,13 @@ public struct PolicyEvaluator: Sendable {
         if sessionApplies, sessionPolicies != nil {
             let sessions = sessionPolicies.unsafelyUnwrapped
             for i in sessions.indices {
-                for s in sessions[i].statements where s.appliesIgnoringPrincipal(c) {
-                    if reportMatches { matched.append(MatchedStatement(source: .sessionPolicy(i), policyName: sessions[i].name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
-                    if s.effect == .deny { sessionDeny = true } else { sessionAllow = true }
+                sessions[i].statements.withUnsafeBufferPointer { statements in
+                    for s in statements {
+                        if !reportMatches, s.effect == .allow, sessionAllow { continue }
+                        guard s.appliesIgnoringPrincipal(c) else { continue }
+                        if reportMatches { matched.append(MatchedStatement(source: .sessionPolicy(i), policyName: sessions[i].name, sid: s.sid, statementIndex: s.index, effect: s.effect)) }
+                        if s.effect == .deny { sessionDeny = true } else { sessionAllow = true }
+                    }
                 }
             }
         }

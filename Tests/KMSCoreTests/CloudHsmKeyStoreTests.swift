@@ -79,7 +79,8 @@ final class FakeCloudHsmToken: CloudHsmConnector, @unchecked Sendable {
     let root = Caller(account: "111122223333", region: "us-east-1", accessKeyId: "AKIAROOT",
                       principalArn: "arn:aws:iam::111122223333:root")
     static let cluster = "cluster-234abcdefgh"
-    static let pem = "-----BEGIN CERTIFICATE-----\n" + Base64.encode([0x30] + Array(repeating: 1, count: 100)) + "\n-----END CERTIFICATE-----\n"
+    /// A real self-signed certificate: the trust anchor must parse as X.509.
+    static let pem = "-----BEGIN CERTIFICATE-----\nMIIBozCCAUmgAwIBAgIUdEVnWdpmtxrRBVZwsA0TzgFtAZ4wCgYIKoZIzj0EAwIw\nJjEkMCIGA1UEAwwbc3dpZnQta21zIHRlc3QgdHJ1c3QgYW5jaG9yMCAXDTI2MTEz\nMDAwNTM1MFoYDzIxMjYxMTA2MDA1MzUwWjAmMSQwIgYDVQQDDBtzd2lmdC1rbXMg\ndGVzdCB0cnVzdCBhbmNob3IwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAT83Txg\n1Sls0XlT47US5So8INNHSORnT/wFc1FiIwsqOAWzNEIl7pLmp2YURBzqp02wEYIE\n2H2hyQpHcB1sqqI2o1MwUTAdBgNVHQ4EFgQUrOPRXV+AQnMbngCRWwLdqMCtDu0w\nHwYDVR0jBBgwFoAUrOPRXV+AQnMbngCRWwLdqMCtDu0wDwYDVR0TAQH/BAUwAwEB\n/zAKBggqhkjOPQQDAgNIADBFAiEAsqeljGCpawQy1C9qmg7IoFR/TLgwFGuL8bWi\n7fzALekCIHXA65KDQB8/wrT2iQv7F8YoEx6DqKny5/joPNd6lhQ+\n-----END CERTIFICATE-----\n"
 
     init() throws {
         service = try KMSService(store: InMemoryKeyStore(), clock: clock)

@@ -240,7 +240,8 @@ final class FakeXKSProxy: XKSProxyTransport, @unchecked Sendable {
     }
 
     @Test func cloudHSMStoresNeedAConfiguredCluster() throws {
-        let pem = "-----BEGIN CERTIFICATE-----\n" + Base64.encode([0x30] + Array(repeating: 1, count: 100)) + "\n-----END CERTIFICATE-----\n"
+        /// A real self-signed certificate: the trust anchor must parse as X.509.
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIBozCCAUmgAwIBAgIUdEVnWdpmtxrRBVZwsA0TzgFtAZ4wCgYIKoZIzj0EAwIw\nJjEkMCIGA1UEAwwbc3dpZnQta21zIHRlc3QgdHJ1c3QgYW5jaG9yMCAXDTI2MTEz\nMDAwNTM1MFoYDzIxMjYxMTA2MDA1MzUwWjAmMSQwIgYDVQQDDBtzd2lmdC1rbXMg\ndGVzdCB0cnVzdCBhbmNob3IwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAT83Txg\n1Sls0XlT47US5So8INNHSORnT/wFc1FiIwsqOAWzNEIl7pLmp2YURBzqp02wEYIE\n2H2hyQpHcB1sqqI2o1MwUTAdBgNVHQ4EFgQUrOPRXV+AQnMbngCRWwLdqMCtDu0w\nHwYDVR0jBBgwFoAUrOPRXV+AQnMbngCRWwLdqMCtDu0wDwYDVR0TAQH/BAUwAwEB\n/zAKBggqhkjOPQQDAgNIADBFAiEAsqeljGCpawQy1C9qmg7IoFR/TLgwFGuL8bWi\n7fzALekCIHXA65KDQB8/wrT2iQv7F8YoEx6DqKny5/joPNd6lhQ+\n-----END CERTIFICATE-----\n"
         func create() throws(KMSError) -> JSONObject {
             try call("CreateCustomKeyStore", [("CustomKeyStoreName", .string("hsm")), ("CloudHsmClusterId", .string("cluster-234abcdefgh")),
                                               ("TrustAnchorCertificate", .string(pem)), ("KeyStorePassword", .string("kmsuser-pin"))])
@@ -254,6 +255,12 @@ final class FakeXKSProxy: XKSProxyTransport, @unchecked Sendable {
         expectError(.incorrectTrustAnchor) { () throws(KMSError) in
             _ = try call("CreateCustomKeyStore", [("CustomKeyStoreName", .string("hsm2")), ("CloudHsmClusterId", .string("cluster-234abcdefgh")),
                                                   ("TrustAnchorCertificate", .string("not a certificate")), ("KeyStorePassword", .string("kmsuser-pin"))])
+        }
+        // DER-shaped bytes that are no certificate are refused too.
+        let fake = "-----BEGIN CERTIFICATE-----\n" + Base64.encode([0x30] + Array(repeating: 1, count: 100)) + "\n-----END CERTIFICATE-----\n"
+        expectError(.incorrectTrustAnchor) { () throws(KMSError) in
+            _ = try call("CreateCustomKeyStore", [("CustomKeyStoreName", .string("hsm3")), ("CloudHsmClusterId", .string("cluster-234abcdefgh")),
+                                                  ("TrustAnchorCertificate", .string(fake)), ("KeyStorePassword", .string("kmsuser-pin"))])
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import X509
 
 /// CreateCustomKeyStore, DescribeCustomKeyStores, UpdateCustomKeyStore, ConnectCustomKeyStore,
 /// DisconnectCustomKeyStore, DeleteCustomKeyStore (KMS API Reference). All are authorized on
@@ -325,7 +326,9 @@ enum PEMCertificate {
         guard let begin = pem.range(of: "-----BEGIN CERTIFICATE-----"),
               let end = pem.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<pem.endIndex) else { return nil }
         let body = pem[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
-        guard let der = Base64.decode(String(body)), der.count > 64, der.first == 0x30 else { return nil }
+        // A certificate X.509 can parse, not merely DER-shaped bytes.
+        guard let der = Base64.decode(String(body)), der.count > 64, der.first == 0x30,
+              (try? Certificate(derEncoded: der)) != nil else { return nil }
         return der
     }
 }
