@@ -108,6 +108,71 @@ import SigV4
         #expect(!AuditVerifier.verify(dataDirectory: dir).intact)
     }
 
+    /// With digests on, retention signs its marker. Cutting the front of the trail by hand
+    /// and writing a marker at a digest boundary (its hash is in the digest file) fails,
+    /// unsigned or signed with another key; the honest marker verifies.
+    @Test func aForgedPrunedMarkerAtADigestBoundaryFails() throws {
+        let dir = try directory()
+        let old = 1_000_000.0, recent = Date().timeIntervalSince1970
+        let signer = try AuditDigestSigner(rootKey: RootKey(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) }))
+        let audit = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000",
+                                 digestSigner: signer, digestPolicy: AuditDigestPolicy(interval: 3600, everyEvents: 5),
+                                 segmentBytes: 900)
+        #expect(write(audit, from: 1, count: 20, time: old, perGroup: 5))
+        #expect(write(audit, from: 21, count: 10, time: recent, perGroup: 5))
+        audit.sync()
+        let verify = { AuditVerifier.verify(dataDirectory: dir, publicKey: signer.publicKey) }
+        #expect(verify().intact, "\(verify().message)")
+        let segments = try AuditSegments.list(dir + "/audit")
+        // Digest lines name the hash of the last record they cover: what a forger would use.
+        let digestLines = try String(contentsOfFile: dir + "/audit/digests.jsonl", encoding: .utf8)
+            .split(separator: "\n").compactMap { try? JSONParser.parse(Array($0.utf8)).objectValue }
+        let boundary = try #require(digestLines.first { ($0["digestEndSequence"]?.intValue ?? 0) == 10 })
+        let hash10 = try #require(boundary["lastEventHash"]?.stringValue)
+        // Which segment record 10 ends: records are read back to find the cut a forger would make.
+        var count = 0, cut = 0
+        for segment in segments {
+            let text = try String(contentsOfFile: AuditSegments.path(directory: dir + "/audit", segment: segment), encoding: .utf8)
+            count += text.split(separator: "\n").count
+            if count == 10 { cut = segment; break }
+            if count > 10 { break }
+        }
+        #expect(cut > 0, "record 10 should end a segment (groups of 5 fill one each)")
+        if cut > 0 {
+            // Forge: remove the segments up to record 10, write an unsigned marker.
+            let saved = try (segments.filter { $0 <= cut }).map {
+                ($0, try Data(contentsOf: URL(fileURLWithPath: AuditSegments.path(directory: dir + "/audit", segment: $0))))
+            }
+            for (segment, _) in saved { unlink(AuditSegments.path(directory: dir + "/audit", segment: segment)) }
+            let forged = AuditPrunedPrefix(records: 10, lastHash: hash10, segment: cut, before: old)
+            #expect(forged.write(directory: dir + "/audit"))
+            let unsigned = verify()
+            #expect(!unsigned.intact && unsigned.message.contains("not signed"), "\(unsigned.message)")
+            let other = try AuditDigestSigner(rootKey: RootKey(bytes: [UInt8](repeating: 9, count: 32)))
+            #expect(forged.signed(by: other)!.write(directory: dir + "/audit"))
+            let wrongKey = verify()
+            #expect(!wrongKey.intact && wrongKey.message.contains("forged"), "\(wrongKey.message)")
+            // Signed with the right key it would pass: that is the one retention writes.
+            #expect(forged.signed(by: signer)!.write(directory: dir + "/audit"))
+            #expect(verify().intact)
+            for (segment, data) in saved {
+                try data.write(to: URL(fileURLWithPath: AuditSegments.path(directory: dir + "/audit", segment: segment)))
+            }
+            unlink(dir + "/audit/" + AuditPrunedPrefix.fileName)
+            #expect(verify().intact)
+        }
+        // Retention's own marker is signed, and the trail verifies after it.
+        #expect(audit.prune(olderThan: recent - 30 * 86_400) >= 1)
+        let marker = try #require(try AuditPrunedPrefix.read(directory: dir + "/audit").get())
+        #expect(marker.isSigned(by: signer.publicKey))
+        #expect(verify().intact, "\(verify().message)")
+        // The honest marker with one field changed no longer verifies.
+        var altered = marker
+        altered.before += 1
+        #expect(altered.write(directory: dir + "/audit"))
+        #expect(!verify().intact)
+    }
+
     @Test func aSegmentTheShipperHasNotReadIsKept() throws {
         let dir = try directory()
         let audit = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000",

@@ -22,6 +22,8 @@ enum AuditDigestCheck {
         var digests: [Digest] = []
         var ends: Set<Int> = []
         var keySource = ""
+        /// The key the signatures were checked with (nil: not checked).
+        var key: AuditDigestPublicKey?
 
         /// Checks the records against the digests: nil when they agree.
         func check(records: Int, hashes: [Int: [UInt8]], head: AuditChainHead?, complete: Bool,
@@ -88,6 +90,7 @@ enum AuditDigestCheck {
                 loaded.keySource = "signatures NOT checked: pass --public-key (from `kms audit public-key`)"
             }
         }
+        loaded.key = key
         var start = 0
         var previousHash = [UInt8](repeating: 0, count: 32)
         var previousEnd = 0

@@ -328,9 +328,9 @@ public final class AuditLog: Sendable {
                 guard segment == expected,
                       let summary = AuditSegments.summary(directory: directory, segment: segment),
                       summary.lastTime < cutoff else { break }
-                let next = AuditPrunedPrefix(records: (marker?.records ?? 0) + summary.records,
-                                             lastHash: Self.hex(summary.lastHash), segment: segment, before: summary.lastTime)
-                guard next.write(directory: directory) else {
+                let unsigned = AuditPrunedPrefix(records: (marker?.records ?? 0) + summary.records,
+                                                 lastHash: Self.hex(summary.lastHash), segment: segment, before: summary.lastTime)
+                guard let next = unsigned.signed(by: digestSigner), next.write(directory: directory) else {
                     Console.error("kms: ERROR: audit retention cannot record the pruned prefix in \(directory); nothing removed")
                     break
                 }

@@ -12,20 +12,46 @@ import Glibc
 /// `kms audit verify` checks the kept trail from there. Written (fsynced, renamed into
 /// place) before any segment it names is unlinked: a crash in between leaves segments the
 /// marker already counts, which the next start and verify skip.
+///
+/// With digests on, the marker is signed with the digest key (a fifth field, base64
+/// Ed25519): without it, whoever can edit the files could delete the front of the trail
+/// and write a marker naming a digest's last hash, and verify would take it for retention.
 struct AuditPrunedPrefix: Equatable {
     var records: Int
     var lastHash: String
     var segment: Int
     var before: Double
+    var signature: [UInt8]? = nil
 
     static let fileName = "pruned"
+    /// Domain separation: a digest line's signature can never pass for a marker's.
+    static let signedPrefix = "swift-kms audit pruned prefix v1\n"
+
+    /// The bytes the signature covers.
+    var signedBytes: [UInt8] {
+        Array((Self.signedPrefix + "\(records) \(lastHash) \(segment) \(Int64(before.rounded(.down)))").utf8)
+    }
+
+    func signed(by signer: AuditDigestSigner?) -> AuditPrunedPrefix? {
+        guard let signer else { return self }
+        var copy = self
+        guard let signature = signer.sign(signedBytes) else { return nil }
+        copy.signature = signature
+        return copy
+    }
+
+    func isSigned(by key: AuditDigestPublicKey) -> Bool {
+        guard let signature else { return false }
+        return key.isValid(signature, for: signedBytes[...])
+    }
 
     func write(directory: String) -> Bool {
         let path = directory + "/" + Self.fileName
         let temporary = path + ".tmp"
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }
-        let text = "\(records) \(lastHash) \(segment) \(Int64(before.rounded(.down)))\n"
+        let text = "\(records) \(lastHash) \(segment) \(Int64(before.rounded(.down)))"
+            + (signature.map { " " + Base64.encode($0) } ?? "") + "\n"
         let ok = AuditLog.writeAll(fd, Array(text.utf8)) && fsync(fd) == 0
         close(fd)
         guard ok, rename(temporary, path) == 0 else { return false }
@@ -43,12 +69,20 @@ struct AuditPrunedPrefix: Equatable {
             return .failure(AuditError("cannot read \(path)"))
         }
         let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard parts.count == 4, let records = Int(parts[0]), records >= 0, parts[1].utf8.count == 64,
+        guard parts.count == 4 || parts.count == 5, let records = Int(parts[0]), records >= 0, parts[1].utf8.count == 64,
               AuditLog.bytes(hex: String(parts[1])) != nil, let segment = Int(parts[2]), segment >= 1,
               let before = Double(parts[3]) else {
             return .failure(AuditError("\(path) is altered: not a pruned-prefix record"))
         }
-        return .success(AuditPrunedPrefix(records: records, lastHash: String(parts[1]), segment: segment, before: before))
+        var signature: [UInt8]?
+        if parts.count == 5 {
+            guard let bytes = Base64.decode(String(parts[4])), bytes.count == 64 else {
+                return .failure(AuditError("\(path) is altered: its signature is not an Ed25519 signature"))
+            }
+            signature = bytes
+        }
+        return .success(AuditPrunedPrefix(records: records, lastHash: String(parts[1]), segment: segment, before: before,
+                                          signature: signature))
     }
 
     var lastHashBytes: [UInt8] { AuditLog.bytes(hex: lastHash) ?? [UInt8](repeating: 0, count: 32) }

@@ -34,6 +34,15 @@ public enum AuditVerifier {
         case .success(let loaded): digests = loaded
         case .failure(let problem): return Report(intact: false, records: 0, checked: 0, message: problem.description)
         }
+        // With digests, retention signs its marker: an unsigned or forged one is someone
+        // cutting the front of the trail, not retention.
+        if let pruned, let key = digests.key, !pruned.isSigned(by: key) {
+            return Report(intact: false, records: pruned.records, checked: 0,
+                          message: "the pruned-prefix marker \(directory)/\(AuditPrunedPrefix.fileName) is "
+                            + (pruned.signature == nil ? "not signed" : "forged or altered: its signature does not verify")
+                            + " with the digest key \(key.fingerprint): records before the kept trail were removed "
+                            + "by something other than retention")
+        }
         guard let first = segments.first ?? pruned.map({ $0.segment + 1 }) else {
             return Report(intact: true, records: 0, checked: 0, message: "no audit records in \(directory)")
         }
