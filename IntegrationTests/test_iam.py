@@ -174,6 +174,12 @@ def test_user_lifecycle_and_delete_conflicts(iam):
     assert {t["Key"] for t in iam.list_user_tags(UserName=user)["Tags"]} == {"env", "team"}
     iam.untag_user(UserName=user, TagKeys=["env"])
     assert [t["Key"] for t in iam.list_user_tags(UserName=user)["Tags"]] == ["team"]
+    missing = name()
+    for call in (lambda: iam.tag_user(UserName=missing, Tags=[{"Key": "a", "Value": "b"}]),
+                 lambda: iam.untag_user(UserName=missing, TagKeys=["a"]),
+                 lambda: iam.list_user_tags(UserName=missing)):
+        with expect_error("NoSuchEntity", status=404, message=f"The user with name {missing} cannot be found."):
+            call()
 
     k1 = iam.create_access_key(UserName=user)["AccessKey"]
     iam.create_access_key(UserName=user)
@@ -273,6 +279,13 @@ def test_roles(server, iam):
     iam.tag_role(RoleName=role, Tags=[{"Key": "a", "Value": "b"}])
     assert {t["Key"] for t in iam.list_role_tags(RoleName=role)["Tags"]} == {"k", "a"}
     iam.untag_role(RoleName=role, TagKeys=["k"])
+    assert [t["Key"] for t in iam.list_role_tags(RoleName=role)["Tags"]] == ["a"]
+    missing = name()
+    for call in (lambda: iam.tag_role(RoleName=missing, Tags=[{"Key": "a", "Value": "b"}]),
+                 lambda: iam.untag_role(RoleName=missing, TagKeys=["a"]),
+                 lambda: iam.list_role_tags(RoleName=missing)):
+        with expect_error("NoSuchEntity", status=404, message=f"The role with name {missing} cannot be found."):
+            call()
     arn = iam.create_policy(PolicyName=name("p"), PolicyDocument=ALLOW_KMS)["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=role, PolicyArn=arn)
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"][0]["PolicyArn"] == arn

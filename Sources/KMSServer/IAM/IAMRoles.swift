@@ -89,29 +89,5 @@ enum IAMRoles {
                 return JSONObject()
             }
         }
-        t["TagRole"] = .init(resource: role) { s, p, c throws(QueryError) in
-            let name = IAMService.str(p, "RoleName")
-            return try s.registry.write(account: c.account) { a throws(QueryError) in
-                guard var r = a.roles[name] else { throw notFound(name) }
-                try IAMNames.merge(IAMNames.tags(p["Tags"]), into: &r.tags)
-                a.roles[name] = r
-                return JSONObject()
-            }
-        }
-        t["UntagRole"] = .init(resource: role) { s, p, c throws(QueryError) in
-            let name = IAMService.str(p, "RoleName")
-            let keys = Set((p["TagKeys"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() })
-            return try s.registry.write(account: c.account) { a throws(QueryError) in
-                guard var r = a.roles[name] else { throw notFound(name) }
-                r.tags.removeAll { keys.contains($0.key.lowercased()) }
-                a.roles[name] = r
-                return JSONObject()
-            }
-        }
-        t["ListRoleTags"] = .init(resource: role) { s, p, c throws(QueryError) in
-            let name = IAMService.str(p, "RoleName")
-            guard let r = s.registry.account(c.account).roles[name] else { throw notFound(name) }
-            return JSONObject([("Tags", IAMNames.json(r.tags)), ("IsTruncated", .bool(false))])
-        }
     }
 }

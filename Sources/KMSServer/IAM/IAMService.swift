@@ -152,6 +152,7 @@ struct IAMService: Sendable {
         IAMUsers.register(into: &t)
         IAMGroups.register(into: &t)
         IAMRoles.register(into: &t)
+        IAMEntityTags.register(into: &t)
         IAMInlinePolicies.register(into: &t)
         IAMManagedPolicies.register(into: &t)
         IAMOIDC.register(into: &t)

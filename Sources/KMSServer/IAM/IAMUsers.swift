@@ -85,30 +85,6 @@ enum IAMUsers {
                 return JSONObject()
             }
         }
-        t["TagUser"] = .init(resource: user) { s, p, c throws(QueryError) in
-            let name = IAMService.str(p, "UserName")
-            return try s.registry.write(account: c.account) { a throws(QueryError) in
-                guard var u = a.users[name] else { throw notFound(name) }
-                try IAMNames.merge(IAMNames.tags(p["Tags"]), into: &u.tags)
-                a.users[name] = u
-                return JSONObject()
-            }
-        }
-        t["UntagUser"] = .init(resource: user) { s, p, c throws(QueryError) in
-            let name = IAMService.str(p, "UserName")
-            let keys = Set((p["TagKeys"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() })
-            return try s.registry.write(account: c.account) { a throws(QueryError) in
-                guard var u = a.users[name] else { throw notFound(name) }
-                u.tags.removeAll { keys.contains($0.key.lowercased()) }
-                a.users[name] = u
-                return JSONObject()
-            }
-        }
-        t["ListUserTags"] = .init(resource: user) { s, p, c throws(QueryError) in
-            let name = IAMService.str(p, "UserName")
-            guard let u = s.registry.account(c.account).users[name] else { throw notFound(name) }
-            return JSONObject([("Tags", IAMNames.json(u.tags)), ("IsTruncated", .bool(false))])
-        }
 
         // MARK: Access keys
 
