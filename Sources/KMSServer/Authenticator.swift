@@ -22,22 +22,27 @@ struct Authenticator: Sendable {
     /// `--trusted-service`: who may act as which service (kms:ViaService); empty trusts none.
     var trustedServices = TrustedServices()
 
-    func authenticate(_ request: HTTPRequestMessage, sourceIP: String, cloudTrail: Bool = false) throws(KMSError) -> Caller {
-        try authenticate(request, sourceIP: sourceIP, verifier: cloudTrail ? cloudTrailVerifier : self.verifier)
+    func authenticate(_ request: HTTPRequestMessage, sourceIP: String, cloudTrail: Bool = false,
+                      connection: ConnectionSession? = nil) throws(KMSError) -> Caller {
+        try authenticate(request, sourceIP: sourceIP, verifier: cloudTrail ? cloudTrailVerifier : self.verifier,
+                         connection: connection)
     }
 
     /// Authentication with a given service's verifier (KMS, CloudTrail, IAM, STS). A request
     /// a trusted service forwarded (X-Kms-Via-Service...) is its signer acting through that
     /// service once the countersignature checks (TrustedServices.swift); the framer's flag
     /// makes that one Bool test for every other request.
-    func authenticate(_ request: HTTPRequestMessage, sourceIP: String, verifier: SigV4Verifier) throws(KMSError) -> Caller {
-        let caller = try authenticateSigner(request, sourceIP: sourceIP, verifier: verifier)
+    /// `connection`: the keep-alive connection's last verified session (ConnectionSession), if any.
+    func authenticate(_ request: HTTPRequestMessage, sourceIP: String, verifier: SigV4Verifier,
+                      connection: ConnectionSession? = nil) throws(KMSError) -> Caller {
+        let caller = try authenticateSigner(request, sourceIP: sourceIP, verifier: verifier, connection: connection)
         guard request.viaServiceHeaders else { return caller }
         return try actingThroughService(request, user: caller, verifier: verifier)
     }
 
     /// The principal whose credentials signed the request.
-    func authenticateSigner(_ request: HTTPRequestMessage, sourceIP: String, verifier: SigV4Verifier) throws(KMSError) -> Caller {
+    func authenticateSigner(_ request: HTTPRequestMessage, sourceIP: String, verifier: SigV4Verifier,
+                            connection: ConnectionSession? = nil) throws(KMSError) -> Caller {
         let headers = request.headers
         let auth: SigV4Authorization
         do {
@@ -56,7 +61,8 @@ struct Authenticator: Sendable {
             return Caller(account: account, region: auth.region, accessKeyId: id, sourceIP: sourceIP, userAgent: userAgent)
         }
         if let token = auth.securityToken {
-            return try authenticateSession(request, auth, token: token, verifier: verifier, sourceIP: sourceIP, userAgent: userAgent)
+            return try authenticateSession(request, auth, token: token, verifier: verifier, sourceIP: sourceIP, userAgent: userAgent,
+                                           connection: connection)
         }
         guard let credential = credentials.credential(accessKeyId: auth.accessKeyId) else {
             // Not an account root: an IAM user's active access key, or refused.
@@ -88,13 +94,26 @@ struct Authenticator: Sendable {
     /// A request signed with temporary credentials: the token must open, belong to the
     /// access key ID and be unexpired before the signature is checked with its secret.
     func authenticateSession(_ request: HTTPRequestMessage, _ auth: SigV4Authorization, token: String,
-                             verifier: SigV4Verifier, sourceIP: String, userAgent: String) throws(KMSError) -> Caller {
+                             verifier: SigV4Verifier, sourceIP: String, userAgent: String,
+                             connection: ConnectionSession? = nil) throws(KMSError) -> Caller {
         // The token must be covered by the signature (as every x-amz-* header): refused as
         // the verifier refuses any unsigned x-amz-* header, before the token is looked at.
         guard auth.signedHeaders.contains("x-amz-security-token") else {
             throw KMSError(.invalidSignature, "'x-amz-security-token' must be a 'SignedHeader' in the AWS Authorization.")
         }
         guard let sessions else { throw KMSError(.unrecognizedClient, SessionTokenError.invalidMessage) }
+        // The connection's last session, if this request carries the same key and token
+        // (constant time) and it is unexpired: no shared lock or reference count is touched.
+        if let connection, connection.matches(token: token, accessKeyId: auth.accessKeyId, now: sessions.clock.now()) {
+            do {
+                try verifier.verify(method: request.method, uri: request.uri, headers: request.headers, body: request.body,
+                                    authorization: auth, secretAccessKey: connection.secretAccessKey)
+            } catch {
+                throw Self.map(error)
+            }
+            if verifier.service == "sts", let verified = connection.verified { sessions.remember(verified.session) }
+            return connection.caller(sessions: sessions, region: auth.region, sourceIP: sourceIP, userAgent: userAgent)
+        }
         let verified: VerifiedSession
         do {
             verified = try sessions.verify(token: token, accessKeyId: auth.accessKeyId)
@@ -111,6 +130,10 @@ struct Authenticator: Sendable {
             throw Self.map(error)
         }
         if verifier.service == "sts" { sessions.remember(verified.session) }
+        if let connection {
+            return connection.remember(verified, token: token, accessKeyId: auth.accessKeyId, sessions: sessions,
+                                       region: auth.region, sourceIP: sourceIP, userAgent: userAgent)
+        }
         return sessions.caller(verified, region: auth.region, accessKeyId: auth.accessKeyId, sourceIP: sourceIP,
                                userAgent: userAgent)
     }

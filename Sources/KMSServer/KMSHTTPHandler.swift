@@ -46,6 +46,9 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The negotiated TLS version for the audit's tlsDetails, read once per connection;
     /// "" over plain HTTP.
     private var tlsVersion: String?
+    /// The temporary credential this connection last authenticated with (ConnectionSession):
+    /// a client signs all its requests on a connection with the same one.
+    private let session = ConnectionSession()
 
     init(pipeline: RequestPipeline, blockingQueue: BlockingWorkQueue, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
         self.pipeline = pipeline
@@ -95,7 +98,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respond(context: context, pipeline.rejected(request, sourceIP: sourceIP ?? "", tls: tls, error), keepAlive: false)
             return
         }
-        switch pipeline.process(request, sourceIP: sourceIP ?? "", tls: tls) {
+        switch pipeline.process(request, sourceIP: sourceIP ?? "", tls: tls, connection: session) {
         case .respond(let response):
             respond(context: context, response, keepAlive: keepAlive)
             closeIfFinished(context: context)

@@ -115,10 +115,12 @@ public enum PipelineBenchmark {
         // and locks cost more than on one thread.
         DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
             var last: UInt = 0
+            // Each thread is one keep-alive connection, with its own last session (ConnectionSession).
+            let connection = ConnectionSession()
             // With auditing, events are grouped 32 at a time and written as a loop's tick would.
             var events: [UInt8] = [], ends: [Int] = [], entries: [AuditIndexEntry] = []
             for _ in 0..<iterations {
-                if case .respond(let r) = pipeline.process(request, sourceIP: "127.0.0.1") {
+                if case .respond(let r) = pipeline.process(request, sourceIP: "127.0.0.1", connection: connection) {
                     last = r.status.code
                     if let audit, let entry = r.entry {
                         events.append(contentsOf: r.event)

@@ -92,7 +92,10 @@ struct RequestPipeline: Sendable {
 
     /// The one audit stage: every request that reaches here leaves exactly one event, in
     /// the Response (or in the blocking work's Response), whatever its outcome.
-    func process(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS? = nil) -> Outcome {
+    /// `connection`: the keep-alive connection's last verified temporary credential, kept
+    /// by its handler on its event loop (nil where there is none: tests, a rerun off the loop).
+    func process(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS? = nil,
+                 connection: ConnectionSession? = nil) -> Outcome {
         // Peer link messages: authenticated by their own MAC (not SigV4), answered off the loop.
         if let peers, request.uri == PeerReceiver.path, request.method == "POST" { return peers.outcome(request.body) }
         // Health and metrics: GET only (KMS itself is POST /), unaudited, never authenticated.
@@ -120,7 +123,7 @@ struct RequestPipeline: Sendable {
             } else if let target = request.amzTarget {
                 stage.eventName = Self.eventName(target: target)
             }
-            let caller = try authenticator.authenticate(request, sourceIP: sourceIP, cloudTrail: isLookup)
+            let caller = try authenticator.authenticate(request, sourceIP: sourceIP, cloudTrail: isLookup, connection: connection)
                 .overTransport(secure: secureTransport)
             stage.caller = caller
             stage.region = caller.region

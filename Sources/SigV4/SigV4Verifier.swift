@@ -143,12 +143,15 @@ public struct SigV4Verifier: Sendable {
                 + 2 * auth.signedHeadersLine.utf8.count + 2 * signedCount + 72
             var declared: String?
             var repeated = false
+            var bound = fixedBytes
             if let failure = locateSignedHeaders(headers, authorization: auth, fixedBytes: fixedBytes,
-                                                 slots: slots, contentSHA256: &declared, repeated: &repeated) {
+                                                 slots: slots, contentSHA256: &declared, repeated: &repeated, size: &bound) {
                 return .failure(failure)
             }
             var canonical = [UInt8]()
-            canonical.reserveCapacity(512)
+            // The bound just computed: a request with a session token (~400 more bytes) is
+            // built without growing (and copying) the buffer halfway.
+            canonical.reserveCapacity(max(512, bound))
             CanonicalRequest.appendRequestLine(method: method, path: path, query: query, to: &canonical)
             if repeated {  // only with allowRepeatedHeaders: values joined, as SigV4 defines
                 _ = CanonicalRequest.appendHeaders(headers, signed: auth.signedHeaders, to: &canonical)
@@ -182,9 +185,9 @@ public struct SigV4Verifier: Sendable {
     /// Lookups rely on SignedHeaders being sorted and unique (the parser insists).
     func locateSignedHeaders(
         _ headers: [(name: String, value: String)], authorization auth: SigV4Authorization, fixedBytes: Int,
-        slots: UnsafeMutableBufferPointer<Int>, contentSHA256: inout String?, repeated: inout Bool
+        slots: UnsafeMutableBufferPointer<Int>, contentSHA256: inout String?, repeated: inout Bool, size: inout Int
     ) -> SigV4Error? {
-        var size = fixedBytes
+        size = fixedBytes
         var sawAuthorization = false
         for index in headers.indices {
             let name = headers[index].name
