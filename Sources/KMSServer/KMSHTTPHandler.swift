@@ -47,7 +47,12 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// "" over plain HTTP.
     private var tlsVersion: String?
 
+    /// What this connection's previous audit events rendered (its caller, its key), reused
+    /// by the next; nil without auditing.
+    private let auditCache: AuditEventCache?
+
     init(pipeline: RequestPipeline, blockingQueue: BlockingWorkQueue, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
+        auditCache = pipeline.audit == nil ? nil : AuditEventCache()
         self.pipeline = pipeline
         self.blockingQueue = blockingQueue
         self.maxBodyBytes = maxBodyBytes
@@ -95,7 +100,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respond(context: context, pipeline.rejected(request, sourceIP: sourceIP ?? "", tls: tls, error), keepAlive: false)
             return
         }
-        switch pipeline.process(request, sourceIP: sourceIP ?? "", tls: tls) {
+        switch pipeline.process(request, sourceIP: sourceIP ?? "", tls: tls, auditCache: auditCache) {
         case .respond(let response):
             respond(context: context, response, keepAlive: keepAlive)
             closeIfFinished(context: context)
