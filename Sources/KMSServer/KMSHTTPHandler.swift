@@ -50,7 +50,12 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// a client signs all its requests on a connection with the same one.
     private let session = ConnectionSession()
 
+    /// What this connection's previous audit events rendered (its caller, its key), reused
+    /// by the next; nil without auditing.
+    private let auditCache: AuditEventCache?
+
     init(pipeline: RequestPipeline, blockingQueue: BlockingWorkQueue, maxBodyBytes: Int, flusher: FlushBatcher? = nil) {
+        auditCache = pipeline.audit == nil ? nil : AuditEventCache()
         self.pipeline = pipeline
         self.blockingQueue = blockingQueue
         self.maxBodyBytes = maxBodyBytes
@@ -98,7 +103,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respond(context: context, pipeline.rejected(request, sourceIP: sourceIP ?? "", tls: tls, error), keepAlive: false)
             return
         }
-        switch pipeline.process(request, sourceIP: sourceIP ?? "", tls: tls, connection: session) {
+        switch pipeline.process(request, sourceIP: sourceIP ?? "", tls: tls, connection: session, auditCache: auditCache) {
         case .respond(let response):
             respond(context: context, response, keepAlive: keepAlive)
             closeIfFinished(context: context)

@@ -119,8 +119,11 @@ public enum PipelineBenchmark {
             let connection = ConnectionSession()
             // With auditing, events are grouped 32 at a time and written as a loop's tick would.
             var events: [UInt8] = [], ends: [Int] = [], entries: [AuditIndexEntry] = []
+            // As a server connection has it: one caller, one key, events rendered from its cache.
+            let auditCache = audit == nil ? nil : AuditEventCache()
             for _ in 0..<iterations {
-                if case .respond(let r) = pipeline.process(request, sourceIP: "127.0.0.1", connection: connection) {
+                if case .respond(let r) = pipeline.process(request, sourceIP: "127.0.0.1", connection: connection,
+                                                           auditCache: auditCache) {
                     last = r.status.code
                     if let audit, let entry = r.entry {
                         events.append(contentsOf: r.event)

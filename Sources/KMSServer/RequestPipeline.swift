@@ -94,8 +94,10 @@ struct RequestPipeline: Sendable {
     /// the Response (or in the blocking work's Response), whatever its outcome.
     /// `connection`: the keep-alive connection's last verified temporary credential, kept
     /// by its handler on its event loop (nil where there is none: tests, a rerun off the loop).
+    /// `auditCache`: the connection's AuditEventCache, for the events answered on its event
+    /// loop (never captured by work that runs elsewhere).
     func process(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS? = nil,
-                 connection: ConnectionSession? = nil) -> Outcome {
+                 connection: ConnectionSession? = nil, auditCache: AuditEventCache? = nil) -> Outcome {
         // Peer link messages: authenticated by their own MAC (not SigV4), answered off the loop.
         if let peers, request.uri == PeerReceiver.path, request.method == "POST" { return peers.outcome(request.body) }
         // Health and metrics: GET only (KMS itself is POST /), unaudited, never authenticated.
@@ -169,7 +171,7 @@ struct RequestPipeline: Sendable {
             // Served on the event loop; a cache miss there (KMSError.storeReadNeeded) moves
             // the request to the blocking pool, where it reads through to the store.
             do {
-                return .respond(stage.respond(try service.handle(operation, body: json, caller: caller), nil))
+                return .respond(stage.respond(try service.handle(operation, body: json, caller: caller), nil, cache: auditCache))
             } catch where error == .storeReadNeeded {
                 let stage = stage
                 return .offload(BlockingWork(lane: .writes, account: caller.account, refuse: { stage.respond(nil, $0) }) {
@@ -181,7 +183,7 @@ struct RequestPipeline: Sendable {
             // the whole request runs again on the blocking pool, where the store may be read.
             return rerunOffEventLoop(request, sourceIP: sourceIP, tls: tls, stage: stage)
         } catch {
-            return .respond(stage.respond(nil, error))
+            return .respond(stage.respond(nil, error, cache: auditCache))
         }
     }
 
@@ -208,7 +210,7 @@ struct RequestPipeline: Sendable {
         let requestID = RequestID.next()
         return AuditStage(metrics: metrics, started: metrics == nil ? 0 : RequestMetrics.now(),
                           enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
-                          context: AuditRequestContext(requestID: requestID, time: audit == nil ? 0 : Date().timeIntervalSince1970,
+                          context: AuditRequestContext(requestID: requestID, time: audit == nil ? 0 : AuditRecord.now(),
                                                        sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls))
     }
 
@@ -267,7 +269,7 @@ struct AuditStage: Sendable {
     var region = "us-east-1"
     var request: JSONObject?
 
-    func respond(_ result: JSONObject?, _ error: KMSError?) -> RequestPipeline.Response {
+    func respond(_ result: JSONObject?, _ error: KMSError?, cache: AuditEventCache? = nil) -> RequestPipeline.Response {
         if let metrics {
             metrics.record(operation: metricOperation, outcome: error?.code.rawValue ?? "ok", nanoseconds: RequestMetrics.now() &- started)
         }
@@ -283,7 +285,7 @@ struct AuditStage: Sendable {
         event.reserveCapacity(AuditRecord.capacity(context, caller))
         response.entry = AuditRecord.apiCall(into: &event, context: context, source: source, eventName: eventName,
                                              caller: caller, fallbackAccount: fallbackAccount, region: region,
-                                             request: request, response: result, error: error)
+                                             request: request, response: result, error: error, cache: cache)
         response.event = event
         return response
     }

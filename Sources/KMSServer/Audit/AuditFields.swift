@@ -102,7 +102,8 @@ enum AuditFields {
     /// What an event needs to know of its operation, found with one dictionary lookup per
     /// event (each lookup hashes the name; the five separate ones were a tenth of the
     /// cost of building an event).
-    struct Profile: Sendable {
+    /// A class: handing one out of `profiles` is one retain, not one per array it holds.
+    final class Profile: Sendable {
         let readOnly: Bool
         /// The allow-lists of request and response members (nil: none is logged).
         let request: [String]?
@@ -111,13 +112,31 @@ enum AuditFields {
         let responseKeyArn: Bool
         /// A successful call counts as its keys' last use (GetKeyLastUsage).
         let tracksKeyUsage: Bool
+        /// `request` with each member's `"camelName":` written out once.
+        let requestMembers: [Member]?
 
         init(_ operation: String) {
             readOnly = AuditFields.isReadOnly(operation)
-            request = AuditFields.request[operation]
+            let request = AuditFields.request[operation]
+            self.request = request
+            requestMembers = request.map { $0.map(Member.init) }
             response = AuditFields.response[operation]
             responseKeyArn = AuditFields.responseKeyArn.contains(operation)
             tracksKeyUsage = KeyUsageTracker.operations.contains(operation)
+        }
+    }
+
+    /// An allow-listed member: its name in the request and its key as the event writes it.
+    struct Member: Sendable {
+        let name: String
+        let key: [UInt8]
+
+        init(_ name: String) {
+            self.name = name
+            var key: [UInt8] = []
+            AuditFields.writeCamel(name, into: &key)
+            key.append(UInt8(ascii: ":"))
+            self.key = key
         }
     }
 
@@ -155,8 +174,23 @@ enum AuditFields {
         return true
     }
 
+    /// The allowed request members present, as `write(_:allowed:into:)` writes them, with
+    /// their keys precomputed and string values copied whole.
     static func writeRequestParameters(_ profile: Profile, _ request: JSONObject?, into out: inout [UInt8]) {
-        write(request, allowed: profile.request, into: &out)
+        guard let request, let members = profile.requestMembers else { AuditBytes.append("null", to: &out); return }
+        var first = true
+        for member in members {
+            guard let value = request[member.name] else { continue }
+            out.append(UInt8(ascii: first ? "{" : ","))
+            first = false
+            out.append(contentsOf: member.key)
+            if case .string(let text) = value {
+                AuditBytes.string(text, to: &out)
+            } else {
+                JSONWriter.write(value, into: &out)
+            }
+        }
+        if first { AuditBytes.append("null", to: &out) } else { out.append(UInt8(ascii: "}")) }
     }
 
     /// responseElements of a successful call: the allowed members, with `keyId` set to the
@@ -187,7 +221,7 @@ enum AuditFields {
         out.append(contentsOf: (first ? "null" : "}").utf8)
     }
 
-    private static func writeCamel(_ name: String, into out: inout [UInt8]) {
+    static func writeCamel(_ name: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var firstByte = true
         for b in name.utf8 {
@@ -199,23 +233,32 @@ enum AuditFields {
 
     /// The key ARNs a call touched: the ARNs the answer names when it succeeded, otherwise
     /// the key IDs and key ARNs of the request (aliases are not resolved for failed calls).
-    static func resources(request: JSONObject?, response: JSONObject?, region: String, account: String) -> [String] {
-        var arns: [String] = []
-        func add(_ arn: String) { if !arns.contains(arn) { arns.append(arn) } }
+    static func resources(request: JSONObject?, response: JSONObject?, region: String, account: String) -> AuditResources {
+        var arns = AuditResources()
         if let response {
-            if let arn = response["KeyMetadata"]?.objectValue?["Arn"]?.stringValue { add(arn) }
-            for member in ["SourceKeyId", "KeyId"] {
-                if let id = response[member]?.stringValue, startsWith(id, "arn:") { add(id) }
+            // One pass over the answer's members (names are unique in a JSONObject), added
+            // in the order KeyMetadata.Arn, SourceKeyId, KeyId.
+            var metadataArn: String?, sourceKeyId: String?, keyId: String?
+            for entry in response.entries {
+                switch entry.key {
+                case "KeyId": keyId = entry.value.stringValue
+                case "SourceKeyId": sourceKeyId = entry.value.stringValue
+                case "KeyMetadata": metadataArn = entry.value.objectValue?["Arn"]?.stringValue
+                default: break
+                }
             }
+            if let metadataArn { arns.add(metadataArn) }
+            if let sourceKeyId, startsWith(sourceKeyId, "arn:") { arns.add(sourceKeyId) }
+            if let keyId, startsWith(keyId, "arn:") { arns.add(keyId) }
             if !arns.isEmpty { return arns }
         }
         guard let request else { return arns }
         for member in keyMembers {
             guard let id = request[member]?.stringValue, !id.isEmpty else { continue }
             if startsWith(id, "arn:") {
-                if id.contains(":key/") { add(id) }
+                if id.contains(":key/") { arns.add(id) }
             } else if !startsWith(id, "alias/"), id.utf8.count <= 64 {
-                add(ARN.key(id, region: region, account: account))
+                arns.add(ARN.key(id, region: region, account: account))
             }
         }
         return arns
@@ -226,5 +269,30 @@ enum AuditFields {
     static func startsWith(_ text: String, _ prefix: StaticString) -> Bool {
         let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
         return text.utf8.count >= p.count && text.utf8.prefix(p.count).elementsEqual(p)
+    }
+}
+
+/// The key ARNs of an event, in order and without repeats: most events name one, held
+/// without an array (an array was an allocation per event).
+struct AuditResources {
+    private(set) var first: String?
+    private(set) var others: [String] = []
+
+    var isEmpty: Bool { first == nil }
+
+    mutating func add(_ arn: String) {
+        guard let first else { self.first = arn; return }
+        if first != arn, !others.contains(arn) { others.append(arn) }
+    }
+
+    func forEach(_ body: (String) -> Void) {
+        guard let first else { return }
+        body(first)
+        for arn in others { body(arn) }
+    }
+
+    var array: [String] {
+        guard let first else { return [] }
+        return [first] + others
     }
 }

@@ -185,12 +185,15 @@ enum AuditRecord {
 
     /// A record for a call (eventType AwsApiCall). `caller` is nil when authentication
     /// failed; the event then belongs to `fallbackAccount` (the service's root account).
+    /// `cache`: the connection's previous renderings, reused where their inputs are equal.
     static func apiCall(into out: inout [UInt8], context: AuditRequestContext, source: AuditEventSource,
                         eventName: String, caller: Caller?, fallbackAccount: String, region: String,
-                        request: JSONObject?, response: JSONObject?, error: KMSError?) -> AuditIndexEntry {
+                        request: JSONObject?, response: JSONObject?, error: KMSError?,
+                        cache: AuditEventCache? = nil) -> AuditIndexEntry {
         apiCall(into: &out, context: context, source: source, eventName: eventName, caller: caller,
                 fallbackAccount: fallbackAccount, region: region, request: request, response: response,
-                errorCode: error?.code.rawValue, errorMessage: error?.message, requestParameters: nil, responseElements: nil)
+                errorCode: error?.code.rawValue, errorMessage: error?.message, requestParameters: nil, responseElements: nil,
+                cache: cache)
     }
 
     /// A query-protocol call (IAM, STS): requestParameters and responseElements come already
@@ -202,7 +205,7 @@ enum AuditRecord {
         apiCall(into: &out, context: context, source: source, eventName: eventName, caller: caller,
                 fallbackAccount: fallbackAccount, region: region, request: nil, response: nil,
                 errorCode: errorCode, errorMessage: errorMessage,
-                requestParameters: .some(requestParameters), responseElements: .some(responseElements))
+                requestParameters: .some(requestParameters), responseElements: .some(responseElements), cache: nil)
     }
 
     /// `requestParameters`/`responseElements` non-nil: written as given (query services);
@@ -210,74 +213,86 @@ enum AuditRecord {
     private static func apiCall(into out: inout [UInt8], context: AuditRequestContext, source: AuditEventSource,
                                 eventName: String, caller: Caller?, fallbackAccount: String, region: String,
                                 request: JSONObject?, response: JSONObject?, errorCode: String?, errorMessage: String?,
-                                requestParameters: JSONObject??, responseElements: JSONObject??) -> AuditIndexEntry {
+                                requestParameters: JSONObject??, responseElements: JSONObject??,
+                                cache: AuditEventCache?) -> AuditIndexEntry {
         let error = errorCode
         let account = caller?.account ?? fallbackAccount
         let profile = AuditFields.profile(eventName)
         let readOnly = profile.readOnly
-        out.append(contentsOf: #"{"eventVersion":"1.08","userIdentity":"#.utf8)
-        let username = writeIdentity(caller, into: &out)
+        AuditBytes.append(#"{"eventVersion":"1.08","userIdentity":"#, to: &out)
+        let username = writeIdentity(caller, cache: cache, into: &out)
         // A trusted service's call on the user's behalf: CloudTrail names the service in
         // userIdentity.invokedBy, sourceIPAddress and userAgent.
         let invokedBy = caller?.invokedBy
         if let invokedBy { writeInvokedBy(invokedBy, into: &out) }
-        out.append(contentsOf: #","eventTime":"#.utf8)
-        writeTime(context.time, into: &out)
-        out.append(contentsOf: #","eventSource":"#.utf8)
-        JSONWriter.writeString(source.rawValue, into: &out)
-        out.append(contentsOf: #","eventName":"#.utf8)
-        JSONWriter.writeString(eventName, into: &out)
-        out.append(contentsOf: #","awsRegion":"#.utf8)
-        JSONWriter.writeString(region, into: &out)
-        out.append(contentsOf: #","sourceIPAddress":"#.utf8)
-        JSONWriter.writeString(invokedBy ?? context.sourceIP, into: &out)
-        out.append(contentsOf: #","userAgent":"#.utf8)
-        JSONWriter.writeString(invokedBy ?? context.userAgent, into: &out)
+        AuditBytes.append(#","eventTime":"#, to: &out)
+        if let cache {
+            cache.writeTime(seconds: wholeSeconds(context.time), to: &out)
+        } else {
+            writeTime(context.time, into: &out)
+        }
+        AuditBytes.append(#","eventSource":"#, to: &out)
+        AuditBytes.string(source.rawValue, to: &out)
+        AuditBytes.append(#","eventName":"#, to: &out)
+        AuditBytes.string(eventName, to: &out)
+        AuditBytes.append(#","awsRegion":"#, to: &out)
+        AuditBytes.string(region, to: &out)
+        AuditBytes.append(#","sourceIPAddress":"#, to: &out)
+        AuditBytes.string(invokedBy ?? context.sourceIP, to: &out)
+        AuditBytes.append(#","userAgent":"#, to: &out)
+        AuditBytes.string(invokedBy ?? context.userAgent, to: &out)
         if let error {
-            out.append(contentsOf: #","errorCode":"#.utf8)
-            JSONWriter.writeString(error, into: &out)
+            AuditBytes.append(#","errorCode":"#, to: &out)
+            AuditBytes.string(error, to: &out)
             if let message = errorMessage {
-                out.append(contentsOf: #","errorMessage":"#.utf8)
-                JSONWriter.writeString(message, into: &out)
+                AuditBytes.append(#","errorMessage":"#, to: &out)
+                AuditBytes.string(message, to: &out)
             }
         }
-        out.append(contentsOf: #","requestParameters":"#.utf8)
+        AuditBytes.append(#","requestParameters":"#, to: &out)
         if let requestParameters {
-            if let p = requestParameters { JSONWriter.write(.object(p), into: &out) } else { out.append(contentsOf: "null".utf8) }
+            if let p = requestParameters { JSONWriter.write(.object(p), into: &out) } else { AuditBytes.append("null", to: &out) }
         } else {
             AuditFields.writeRequestParameters(profile, request, into: &out)
         }
         // The key ARNs, found once: `resources`, and responseElements.keyId where AWS logs it.
         let resources = AuditFields.resources(request: request, response: error == nil ? response : nil,
                                               region: region, account: account)
-        out.append(contentsOf: #","responseElements":"#.utf8)
+        AuditBytes.append(#","responseElements":"#, to: &out)
         if let responseElements {
-            if let r = responseElements, error == nil { JSONWriter.write(.object(r), into: &out) } else { out.append(contentsOf: "null".utf8) }
+            if let r = responseElements, error == nil { JSONWriter.write(.object(r), into: &out) } else { AuditBytes.append("null", to: &out) }
+        } else if error == nil, response != nil, profile.response != nil || profile.responseKeyArn {
+            let keyArn = profile.responseKeyArn ? resources.first : nil
+            AuditFields.writeResponseElements(profile, response, keyArn: keyArn, into: &out)
         } else {
-            let keyArn = error == nil && profile.responseKeyArn ? resources.first : nil
-            AuditFields.writeResponseElements(profile, error == nil ? response : nil, keyArn: keyArn, into: &out)
+            // No allow-list and no key ARN (reads and cryptographic operations): null, as
+            // writeResponseElements writes it.
+            AuditBytes.append("null", to: &out)
         }
-        out.append(contentsOf: #","requestID":"#.utf8)
-        JSONWriter.writeString(context.requestID, into: &out)
-        out.append(contentsOf: #","eventID":"#.utf8)
-        let eventID = EventID.write(into: &out)
-        out.append(contentsOf: (readOnly ? #","readOnly":true"# : #","readOnly":false"#).utf8)
-        if !resources.isEmpty { writeResources(resources, account: account, into: &out) }
-        out.append(contentsOf: #","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"#.utf8)
-        JSONWriter.writeString(account, into: &out)
-        out.append(contentsOf: #","eventCategory":"Management""#.utf8)
+        AuditBytes.append(#","requestID":"#, to: &out)
+        AuditBytes.string(context.requestID, to: &out)
+        AuditBytes.append(#","eventID":"#, to: &out)
+        let eventID = EventID.write(cache?.nextEventNumber() ?? EventID.next(), into: &out)
+        AuditBytes.append(readOnly ? #","readOnly":true"# : #","readOnly":false"#, to: &out)
+        if !resources.isEmpty { writeResources(resources, account: account, cache: cache, into: &out) }
+        AuditBytes.append(#","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"#, to: &out)
+        AuditBytes.string(account, to: &out)
+        AuditBytes.append(#","eventCategory":"Management""#, to: &out)
         if let tls = context.tls {
-            out.append(contentsOf: #","tlsDetails":{"tlsVersion":"#.utf8)
-            JSONWriter.writeString(tls.version, into: &out)
-            out.append(contentsOf: #","clientProvidedHostHeader":"#.utf8)
-            JSONWriter.writeString(tls.host, into: &out)
+            AuditBytes.append(#","tlsDetails":{"tlsVersion":"#, to: &out)
+            AuditBytes.string(tls.version, to: &out)
+            AuditBytes.append(#","clientProvidedHostHeader":"#, to: &out)
+            AuditBytes.string(tls.host, to: &out)
             out.append(UInt8(ascii: "}"))
         }
-        return AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
-                               username: username, accessKeyId: caller?.accessKeyId ?? "", readOnly: readOnly,
-                               eventID: eventID, resources: resources, isServiceEvent: false,
-                               requestID: AuditID(context.requestID), succeeded: error == nil,
-                               tracksKeyUsage: profile.tracksKeyUsage && error == nil)
+        var entry = AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
+                                    username: username, accessKeyId: caller?.accessKeyId ?? "", readOnly: readOnly,
+                                    eventID: eventID, resources: [], isServiceEvent: false,
+                                    requestID: AuditID(context.requestID), succeeded: error == nil,
+                                    tracksKeyUsage: profile.tracksKeyUsage && error == nil)
+        entry.firstResource = resources.first
+        entry.otherResources = resources.others
+        return entry
     }
 
     /// What KMS does by itself (eventType AwsServiceEvent): today, deleting a key at the
@@ -315,31 +330,41 @@ enum AuditRecord {
                                isServiceEvent: true, requestID: .text(""), succeeded: false, tracksKeyUsage: false)
     }
 
+    /// userIdentity, copied from `cache` when it rendered this caller's fields before.
+    private static func writeIdentity(_ caller: Caller?, cache: AuditEventCache?, into out: inout [UInt8]) -> String {
+        guard let cache, let caller else { return writeIdentity(caller, into: &out) }
+        if cache.writeIdentity(caller, to: &out) { return cache.username }
+        let start = out.count
+        let username = writeIdentity(caller, into: &out)
+        cache.storeIdentity(caller, out[start...], username: username)
+        return username
+    }
+
     /// userIdentity; returns the user name LookupEvents filters on ("root" for the root).
-    private static func writeIdentity(_ caller: Caller?, into out: inout [UInt8]) -> String {
+    static func writeIdentity(_ caller: Caller?, into out: inout [UInt8]) -> String {
         guard let caller else {
-            out.append(contentsOf: #"{"type":"Unknown"}"#.utf8)
+            AuditBytes.append(#"{"type":"Unknown"}"#, to: &out)
             return ""
         }
         if caller.principal.kind == .assumedRole, let roleArn = caller.principal.roleArn {
             return writeAssumedRoleIdentity(caller, roleArn: roleArn, into: &out)
         }
         let isRoot = isRootArn(caller.principalArn)
-        out.append(contentsOf: (isRoot ? #"{"type":"Root","principalId":"# : #"{"type":"IAMUser","principalId":"#).utf8)
+        AuditBytes.append(isRoot ? #"{"type":"Root","principalId":"# : #"{"type":"IAMUser","principalId":"#, to: &out)
         // The root's principalId is its account, as in AWS; a user's is its unique ID
         // (AIDA...), or its access key ID when it has none (dev mode).
-        JSONWriter.writeString(isRoot ? caller.account : (caller.principal.userId ?? caller.accessKeyId), into: &out)
-        out.append(contentsOf: #","arn":"#.utf8)
-        JSONWriter.writeString(caller.principalArn, into: &out)
-        out.append(contentsOf: #","accountId":"#.utf8)
-        JSONWriter.writeString(caller.account, into: &out)
-        out.append(contentsOf: #","accessKeyId":"#.utf8)
-        JSONWriter.writeString(caller.accessKeyId, into: &out)
+        AuditBytes.string(isRoot ? caller.account : (caller.principal.userId ?? caller.accessKeyId), to: &out)
+        AuditBytes.append(#","arn":"#, to: &out)
+        AuditBytes.string(caller.principalArn, to: &out)
+        AuditBytes.append(#","accountId":"#, to: &out)
+        AuditBytes.string(caller.account, to: &out)
+        AuditBytes.append(#","accessKeyId":"#, to: &out)
+        AuditBytes.string(caller.accessKeyId, to: &out)
         var username = "root"
         if !isRoot {
             username = lastPathComponent(caller.principalArn)
-            out.append(contentsOf: #","userName":"#.utf8)
-            JSONWriter.writeString(username, into: &out)
+            AuditBytes.append(#","userName":"#, to: &out)
+            AuditBytes.string(username, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return username
@@ -373,17 +398,43 @@ enum AuditRecord {
         return utf8.count >= suffix.count && utf8.suffix(suffix.count).elementsEqual(suffix)
     }
 
-    private static func writeResources(_ arns: [String], account: String, into out: inout [UInt8]) {
-        out.append(contentsOf: #","resources":["#.utf8)
-        for (i, arn) in arns.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"accountId":"#.utf8)
-            JSONWriter.writeString(accountOf(arn: arn) ?? account, into: &out)
-            out.append(contentsOf: #","type":"AWS::KMS::Key","ARN":"#.utf8)
-            JSONWriter.writeString(arn, into: &out)
-            out.append(UInt8(ascii: "}"))
+    /// `,"resources":[...]`; a single ARN's fragment is copied from `cache` when it was
+    /// rendered for the same ARN and account.
+    private static func writeResources(_ arns: AuditResources, account: String, cache: AuditEventCache?,
+                                       into out: inout [UInt8]) {
+        guard let cache, let first = arns.first, arns.others.isEmpty else {
+            writeResources(arns, account: account, into: &out)
+            return
+        }
+        if cache.writeResources(first, account: account, to: &out) { return }
+        let start = out.count
+        writeResources(arns, account: account, into: &out)
+        cache.storeResources(first, account: account, out[start...])
+    }
+
+    private static func writeResources(_ arns: AuditResources, account: String, into out: inout [UInt8]) {
+        AuditBytes.append(#","resources":["#, to: &out)
+        var first = true
+        arns.forEach { arn in
+            writeResource(arn, account: account, first: first, into: &out)
+            first = false
         }
         out.append(UInt8(ascii: "]"))
+    }
+
+    private static func writeResources(_ arns: [String], account: String, into out: inout [UInt8]) {
+        AuditBytes.append(#","resources":["#, to: &out)
+        for (i, arn) in arns.enumerated() { writeResource(arn, account: account, first: i == 0, into: &out) }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    private static func writeResource(_ arn: String, account: String, first: Bool, into out: inout [UInt8]) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        AuditBytes.append(#"{"accountId":"#, to: &out)
+        AuditBytes.string(accountOf(arn: arn) ?? account, to: &out)
+        AuditBytes.append(#","type":"AWS::KMS::Key","ARN":"#, to: &out)
+        AuditBytes.string(arn, to: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     /// The account field of `arn:aws:kms:REGION:ACCOUNT:...`, by bytes: ARN.parse splits
@@ -404,6 +455,19 @@ enum AuditRecord {
         }
     }
 
+    /// Seconds since the epoch, for an event's time: clock_gettime (vDSO) directly, which
+    /// is what Date() reads, without Foundation's conversions through the 2001 reference date.
+    static func now() -> Double {
+        var ts = timespec()
+        guard clock_gettime(CLOCK_REALTIME, &ts) == 0 else { return Date().timeIntervalSince1970 }
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1_000_000_000
+    }
+
+    /// The whole second ISO8601Time.write renders `time` as (the same rounding).
+    static func wholeSeconds(_ time: Double) -> Int64 {
+        time.isFinite ? Int64(max(min(time, 9.0e15), -9.0e15).rounded(.down)) : 0
+    }
+
     /// `"2026-11-29T12:00:00Z"`, CloudTrail's eventTime, straight into the event's bytes.
     static func writeTime(_ time: Double, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
@@ -421,6 +485,9 @@ enum EventID {
     }()
     static let counter = Atomic<UInt64>(0)
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    /// The counter values a connection's AuditEventCache takes at once, so that its events
+    /// do not touch the counter the other event loops share (one atomic add per block).
+    static let block: UInt64 = 1 << 16
 
     /// The ID's first 64 bits: the prefix's 16 digits with the version digit at 12.
     static let high: UInt64 = {
@@ -432,19 +499,48 @@ enum EventID {
         return value
     }()
 
+    /// `"XXXXXXXX-XXXX-4XXX-8`: the quote and the fixed first 20 characters of every ID.
+    static let head: [UInt8] = {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for i in 0..<16 {
+            if i == 8 || i == 12 { out.append(UInt8(ascii: "-")) }
+            out.append(i == 12 ? UInt8(ascii: "4") : prefix[i])  // version 4
+        }
+        out.append(contentsOf: "-8".utf8)  // RFC 4122 variant
+        return out
+    }()
+
+    /// The next counter value, unique in this process.
+    static func next() -> UInt64 {
+        counter.add(1, ordering: .relaxed).newValue
+    }
+
+    /// `block` counter values, from the returned one on, reserved for one caller.
+    static func reserveBlock() -> UInt64 {
+        counter.add(block, ordering: .relaxed).newValue - block + 1
+    }
+
     /// Writes the next ID, quoted, straight into the event's bytes and returns it (for the
     /// index) as its 128 bits: no allocation.
     static func write(into out: inout [UInt8]) -> AuditID {
-        let n = counter.add(1, ordering: .relaxed).newValue
-        out.append(UInt8(ascii: "\""))
-        for i in 0..<32 {
-            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
-            if i == 12 { out.append(UInt8(ascii: "4")); continue }  // version 4
-            if i == 16 { out.append(UInt8(ascii: "8")); continue }  // RFC 4122 variant
-            out.append(i < 16 ? prefix[i] : digits[Int((n >> UInt64((31 - i) * 4)) & 0xF)])
+        write(next(), into: &out)
+    }
+
+    /// Writes the ID of counter value `n`, quoted: the prefix, then n's low 60 bits as
+    /// 3 + 12 hex digits.
+    static func write(_ n: UInt64, into out: inout [UInt8]) -> AuditID {
+        out.append(contentsOf: head)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 17) { tail in
+            var shift: UInt64 = 56
+            for i in 0..<16 {
+                if i == 3 { tail[i] = UInt8(ascii: "-"); continue }
+                let v = UInt8(truncatingIfNeeded: (n >> shift) & 0xF)
+                tail[i] = v < 10 ? v &+ 0x30 : v &+ 0x57
+                shift &-= 4
+            }
+            tail[16] = UInt8(ascii: "\"")
+            out.append(contentsOf: UnsafeBufferPointer(tail))
         }
-        out.append(UInt8(ascii: "\""))
-        // The digits written above: 8, then the counter's low 60 bits.
         return .uuid(high, 0x8 << 60 | n & (1 << 60 - 1))
     }
 }
