@@ -17,9 +17,12 @@ final class FlushBatcher: @unchecked Sendable {
     /// With auditing, responses are held here until their tick's events are written.
     let audit: AuditLog?
 
-    /// A held answer: a response (with or without an event), or a close after the others.
+    /// A held answer: a response, already encoded (with or without an event; its request
+    /// ID rebuilds it as an internal error if the tick's events cannot be written), or a
+    /// close after the others. Encoded when held, as an unaudited answer is, while its body
+    /// is still in the cache; only a buffer waits, not the whole Response.
     private enum Held {
-        case response(ChannelHandlerContext, RequestPipeline.Response, keepAlive: Bool, audited: Bool)
+        case response(ChannelHandlerContext, ByteBuffer, requestID: String, keepAlive: Bool, audited: Bool)
         case close(ChannelHandlerContext)
     }
     private var held: [Held] = []
@@ -40,20 +43,21 @@ final class FlushBatcher: @unchecked Sendable {
     }
 
     /// Holds `response` (and its event) until the end of the tick: the tick's events are
-    /// chained and written with one write(2) first, then the responses go out. If the
+    /// chained and written with one writev(2) first, then the responses go out. If the
     /// write fails, each audited response is replaced by KMSInternalException.
     func hold(_ context: ChannelHandlerContext, _ response: RequestPipeline.Response, keepAlive: Bool) {
         eventLoop.assertInEventLoop()
-        var response = response
         let audited = !response.event.isEmpty
         if audited {
             events.append(contentsOf: response.event)
             ends.append(events.count)
-            // Moved, not copied: a copy retained (and later released) each of its strings.
-            if let entry = response.entry.take() { entries.append(entry) }
-            response.event = []
+            // Only the entry is copied (copying the whole Response retained every field).
+            if let entry = response.entry { entries.append(entry) }
         }
-        held.append(.response(context, response, keepAlive: keepAlive, audited: audited))
+        var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
+        ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
+                               keepAlive: keepAlive, into: &buffer, contentType: response.contentType)
+        held.append(.response(context, buffer, requestID: response.requestID, keepAlive: keepAlive, audited: audited))
         schedule()
     }
 
@@ -102,13 +106,14 @@ final class FlushBatcher: @unchecked Sendable {
         defer { sending.removeAll(keepingCapacity: true) }
         for item in sending {
             switch item {
-            case .response(let context, var response, let keepAlive, let audited):
+            case .response(let context, var buffer, let requestID, let keepAlive, let audited):
                 if audited, !written {
-                    response = RequestPipeline.error(.internalError, requestID: response.requestID)
+                    // The event was not kept: the call is answered as not carried out.
+                    let response = RequestPipeline.error(.internalError, requestID: requestID)
+                    buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
+                    ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
+                                           keepAlive: keepAlive, into: &buffer, contentType: response.contentType)
                 }
-                var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
-                ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
-                                       keepAlive: keepAlive, into: &buffer, contentType: response.contentType)
                 if keepAlive {
                     context.write(NIOAny(buffer), promise: nil)
                     pending.append(context)

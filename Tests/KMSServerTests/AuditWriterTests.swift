@@ -77,4 +77,66 @@ import KMSCore
         #expect(seen.first == "e\(total)" && seen.last == "e6")
         #expect(Set(seen).count == seen.count)
     }
+
+    /// A group larger than one writev(2) takes (1024 buffers: 512 records and their links),
+    /// then small groups after it: one chain that verifies, every index entry pointing at
+    /// exactly its line, and a restart that reads back the same chain end.
+    @Test func largeGroupsChainAndIndexEveryLine() throws {
+        let dir = try directory()
+        var audit: AuditLog? = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000")
+        var n = 0
+        for size in [AuditChainLinks.maxBuffers / 2 + 7, 1, 3, AuditChainLinks.maxBuffers + 1] {
+            var entries = (n..<(n + size)).map { entry($0 + 1, time: 1000 + Double($0), key: "k", tracks: false) }
+            let (bytes, ends) = group(entries)
+            #expect(audit?.append(bytes, ends: ends, entries: &entries) == true)
+            n += size
+        }
+        audit?.sync()
+        #expect(AuditVerifier.verify(dataDirectory: dir).intact)
+        var checked = 0
+        audit?.forEachNewestFirst { e in
+            let line = audit?.line(of: e) ?? ""
+            let object = try? JSONParser.parse(line).objectValue
+            #expect(object?["eventID"]?.stringValue == e.eventID, "line of \(e.eventID): \(line.prefix(80))")
+            #expect(line.hasSuffix("\"}") && !line.contains("\n"))
+            checked += 1
+            return true
+        }
+        #expect(checked == n)
+        let text = try String(contentsOfFile: dir + "/audit/audit-00000001.jsonl", encoding: .utf8)
+        #expect(text.split(separator: "\n").count == n && text.hasSuffix("\"}\n"))
+        let head = try #require(AuditChainHead.read(directory: dir + "/audit"))
+        audit = nil
+        // Reopened: the chain continues from the same hash.
+        let reopened = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000")
+        #expect(reopened.committedHorizon().count == n && head.count == n)
+        var more = [entry(n + 1, time: 5000, key: "k", tracks: false)]
+        let (bytes, ends) = group(more)
+        #expect(reopened.append(bytes, ends: ends, entries: &more))
+        reopened.sync()
+        #expect(AuditVerifier.verify(dataDirectory: dir).intact)
+    }
+    /// With `.interval`, a segment closed by rotation is fsynced by the timer's sync, not
+    /// under the lock in the middle of a write: the sync closes every one of them and then
+    /// records the chain head. With `.always`, rotation still fsyncs at once.
+    @Test func closedSegmentsAreSyncedByTheTimer() throws {
+        for policy in [AuditLog.FsyncPolicy.interval, .always] {
+            let dir = try directory()
+            let audit = try AuditLog(dataDirectory: dir, policy: policy, fallbackAccount: "000000000000", segmentBytes: 900)
+            var n = 0
+            for _ in 0..<6 {
+                var entries = (n..<(n + 5)).map { entry($0 + 1, time: 1000, key: "k", tracks: false) }
+                let (bytes, ends) = group(entries)
+                #expect(audit.append(bytes, ends: ends, entries: &entries))
+                n += 5  // ~1,000 bytes: each group closes its segment
+            }
+            #expect(audit.committedHorizon().segment == 7)
+            #expect(audit.unsyncedSealedSegments == (policy == .interval ? 6 : 0))
+            audit.sync()
+            #expect(audit.unsyncedSealedSegments == 0)
+            let head = try #require(AuditChainHead.read(directory: dir + "/audit"))
+            #expect(head.count == n)
+            #expect(AuditVerifier.verify(dataDirectory: dir).intact)
+        }
+    }
 }

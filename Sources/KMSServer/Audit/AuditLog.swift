@@ -1,3 +1,4 @@
+import COpenSSL
 import Crypto
 import Foundation
 import KMSCore
@@ -14,7 +15,7 @@ import Glibc
 /// Each line is a CloudTrail record whose last member, `previousEventHash`, is the SHA-256
 /// (hex) of the previous line's bytes (without its newline); the first line of the trail
 /// chains to 64 zeros. Event loops hand over one tick's events at once (`append`): they
-/// are chained and written with one write(2) before that tick's responses are flushed.
+/// are chained and written with one writev(2) before that tick's responses are flushed.
 /// fsync runs every `fsyncInterval` (and writes the chain head, see `AuditChainHead`), or
 /// with `.always` before a group's responses leave: one fsync for every group written
 /// since the last (group commit across the event loops, `waitDurable`).
@@ -60,10 +61,12 @@ public final class AuditLog: Sendable {
         var dirty = false
         var index: [AuditIndexEntry] = []
         var indexHead = 0  // next slot to overwrite once the ring is full
-        var line: [UInt8] = []
         var failedAt: Double?
         var writeFailures = 0
         var digests: AuditDigests?
+        /// `.interval`: descriptors of segments closed since the timer's last sync, which
+        /// fsyncs and closes them (see `rotate`).
+        var sealed: [Int32] = []
     }
 
     private let state: Mutex<State>
@@ -90,7 +93,6 @@ public final class AuditLog: Sendable {
             throw AuditError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
         var s = State()
-        s.line.reserveCapacity(64 * 1024)
         s.index.reserveCapacity(1024)
         // Recover the chain's end (and the index) from the newest segments, after the prefix
         // retention removed (if any).
@@ -124,9 +126,13 @@ public final class AuditLog: Sendable {
     deinit {
         state.withLock {
             if $0.fd >= 0 { fsync($0.fd); close($0.fd) }
+            for fd in $0.sealed { fsync(fd); close(fd) }
             if let d = $0.digests, d.fd >= 0 { fsync(d.fd); close(d.fd) }
         }
     }
+
+    /// Closed segments the timer's sync has not fsynced and closed yet (`.interval`).
+    var unsyncedSealedSegments: Int { state.withLock { $0.sealed.count } }
 
     /// Events not written since start (the log and the shutdown line say so).
     public var writeFailures: Int { state.withLock { $0.writeFailures } }
@@ -182,63 +188,79 @@ public final class AuditLog: Sendable {
 
     /// Chains and writes one group (see `append`); returns the record count after it, nil
     /// when it could not be written.
+    ///
+    /// Most of each record's SHA-256 is over its own bytes, which do not depend on the
+    /// chain: hashed here, before the lock, so that the other event loop's group waits only
+    /// for the chain links (the last blocks of each hash) and the write. Records and links
+    /// go out with writev from where they are (AuditChainLinks): nothing is copied.
     private func writeGroup(_ bytes: [UInt8], ends: [Int], entries: inout [AuditIndexEntry]) -> Int? {
-        // Most of each record's SHA-256 is over its own bytes, which do not depend on the
-        // chain: hashed here, before the lock, so that the other event loop's group waits
-        // only for the chain links (the last block or two of each hash) and the write.
-        var partial: [SHA256] = []
-        partial.reserveCapacity(ends.count)
-        bytes.withUnsafeBytes { raw in
-            for i in ends.indices.reversed() {  // popped first to last below
-                var hash = SHA256()
-                hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: raw[(i == 0 ? 0 : ends[i - 1])..<ends[i]]))
-                partial.append(hash)
+        let n = ends.count
+        guard n > 0 else { return state.withLock { $0.count } }
+        // No record is empty (each is a JSON object's start); a group without bytes is a bug, refused.
+        guard !bytes.isEmpty, ends.last == bytes.count else { return nil }
+        return bytes.withUnsafeBytes { raw in
+            withUnsafeTemporaryAllocation(of: SHA256_CTX.self, capacity: n) { states in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n * AuditChainLinks.size + 32) { links in
+                    withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2 * n) { buffers in
+                        guard let base = raw.baseAddress, let states = states.baseAddress, let links = links.baseAddress,
+                              let buffers = buffers.baseAddress else { return nil }
+                        AuditChainLinks.hashRecords(raw, ends: ends, into: states)
+                        return writeGroupLocked(UnsafeMutableRawPointer(mutating: base), ends: ends, entries: &entries,
+                                                states: states, links: links, buffers: buffers)
+                    }
+                }
             }
         }
+    }
+
+    /// `writeGroup` under the trail's lock: links, one writev, then the index.
+    private func writeGroupLocked(_ base: UnsafeMutableRawPointer, ends: [Int], entries: inout [AuditIndexEntry],
+                                  states: UnsafeMutablePointer<SHA256_CTX>, links: UnsafeMutablePointer<UInt8>,
+                                  buffers: UnsafeMutablePointer<iovec>) -> Int? {
+        let n = ends.count
+        // The chain's running hash, after the links (32 bytes past the last one).
+        let previous = links + n * AuditChainLinks.size
         return state.withLock { s in
-            let savedHash = s.previousHash
-            s.line.removeAll(keepingCapacity: true)
+            // (Always 32 bytes; a malformed pruned-prefix marker must not crash the writer.)
+            if s.previousHash.count != 32 { s.previousHash = Array((s.previousHash + [UInt8](repeating: 0, count: 32)).prefix(32)) }
+            for j in 0..<32 { previous[j] = s.previousHash[j] }
             var start = 0
-            var offsets: [(Int, Int)] = []
-            offsets.reserveCapacity(ends.count)
-            for end in ends {
-                guard var hash = partial.popLast() else { break }
-                let lineStart = s.line.count
-                s.line.append(contentsOf: bytes[start..<end])
-                let linkStart = s.line.count
-                s.line.append(contentsOf: #","previousEventHash":""#.utf8)
-                Self.appendHex(s.previousHash, into: &s.line)
-                s.line.append(contentsOf: "\"}".utf8)
-                s.line.withUnsafeBytes { hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[linkStart...])) }
-                // Into the chain's 32 bytes in place: no array per record.
-                let digest = hash.finalize()
-                s.previousHash.withUnsafeMutableBytes { to in digest.withUnsafeBytes { to.copyMemory(from: $0) } }
-                offsets.append((s.size + lineStart, s.line.count - lineStart))
-                s.line.append(UInt8(ascii: "\n"))
-                start = end
+            for i in 0..<n {
+                let link = links + i * AuditChainLinks.size
+                AuditChainLinks.link(link, state: states + i, previous: previous)
+                buffers[2 * i] = iovec(iov_base: base + start, iov_len: ends[i] - start)
+                buffers[2 * i + 1] = iovec(iov_base: UnsafeMutableRawPointer(link), iov_len: AuditChainLinks.size)
+                start = ends[i]
             }
-            guard Self.writeAll(s.fd, s.line) else {
+            let written = ends[n - 1] + n * AuditChainLinks.size
+            guard AuditChainLinks.writeAll(s.fd, buffers, count: 2 * n) else {
                 let reason = String(cString: strerror(errno))
                 // Nothing of the group may stay: cut back what part of it reached the file.
+                // The chain (`previousHash`) was not moved.
                 _ = ftruncate(s.fd, off_t(s.size))
-                s.previousHash = savedHash
                 s.failedAt = Date().timeIntervalSince1970
-                s.writeFailures += ends.count
+                s.writeFailures += n
                 Console.error("kms: ERROR: audit write to \(directory) failed (\(reason)): "
-                    + "\(ends.count) request(s) answered with an internal error and not carried out")
+                    + "\(n) request(s) answered with an internal error and not carried out")
                 return nil
             }
-            s.failedAt = nil
+            for j in 0..<32 { s.previousHash[j] = previous[j] }
+            if s.failedAt != nil { s.failedAt = nil }
             if let keyUsage { Self.trackLastUses(entries, keyUsage) }
-            for i in entries.indices {
+            start = 0
+            var offset = s.size
+            for i in entries.indices where i < n {
+                let length = ends[i] - start + AuditChainLinks.hashedSize
                 entries[i].segment = s.segment
-                entries[i].offset = offsets[i].0
-                entries[i].length = offsets[i].1
+                entries[i].offset = offset
+                entries[i].length = length
                 entries[i].sequence = s.count + i + 1
                 Self.insert(&entries[i], into: &s)
+                offset += length + 1
+                start = ends[i]
             }
-            s.count += ends.count
-            s.size += s.line.count
+            s.count += n
+            s.size += written
             s.dirty = true  // the timer fsyncs (a no-op cost with .always) and records the chain head
             if digestPolicy.everyEvents > 0, let d = s.digests, s.count - d.lastEnd >= digestPolicy.everyEvents {
                 writeDigest(&s, now: Date().timeIntervalSince1970)
@@ -266,17 +288,23 @@ public final class AuditLog: Sendable {
     /// it never counts a record the fsync did not cover.
     func sync(final: Bool = false) {
         syncing.withLock { _ in
-            let pending = state.withLock { s -> (fd: Int32, digests: Int32, head: AuditChainHead)? in
+            let pending = state.withLock { s -> (fd: Int32, digests: Int32, head: AuditChainHead, sealed: [Int32])? in
                 // A signed digest every digestPolicy.interval, and at shutdown, when records were added.
                 if let d = s.digests, s.count > d.lastEnd {
                     let now = Date().timeIntervalSince1970
                     if final || now - d.lastTime >= digestPolicy.interval { writeDigest(&s, now: now) }
                 }
-                guard s.dirty else { return nil }
+                guard s.dirty || !s.sealed.isEmpty else { return nil }
                 s.dirty = false
+                let sealed = s.sealed
+                s.sealed.removeAll()
                 let fd = dup(s.fd)
                 guard fd >= 0 else {
                     // No descriptor to spare: fsync here, under the lock, as before.
+                    for old in sealed {
+                        if fsync(old) != 0 { Console.error("kms: ERROR: audit fsync failed: \(String(cString: strerror(errno)))") }
+                        close(old)
+                    }
                     if fsync(s.fd) != 0 {
                         Console.error("kms: ERROR: audit fsync failed: \(String(cString: strerror(errno)))")
                         return nil
@@ -285,13 +313,23 @@ public final class AuditLog: Sendable {
                     writeHead(s)
                     return nil
                 }
-                return (fd, s.digests.map { dup($0.fd) } ?? -1, head(s))
+                return (fd, s.digests.map { dup($0.fd) } ?? -1, head(s), sealed)
             }
             guard let pending else { return }
             defer {
                 close(pending.fd)
                 if pending.digests >= 0 { close(pending.digests) }
             }
+            // Closed segments first: the head may name records in them only once they are on disk.
+            var sealedSynced = true
+            for old in pending.sealed {
+                if fsync(old) != 0 {
+                    Console.error("kms: ERROR: audit fsync of a closed segment failed: \(String(cString: strerror(errno)))")
+                    sealedSynced = false
+                }
+                close(old)
+            }
+            if !sealedSynced { return }
             if fsync(pending.fd) != 0 {
                 Console.error("kms: ERROR: audit fsync failed: \(String(cString: strerror(errno)))")
                 return
@@ -365,12 +403,18 @@ public final class AuditLog: Sendable {
         head(s).write(directory: directory, temporary: AuditChainHead.fileName + ".locked.tmp")
     }
 
+    /// Closes the segment and begins the next. With `.always` the closed segment is fsynced
+    /// here (`waitDurable` counts on it). With `.interval` its fsync, milliseconds of disk
+    /// under the lock every event loop's write waits for, is left to the timer's `sync`
+    /// within the interval, as for any other record; that sync also writes the chain head.
     private func rotate(_ s: inout State) {
-        _ = fsync(s.fd)
-        writeHead(s)
+        if policy == .always {
+            _ = fsync(s.fd)
+            writeHead(s)
+        }
         do {
             let fd = try AuditSegments.open(directory: directory, segment: s.segment + 1)
-            close(s.fd)
+            if policy == .always { close(s.fd) } else { s.sealed.append(s.fd) }
             s.fd = fd
             s.segment += 1
             s.size = 0
@@ -388,22 +432,22 @@ public final class AuditLog: Sendable {
 
     /// A group's successful cryptographic calls as their keys' last use: only the newest
     /// call per key is handed over, so a tick of calls on one key takes the tracker's lock
-    /// once instead of once per call.
+    /// once instead of once per call. The entries are read in place: a copy of each
+    /// retained (and released) its strings, which both event loops share.
     private static func trackLastUses(_ entries: [AuditIndexEntry], _ tracker: KeyUsageTracker) {
         var latest: [(arn: String, entry: Int)] = []
-        for (i, entry) in entries.enumerated() where entry.tracksKeyUsage {
-            entry.forEachResource { arn in
+        for i in entries.indices where entries[i].tracksKeyUsage {
+            entries[i].forEachResource { arn in
                 if let j = latest.firstIndex(where: { $0.arn == arn }) {
-                    if entries[latest[j].entry].time <= entry.time { latest[j].entry = i }
+                    if entries[latest[j].entry].time <= entries[i].time { latest[j].entry = i }
                 } else {
                     latest.append((arn, i))
                 }
             }
         }
         for (arn, i) in latest {
-            let entry = entries[i]
-            tracker.record(keyArns: [arn], KeyLastUsage(operation: entry.eventName, time: entry.time,
-                                                        cloudTrailEventId: entry.eventID, kmsRequestId: entry.requestID))
+            tracker.record(keyArns: [arn], KeyLastUsage(operation: entries[i].eventName, time: entries[i].time,
+                                                        cloudTrailEventId: entries[i].eventID, kmsRequestId: entries[i].requestID))
         }
     }
 
