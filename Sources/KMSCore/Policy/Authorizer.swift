@@ -38,6 +38,7 @@ public struct PolicyAuthorizer: Authorizer {
         let caller = context.caller
         var resourcePolicy: CompiledPolicy?
         var plan: ConditionPlan? = nil
+        var memo: DecisionMemo? = nil
         let resourceAccount: String
         var grants: [GrantRule] = []
         switch resource {
@@ -46,6 +47,7 @@ public struct PolicyAuthorizer: Authorizer {
             let entry = service.keyPolicies.entry(for: key)
             resourcePolicy = entry.policy
             plan = entry.plan
+            memo = entry.memo
             resourceAccount = key.account
             grants = try service.grants.grantRules(forKeyArn: key.arn, grantTokens: context.grantTokens)
         case .alias(let arn):
@@ -57,6 +59,15 @@ public struct PolicyAuthorizer: Authorizer {
         }
         var conditions = try KMSConditionKeys.valueList(resourcePolicy: resourcePolicy, plan: plan, caller: caller, context: context,
                                                         action: action, resource: resource, service: service)
+        // Under conditional policies and without grants, an allowed evaluation of exactly the
+        // same inputs (every condition value included) is answered from the memo.
+        let second = memo != nil && grants.isEmpty && !conditions.isEmpty ? DecisionMemo.second(context.time) : nil
+        if let memo, let second,
+           memo.allows(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
+                       sessionPolicies: caller.sessionPolicies, principal: caller.principal, action: action,
+                       resource: resource.arn, resourceAccount: resourceAccount, conditions: conditions, second: second) {
+            return RequestContext.Decision(action: action, resource: resource.arn, allowed: true, message: nil)
+        }
         // Only grant constraints read the context's encryption context (conditions have their own).
         var facts = AuthorizationContext(principal: caller.principal, action: action, resource: resource.arn,
                                          resourceAccount: resourceAccount,
@@ -66,6 +77,11 @@ public struct PolicyAuthorizer: Authorizer {
         facts.requestTime = context.time
         var result = PolicyEvaluator(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
                                      sessionPolicies: caller.sessionPolicies, grants: grants).evaluate(facts, reportMatches: false)
+        if result.isAllowed, let memo, let second {
+            memo.remember(resourcePolicy: resourcePolicy, identityPolicies: caller.identityPolicies,
+                          sessionPolicies: caller.sessionPolicies, principal: caller.principal, action: action,
+                          resource: resource.arn, resourceAccount: resourceAccount, conditions: conditions, second: second)
+        }
         // A cluster node judges a denial again on what the store holds now (DenyReadThrough.swift).
         if !result.isAllowed, let fresh = try DeniedRequestRefresh.read(context, resource: resource, service: service) {
             if let key = fresh.key {

@@ -12,6 +12,8 @@ public final class KeyPolicyCache: Sendable {
         let policy: CompiledPolicy?
         /// Its condition keys, parsed and bound (empty for a policy without conditions).
         let plan: ConditionPlan?
+        /// Allowed decisions under this policy (DecisionMemo.swift); a new entry starts empty.
+        let memo = DecisionMemo()
     }
     struct State {
         var keys: [String: Entry] = [:]
