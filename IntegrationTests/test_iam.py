@@ -163,6 +163,17 @@ def test_user_policies_govern_iam_calls(server, iam):
         as_user.list_users()
 
 
+def assert_tag_calls_refuse_missing(iam, kind):
+    """TagX, UntagX and ListXTags on a user or role that does not exist: NoSuchEntity, AWS's message."""
+    missing, lower = name(), kind.lower()
+    member = {f"{kind}Name": missing}
+    for call in (lambda: getattr(iam, f"tag_{lower}")(**member, Tags=[{"Key": "a", "Value": "b"}]),
+                 lambda: getattr(iam, f"untag_{lower}")(**member, TagKeys=["a"]),
+                 lambda: getattr(iam, f"list_{lower}_tags")(**member)):
+        with expect_error("NoSuchEntity", status=404, message=f"The {lower} with name {missing} cannot be found."):
+            call()
+
+
 def test_user_lifecycle_and_delete_conflicts(iam):
     user = name()
     created = iam.create_user(UserName=user, Path="/team/", Tags=[{"Key": "env", "Value": "dev"}])["User"]
@@ -174,12 +185,7 @@ def test_user_lifecycle_and_delete_conflicts(iam):
     assert {t["Key"] for t in iam.list_user_tags(UserName=user)["Tags"]} == {"env", "team"}
     iam.untag_user(UserName=user, TagKeys=["env"])
     assert [t["Key"] for t in iam.list_user_tags(UserName=user)["Tags"]] == ["team"]
-    missing = name()
-    for call in (lambda: iam.tag_user(UserName=missing, Tags=[{"Key": "a", "Value": "b"}]),
-                 lambda: iam.untag_user(UserName=missing, TagKeys=["a"]),
-                 lambda: iam.list_user_tags(UserName=missing)):
-        with expect_error("NoSuchEntity", status=404, message=f"The user with name {missing} cannot be found."):
-            call()
+    assert_tag_calls_refuse_missing(iam, "User")
 
     k1 = iam.create_access_key(UserName=user)["AccessKey"]
     iam.create_access_key(UserName=user)
@@ -280,12 +286,7 @@ def test_roles(server, iam):
     assert {t["Key"] for t in iam.list_role_tags(RoleName=role)["Tags"]} == {"k", "a"}
     iam.untag_role(RoleName=role, TagKeys=["k"])
     assert [t["Key"] for t in iam.list_role_tags(RoleName=role)["Tags"]] == ["a"]
-    missing = name()
-    for call in (lambda: iam.tag_role(RoleName=missing, Tags=[{"Key": "a", "Value": "b"}]),
-                 lambda: iam.untag_role(RoleName=missing, TagKeys=["a"]),
-                 lambda: iam.list_role_tags(RoleName=missing)):
-        with expect_error("NoSuchEntity", status=404, message=f"The role with name {missing} cannot be found."):
-            call()
+    assert_tag_calls_refuse_missing(iam, "Role")
     arn = iam.create_policy(PolicyName=name("p"), PolicyDocument=ALLOW_KMS)["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=role, PolicyArn=arn)
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"][0]["PolicyArn"] == arn
