@@ -207,11 +207,12 @@ struct RequestPipeline: Sendable {
     }
 
     private func auditStage(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS?) -> AuditStage {
-        let requestID = RequestID.next()
+        let (requestID, requestIDValue) = RequestID.nextWithAuditID()
         return AuditStage(metrics: metrics, started: metrics == nil ? 0 : RequestMetrics.now(),
                           enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
                           context: AuditRequestContext(requestID: requestID, time: audit == nil ? 0 : AuditRecord.now(),
-                                                       sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls))
+                                                       sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls,
+                                                       requestIDValue: requestIDValue))
     }
 
     /// The event name of a target that names no operation: its last part, bounded.
