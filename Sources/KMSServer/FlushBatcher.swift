@@ -45,14 +45,15 @@ final class FlushBatcher: @unchecked Sendable {
     /// Holds `response` (and its event) until the end of the tick: the tick's events are
     /// chained and written with one writev(2) first, then the responses go out. If the
     /// write fails, each audited response is replaced by KMSInternalException.
-    func hold(_ context: ChannelHandlerContext, _ response: RequestPipeline.Response, keepAlive: Bool) {
+    /// `response` is consumed: its index entry is moved into the tick's entries, not copied
+    /// (a copy retained each of its strings, and dropping the Response released them).
+    func hold(_ context: ChannelHandlerContext, _ response: consuming RequestPipeline.Response, keepAlive: Bool) {
         eventLoop.assertInEventLoop()
         let audited = !response.event.isEmpty
         if audited {
             events.append(contentsOf: response.event)
             ends.append(events.count)
-            // Only the entry is copied (copying the whole Response retained every field).
-            if let entry = response.entry { entries.append(entry) }
+            if let entry = response.entry.take() { entries.append(entry) }
         }
         var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
         ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,

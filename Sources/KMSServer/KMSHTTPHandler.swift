@@ -162,12 +162,13 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func respond(context: ChannelHandlerContext, _ response: RequestPipeline.Response, keepAlive: Bool) {
+    /// `response` is consumed, so that the batcher can move its index entry (see `hold`).
+    private func respond(context: ChannelHandlerContext, _ response: consuming RequestPipeline.Response, keepAlive: Bool) {
         guard !closing else { return }
         if let flusher, flusher.audit != nil {
             // The audit stage's durability point: the response waits for its event's write.
             if !keepAlive { closing = true }
-            flusher.hold(context, response, keepAlive: keepAlive)
+            flusher.hold(context, consume response, keepAlive: keepAlive)
             return
         }
         var response = response
