@@ -60,6 +60,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.blockingQueue = blockingQueue
         self.maxBodyBytes = maxBodyBytes
         self.flusher = flusher
+        if let flusher, flusher.audit != nil { auditCache?.sink = flusher }
     }
 
     func read(context: ChannelHandlerContext) {

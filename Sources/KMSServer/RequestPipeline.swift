@@ -51,6 +51,9 @@ struct RequestPipeline: Sendable {
         /// it before the response may leave.
         var event: [UInt8] = []
         var entry: AuditIndexEntry?
+        /// The event was built into the event loop's FlushBatcher (`event` is empty): the
+        /// response must be held there.
+        var eventInBatch = false
         /// Content-Type when not the AWS JSON one (health and metrics answers).
         var contentType: String?
     }
@@ -282,6 +285,16 @@ struct AuditStage: Sendable {
                                                 requestID: context.requestID)
         }
         guard enabled else { return response }
+        if let sink = cache?.sink {
+            // On the connection's event loop: straight into its batcher's buffer.
+            sink.appendEvent { out in
+                AuditRecord.apiCall(into: &out, context: context, source: source, eventName: eventName,
+                                    caller: caller, fallbackAccount: fallbackAccount, region: region,
+                                    request: request, response: result, error: error, cache: cache)
+            }
+            response.eventInBatch = true
+            return response
+        }
         var event: [UInt8] = []
         event.reserveCapacity(AuditRecord.capacity(context, caller))
         response.entry = AuditRecord.apiCall(into: &event, context: context, source: source, eventName: eventName,
