@@ -45,19 +45,32 @@ final class FlushBatcher: @unchecked Sendable {
     /// Holds `response` (and its event) until the end of the tick: the tick's events are
     /// chained and written with one writev(2) first, then the responses go out. If the
     /// write fails, each audited response is replaced by KMSInternalException.
-    func hold(_ context: ChannelHandlerContext, _ response: RequestPipeline.Response, keepAlive: Bool) {
+    /// `response` is consumed: its index entry is moved into the tick's entries, not copied
+    /// (a copy retained each of its strings, and dropping the Response released them).
+    func hold(_ context: ChannelHandlerContext, _ response: consuming RequestPipeline.Response, keepAlive: Bool) {
         eventLoop.assertInEventLoop()
-        let audited = !response.event.isEmpty
-        if audited {
+        let audited = response.eventInBatch || !response.event.isEmpty
+        if audited, !response.eventInBatch {
             events.append(contentsOf: response.event)
             ends.append(events.count)
-            // Only the entry is copied (copying the whole Response retained every field).
-            if let entry = response.entry { entries.append(entry) }
+            if let entry = response.entry.take() { entries.append(entry) }
         }
         var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
         ResponseEncoding.write(status: response.status, body: response.body, requestID: response.requestID,
                                keepAlive: keepAlive, into: &buffer, contentType: response.contentType)
         held.append(.response(context, buffer, requestID: response.requestID, keepAlive: keepAlive, audited: audited))
+        schedule()
+    }
+
+    /// Builds an event straight into this tick's buffer: `build` appends the record and
+    /// returns its index entry. No array per event and no copy in `hold`; the response is
+    /// then held with `eventInBatch`. The event is written at the end of the tick even if
+    /// its response is not held (a connection closing meanwhile): the call was carried out.
+    func appendEvent(_ build: (inout [UInt8]) -> AuditIndexEntry) {
+        eventLoop.assertInEventLoop()
+        let entry = build(&events)
+        ends.append(events.count)
+        entries.append(entry)
         schedule()
     }
 
@@ -87,7 +100,7 @@ final class FlushBatcher: @unchecked Sendable {
 
     private func flushAll() {
         scheduled = false
-        if !held.isEmpty { releaseHeld() }
+        if !held.isEmpty || !ends.isEmpty { releaseHeld() }
         swap(&pending, &flushing)
         for context in flushing { context.flush() }
         flushing.removeAll(keepingCapacity: true)

@@ -60,6 +60,7 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.blockingQueue = blockingQueue
         self.maxBodyBytes = maxBodyBytes
         self.flusher = flusher
+        if let flusher, flusher.audit != nil { auditCache?.sink = flusher }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -162,12 +163,13 @@ final class KMSHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func respond(context: ChannelHandlerContext, _ response: RequestPipeline.Response, keepAlive: Bool) {
+    /// `response` is consumed, so that the batcher can move its index entry (see `hold`).
+    private func respond(context: ChannelHandlerContext, _ response: consuming RequestPipeline.Response, keepAlive: Bool) {
         guard !closing else { return }
         if let flusher, flusher.audit != nil {
             // The audit stage's durability point: the response waits for its event's write.
             if !keepAlive { closing = true }
-            flusher.hold(context, response, keepAlive: keepAlive)
+            flusher.hold(context, consume response, keepAlive: keepAlive)
             return
         }
         var response = response
@@ -262,7 +264,22 @@ enum RequestID {
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func next() -> String {
+        text(counter.add(1, ordering: .relaxed).newValue)
+    }
+
+    /// The prefix's 16 hex digits as the ID's first 64 bits (AuditID's `high`).
+    static let high: UInt64 = prefix.reduce(0) { v, c in
+        v << 4 | UInt64(c <= UInt8(ascii: "9") ? c &- UInt8(ascii: "0") : (c | 0x20) &- UInt8(ascii: "a") &+ 10)
+    }
+
+    /// The next ID, with its 128 bits for the audit index: the counter is the low half, so
+    /// the index takes it as is instead of parsing the text back (AuditID(text) is equal).
+    static func nextWithAuditID() -> (String, AuditID) {
         let n = counter.add(1, ordering: .relaxed).newValue
+        return (text(n), .uuid(high, n))
+    }
+
+    private static func text(_ n: UInt64) -> String {
         var out = [UInt8]()
         out.reserveCapacity(36)
         for i in 0..<32 {

@@ -51,6 +51,9 @@ struct RequestPipeline: Sendable {
         /// it before the response may leave.
         var event: [UInt8] = []
         var entry: AuditIndexEntry?
+        /// The event was built into the event loop's FlushBatcher (`event` is empty): the
+        /// response must be held there.
+        var eventInBatch = false
         /// Content-Type when not the AWS JSON one (health and metrics answers).
         var contentType: String?
     }
@@ -207,11 +210,12 @@ struct RequestPipeline: Sendable {
     }
 
     private func auditStage(_ request: HTTPRequestMessage, sourceIP: String, tls: AuditTLS?) -> AuditStage {
-        let requestID = RequestID.next()
+        let (requestID, requestIDValue) = RequestID.nextWithAuditID()
         return AuditStage(metrics: metrics, started: metrics == nil ? 0 : RequestMetrics.now(),
                           enabled: audit != nil, fallbackAccount: audit?.fallbackAccount ?? "",
                           context: AuditRequestContext(requestID: requestID, time: audit == nil ? 0 : AuditRecord.now(),
-                                                       sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls))
+                                                       sourceIP: sourceIP, userAgent: request.userAgent ?? "", tls: tls,
+                                                       requestIDValue: requestIDValue))
     }
 
     /// The event name of a target that names no operation: its last part, bounded.
@@ -281,6 +285,16 @@ struct AuditStage: Sendable {
                                                 requestID: context.requestID)
         }
         guard enabled else { return response }
+        if let sink = cache?.sink {
+            // On the connection's event loop: straight into its batcher's buffer.
+            sink.appendEvent { out in
+                AuditRecord.apiCall(into: &out, context: context, source: source, eventName: eventName,
+                                    caller: caller, fallbackAccount: fallbackAccount, region: region,
+                                    request: request, response: result, error: error, cache: cache)
+            }
+            response.eventInBatch = true
+            return response
+        }
         var event: [UInt8] = []
         event.reserveCapacity(AuditRecord.capacity(context, caller))
         response.entry = AuditRecord.apiCall(into: &event, context: context, source: source, eventName: eventName,

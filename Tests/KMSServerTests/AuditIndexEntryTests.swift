@@ -33,6 +33,21 @@ import KMSCore
         #expect(AuditID(request).string == request)
     }
 
+    /// The pipeline hands RequestID's counter to the index instead of parsing the text: it
+    /// must be exactly what parsing gives, across a carry into the counter's upper digits.
+    @Test func requestIDBitsAreItsText() {
+        for _ in 0..<3 {
+            let (text, id) = RequestID.nextWithAuditID()
+            #expect(id == AuditID(text) && id.string == text)
+            guard case .uuid = id else { Issue.record("not kept as bits: \(id)"); continue }
+        }
+        RequestID.counter.add(0xFFFF_FFFF, ordering: .relaxed)
+        let (text, id) = RequestID.nextWithAuditID()
+        #expect(id == AuditID(text) && id.string == text)
+        let (next, _) = RequestID.nextWithAuditID()
+        #expect(next != text)
+    }
+
     @Test func resourcesComeBackInOrder() {
         func entry(_ resources: [String]) -> AuditIndexEntry {
             AuditIndexEntry(time: 1, eventName: "ReEncrypt", source: .kms, account: "111122223333", username: "root",

@@ -59,6 +59,32 @@ import KMSCore
         #expect(newest == ["e7", "e6", "e5", "e4", "e3", "e2", "e1"])
     }
 
+    /// The trail keeps uses for the tracker and hands them over when it reads: every written
+    /// use is visible, also past the number of keys kept (they are handed over early).
+    @Test func keptUsesAreVisibleOnEveryRead() throws {
+        let dir = try directory()
+        let tracker = KeyUsageTracker()
+        let audit = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000", keyUsage: tracker)
+        let keys = (0..<(AuditLog.pendingKeyUses * 2 + 3)).map { "arn:aws:kms:us-east-1:111122223333:key/k\($0)" }
+        var n = 0
+        for round in 0..<2 {
+            var entries = keys.map { key -> AuditIndexEntry in
+                n += 1
+                return entry(n, time: 2000 + Double(round), key: key)
+            }
+            let (bytes, ends) = group(entries)
+            #expect(audit.append(bytes, ends: ends, entries: &entries))
+            for (i, key) in keys.enumerated() {
+                #expect(tracker.lastUsage(keyArn: key)?.kmsRequestId == "r\(round * keys.count + i + 1)")
+            }
+        }
+        // A use written after a read is seen by the next read.
+        var one = [entry(n + 1, time: 2005, key: keys[0])]
+        let (bytes, ends) = group(one)
+        #expect(audit.append(bytes, ends: ends, entries: &one))
+        #expect(tracker.lastUsage(keyArn: keys[0])?.cloudTrailEventId == "e\(n + 1)")
+    }
+
     @Test func aFullIndexKeepsTheNewestEvents() throws {
         let dir = try directory()
         let audit = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000")

@@ -29,6 +29,11 @@ public final class KeyUsageTracker: Sendable {
     struct State {
         var trackingStart: Double?
         var last: [String: KeyLastUsage] = [:]
+        /// Sources that keep uses not recorded here yet (the audit trail keeps each key's
+        /// newest and hands them over on read): each records them, and returns false once
+        /// it is gone.
+        var sources: [(id: Int, handOver: @Sendable () -> Bool)] = []
+        var nextSource = 0
     }
     private let state = Mutex(State())
 
@@ -52,5 +57,22 @@ public final class KeyUsageTracker: Sendable {
         }
     }
 
-    public func lastUsage(keyArn: String) -> KeyLastUsage? { state.withLock { $0.last[keyArn] } }
+    /// Adds a source whose uses `handOver` records here before each read. It is called
+    /// without this tracker's lock held (it records, which takes it).
+    public func feed(from handOver: @escaping @Sendable () -> Bool) {
+        state.withLock { s in
+            s.sources.append((s.nextSource, handOver))
+            s.nextSource += 1
+        }
+    }
+
+    public func lastUsage(keyArn: String) -> KeyLastUsage? {
+        let sources = state.withLock { $0.sources }
+        var gone: [Int] = []
+        for source in sources where !source.handOver() { gone.append(source.id) }
+        return state.withLock { s in
+            if !gone.isEmpty { s.sources.removeAll { gone.contains($0.id) } }
+            return s.last[keyArn]
+        }
+    }
 }

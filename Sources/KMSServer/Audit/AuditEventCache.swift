@@ -31,6 +31,10 @@ final class AuditEventCache {
     private var nextEvent: UInt64 = 0
     private var blockEnd: UInt64 = 0
 
+    /// The connection's event loop's batcher, when it holds responses for their events:
+    /// events answered on the loop are built straight into its buffer (AuditStage.respond).
+    var sink: FlushBatcher?
+
     init() {}
 
     /// A counter value for the next eventID, unique in this process like EventID.next().

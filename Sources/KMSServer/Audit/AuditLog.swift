@@ -67,7 +67,22 @@ public final class AuditLog: Sendable {
         /// `.interval`: descriptors of segments closed since the timer's last sync, which
         /// fsyncs and closes them (see `rotate`).
         var sealed: [Int32] = []
+        /// Each key's newest use written since the tracker last read (`handOverKeyUses`).
+        var keyUses: [PendingKeyUse] = []
     }
+
+    /// A key's use kept for the tracker as IDs, not strings: the tracker's KeyLastUsage
+    /// (two 36-byte strings, a dictionary update under its lock) is built only when
+    /// GetKeyLastUsage reads, or when `pendingKeyUses` keys have collected.
+    struct PendingKeyUse {
+        let arn: String
+        var time: Double
+        var operation: String
+        var eventID: AuditID
+        var requestID: AuditID
+    }
+    /// Keys whose uses wait for the tracker, at most (a linear search per tracked call).
+    static let pendingKeyUses = 32
 
     private let state: Mutex<State>
     /// One `sync` at a time (the timer's and the one at shutdown).
@@ -121,10 +136,16 @@ public final class AuditLog: Sendable {
             s.digests = try AuditDigests.open(directory: directory, now: Date().timeIntervalSince1970)
         }
         state = Mutex(s)
+        keyUsage?.feed { [weak self] in
+            guard let self else { return false }
+            self.state.withLock { Self.handOverKeyUses(&$0, self.keyUsage) }
+            return true
+        }
     }
 
     deinit {
         state.withLock {
+            Self.handOverKeyUses(&$0, keyUsage)
             if $0.fd >= 0 { fsync($0.fd); close($0.fd) }
             for fd in $0.sealed { fsync(fd); close(fd) }
             if let d = $0.digests, d.fd >= 0 { fsync(d.fd); close(d.fd) }
@@ -246,7 +267,7 @@ public final class AuditLog: Sendable {
             }
             for j in 0..<32 { s.previousHash[j] = previous[j] }
             if s.failedAt != nil { s.failedAt = nil }
-            if let keyUsage { Self.trackLastUses(entries, keyUsage) }
+            if let keyUsage { Self.noteKeyUses(entries, into: &s, keyUsage) }
             start = 0
             var offset = s.size
             for i in entries.indices where i < n {
@@ -430,25 +451,38 @@ public final class AuditLog: Sendable {
                                                               cloudTrailEventId: entry.eventID, kmsRequestId: entry.requestID))
     }
 
-    /// A group's successful cryptographic calls as their keys' last use: only the newest
-    /// call per key is handed over, so a tick of calls on one key takes the tracker's lock
-    /// once instead of once per call. The entries are read in place: a copy of each
-    /// retained (and released) its strings, which both event loops share.
-    private static func trackLastUses(_ entries: [AuditIndexEntry], _ tracker: KeyUsageTracker) {
-        var latest: [(arn: String, entry: Int)] = []
+    /// A written group's successful cryptographic calls as their keys' newest use, kept in
+    /// the trail's state (under its lock) until the tracker reads: nothing is built for
+    /// the tracker per call. The entries are read in place: a copy of each retained (and
+    /// released) its strings, which both event loops share.
+    private static func noteKeyUses(_ entries: [AuditIndexEntry], into s: inout State, _ tracker: KeyUsageTracker) {
         for i in entries.indices where entries[i].tracksKeyUsage {
             entries[i].forEachResource { arn in
-                if let j = latest.firstIndex(where: { $0.arn == arn }) {
-                    if entries[latest[j].entry].time <= entries[i].time { latest[j].entry = i }
-                } else {
-                    latest.append((arn, i))
+                if let j = s.keyUses.firstIndex(where: { $0.arn == arn }) {
+                    guard s.keyUses[j].time <= entries[i].time else { return }
+                    s.keyUses[j].time = entries[i].time
+                    s.keyUses[j].operation = entries[i].eventName
+                    s.keyUses[j].eventID = entries[i].eventIDValue
+                    s.keyUses[j].requestID = entries[i].requestIDValue
+                    return
                 }
+                if s.keyUses.count >= pendingKeyUses { handOverKeyUses(&s, tracker) }
+                s.keyUses.append(PendingKeyUse(arn: arn, time: entries[i].time, operation: entries[i].eventName,
+                                               eventID: entries[i].eventIDValue, requestID: entries[i].requestIDValue))
             }
         }
-        for (arn, i) in latest {
-            tracker.record(keyArns: [arn], KeyLastUsage(operation: entries[i].eventName, time: entries[i].time,
-                                                        cloudTrailEventId: entries[i].eventID, kmsRequestId: entries[i].requestID))
+    }
+
+    /// Records the kept uses in the tracker (under the trail's lock, so that a reader never
+    /// misses a use another reader has taken out but not yet recorded).
+    private static func handOverKeyUses(_ s: inout State, _ tracker: KeyUsageTracker?) {
+        guard let tracker, !s.keyUses.isEmpty else { return }
+        for use in s.keyUses {
+            tracker.record(keyArns: [use.arn], KeyLastUsage(operation: use.operation, time: use.time,
+                                                            cloudTrailEventId: use.eventID.string,
+                                                            kmsRequestId: use.requestID.string))
         }
+        s.keyUses.removeAll(keepingCapacity: true)
     }
 
     /// Moves `entry` into the ring (the one it replaces comes back in `entry`): no copy,

@@ -11,6 +11,9 @@ struct AuditRequestContext: Sendable {
     let userAgent: String
     /// nil over plain HTTP.
     let tls: AuditTLS?
+    /// `requestID` as the index keeps it, when the caller has it (RequestID's counter);
+    /// nil: parsed from the text.
+    var requestIDValue: AuditID? = nil
 }
 
 /// The `tlsDetails` of a call over TLS. NIOSSL exposes the negotiated version but not the
@@ -288,7 +291,7 @@ enum AuditRecord {
         var entry = AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
                                     username: username, accessKeyId: caller?.accessKeyId ?? "", readOnly: readOnly,
                                     eventID: eventID, resources: [], isServiceEvent: false,
-                                    requestID: AuditID(context.requestID), succeeded: error == nil,
+                                    requestID: context.requestIDValue ?? AuditID(context.requestID), succeeded: error == nil,
                                     tracksKeyUsage: profile.tracksKeyUsage && error == nil)
         entry.firstResource = resources.first
         entry.otherResources = resources.others
