@@ -213,3 +213,28 @@ def test_connection_errors_name_the_cause(hsm):
     assert entry["ConnectionState"] == "FAILED" and entry["ConnectionErrorCode"] == "CLUSTER_NOT_FOUND"
     # The PIN never shows in the server's output.
     assert "not-the-pin" not in hsm.srv.logs()
+
+
+def test_generate_random_in_the_store_needs_it_connected(hsm):
+    """GenerateRandom with an AWS_CLOUDHSM store's ID draws from its token (C_GenerateRandom;
+    KMSCoreTests' generateRandomDrawsFromTheStoresToken shows the token is asked), so it needs
+    the store CONNECTED, also on the first use after a restart."""
+    kms = hsm.kms
+    store_id = hsm.create_store()
+    with expect_error("CustomKeyStoreInvalidStateException"):
+        kms.generate_random(NumberOfBytes=32, CustomKeyStoreId=store_id)
+    assert hsm.connect(store_id)["ConnectionState"] == "CONNECTED"
+    first = kms.generate_random(NumberOfBytes=1024, CustomKeyStoreId=store_id)["Plaintext"]
+    second = kms.generate_random(NumberOfBytes=1024, CustomKeyStoreId=store_id)["Plaintext"]
+    assert len(first) == len(second) == 1024 and first != second
+    with expect_error("ValidationException"):
+        kms.generate_random(NumberOfBytes=1025, CustomKeyStoreId=store_id)
+    with expect_error("CustomKeyStoreNotFoundException"):
+        kms.generate_random(NumberOfBytes=8, CustomKeyStoreId="cks-1234567890abcdef0")
+    hsm.srv.stop()
+    hsm.srv.start()
+    assert len(hsm.srv.client().generate_random(NumberOfBytes=16, CustomKeyStoreId=store_id)["Plaintext"]) == 16
+    kms = hsm.srv.client()
+    kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+    with expect_error("CustomKeyStoreInvalidStateException"):
+        kms.generate_random(NumberOfBytes=32, CustomKeyStoreId=store_id)

@@ -201,6 +201,20 @@ public final class PKCS11Token: @unchecked Sendable {
         }
     }
 
+    /// `count` random bytes from the token's generator (GenerateRandom with an AWS_CLOUDHSM
+    /// key store's ID: AWS draws them in the cluster, not on the KMS host).
+    public func generateRandom(count: Int) throws -> [UInt8] {
+        guard count > 0 else { return [] }
+        return try withSession { session in
+            guard let generate = f.C_GenerateRandom else { throw PKCS11Error("\(module.path) lacks C_GenerateRandom") }
+            var bytes = [UInt8](repeating: 0, count: count)
+            try bytes.withUnsafeMutableBufferPointer { buffer in
+                try PKCS11Error.check(generate(session, buffer.baseAddress, CK_ULONG(count)), "C_GenerateRandom")
+            }
+            return bytes
+        }
+    }
+
     /// Deletes a key object (tests, and a key store's key deletion).
     public func destroy(_ key: PKCS11SecretKey) throws {
         try withSession { session in

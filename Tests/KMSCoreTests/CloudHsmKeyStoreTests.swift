@@ -13,6 +13,8 @@ final class FakeCloudHsmToken: CloudHsmConnector, @unchecked Sendable {
         var keys: [String: SymmetricKey] = [:]
         var openSessions = 0
         var operations = 0
+        /// Every draw of GenerateRandom, in order.
+        var randomDraws: [[UInt8]] = []
     }
     let state = Mutex(State())
 
@@ -56,6 +58,13 @@ final class FakeCloudHsmToken: CloudHsmConnector, @unchecked Sendable {
                 throw CloudHsmError(.invalidCiphertext, "CKR_ENCRYPTED_DATA_INVALID")
             }
             return Array(plain)
+        }
+
+        func generateRandom(count: Int) throws(CloudHsmError) -> [UInt8] {
+            guard !closed.withLock({ $0 }) else { throw CloudHsmError(.failed, "session closed") }
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255) }
+            token.state.withLock { $0.operations += 1; $0.randomDraws.append(bytes) }
+            return bytes
         }
 
         func destroyKey(label: String) throws(CloudHsmError) {
@@ -209,6 +218,29 @@ final class FakeCloudHsmToken: CloudHsmConnector, @unchecked Sendable {
         expectError(.customKeyStoreHasCMKs) { () throws(KMSError) in try call("DeleteCustomKeyStore", [("CustomKeyStoreId", .string(storeId))]) }
         try connect(storeId)
         #expect(try call("Decrypt", [("CiphertextBlob", blob)])["Plaintext"]?.stringValue == "AAAA")
+    }
+
+    /// GenerateRandom with the store's ID: the bytes come from the cluster's token (AWS draws
+    /// them in the cluster), and only while the store is connected.
+    @Test func generateRandomDrawsFromTheStoresToken() throws {
+        let storeId = try createStore()
+        let args: [(String, JSONValue)] = [("CustomKeyStoreId", .string(storeId)), ("NumberOfBytes", JSONValue(48))]
+        expectError(.customKeyStoreInvalidState) { () throws(KMSError) in try call("GenerateRandom", args) }
+        #expect(token.state.withLock { $0.randomDraws.isEmpty })
+        try connect(storeId)
+        let out = try #require(try call("GenerateRandom", args)["Plaintext"]?.stringValue)
+        let draws = token.state.withLock { $0.randomDraws }
+        #expect(draws.count == 1)
+        #expect(draws.first?.count == 48)
+        #expect(out == Data(draws[0]).base64EncodedString())
+        // Without the ID, the host's generator answers and the token is not asked.
+        #expect(try call("GenerateRandom", [("NumberOfBytes", JSONValue(16))])["Plaintext"] != nil)
+        #expect(token.state.withLock { $0.randomDraws.count } == 1)
+        try disconnect(storeId)
+        expectError(.customKeyStoreInvalidState) { () throws(KMSError) in try call("GenerateRandom", args) }
+        expectError(.customKeyStoreNotFound) { () throws(KMSError) in
+            try call("GenerateRandom", [("CustomKeyStoreId", .string("cks-1234567890abcdef0")), ("NumberOfBytes", JSONValue(8))])
+        }
     }
 
     @Test func deletionRemovesTheTokenKeyWhenConnected() throws {

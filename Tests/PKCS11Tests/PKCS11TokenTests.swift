@@ -27,6 +27,19 @@ import Testing
     }
 
     @Test(.enabled(if: available, "SoftHSM2 is not installed (apt-get install softhsm2)"))
+    func generateRandomComesFromTheToken() throws {
+        let hsm = try #require(try SoftHSMToken(label: "t-random"))
+        let module = try PKCS11Module(path: try #require(SoftHSMToken.modulePath))
+        let token = try PKCS11Token(module: module, selector: .label(hsm.label), pin: hsm.pin)
+        defer { token.close() }
+        let a = try token.generateRandom(count: 1024), b = try token.generateRandom(count: 1024)
+        #expect(a.count == 1024 && b.count == 1024)
+        #expect(a != b)
+        #expect(Set(a).count > 200, "1024 random bytes take most of the 256 values")
+        #expect(try token.generateRandom(count: 0) == [])
+    }
+
+    @Test(.enabled(if: available, "SoftHSM2 is not installed (apt-get install softhsm2)"))
     func wrongPinAndMissingTokenFailClearly() throws {
         let hsm = try #require(try SoftHSMToken(label: "t-pin"))
         let module = try PKCS11Module(path: try #require(SoftHSMToken.modulePath))

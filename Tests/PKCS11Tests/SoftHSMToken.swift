@@ -26,7 +26,7 @@ struct SoftHSMToken {
         return dir
     }()
 
-    static let allLabels = ["t-gcm", "t-pin", "t-slot", "t-conc", "t-close", "t-relogin"]
+    static let allLabels = ["t-gcm", "t-pin", "t-slot", "t-conc", "t-close", "t-relogin", "t-random"]
 
     init?(label: String) throws {
         guard Self.modulePath != nil else { return nil }

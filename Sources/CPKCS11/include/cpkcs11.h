@@ -139,7 +139,7 @@ typedef struct CK_FUNCTION_LIST {
   void *C_UnwrapKey;
   void *C_DeriveKey;
   void *C_SeedRandom;
-  void *C_GenerateRandom;
+  CK_RV (*C_GenerateRandom)(CK_SESSION_HANDLE hSession, CK_BYTE *pRandomData, CK_ULONG ulRandomLen);
   void *C_GetFunctionStatus;
   void *C_CancelFunction;
   void *C_WaitForSlotEvent;

@@ -16,6 +16,8 @@ public protocol CloudHsmSession: Sendable {
     func seal(label: String, plaintext: [UInt8], aad: [UInt8]) throws(CloudHsmError) -> [UInt8]
     /// Opens what `seal` made; a wrong tag, AAD or key is `.invalidCiphertext`.
     func open(label: String, sealed: [UInt8], aad: [UInt8]) throws(CloudHsmError) -> [UInt8]
+    /// `count` random bytes drawn by the token's generator (GenerateRandom with the store's ID).
+    func generateRandom(count: Int) throws(CloudHsmError) -> [UInt8]
     /// Deletes the key object labelled `label` (no error when there is none).
     func destroyKey(label: String) throws(CloudHsmError)
     /// Logs out and closes the connection's sessions; later calls fail.

@@ -153,17 +153,30 @@ extension KMSService {
         return (key, plaintext, material)
     }
 
-    /// GenerateRandom with a CustomKeyStoreId: only a connected AWS_CLOUDHSM store generates;
-    /// AWS refuses external key stores.
-    func generateRandomInCustomKeyStore(_ id: String, caller: Caller) throws(KMSError) {
-        guard let store = try customKeyStores.store(account: caller.account, region: caller.region, id: id) else {
+    /// GenerateRandom with a CustomKeyStoreId: only a connected AWS_CLOUDHSM store generates,
+    /// and its token draws the bytes (AWS generates them in the cluster); AWS refuses external
+    /// key stores. Returns the session with the store's token.
+    func randomSourceInCustomKeyStore(_ id: String, caller: Caller) throws(KMSError) -> any CloudHsmSession {
+        guard var store = try customKeyStores.store(account: caller.account, region: caller.region, id: id) else {
             throw Self.customKeyStoreNotFound
         }
         guard store.type == .cloudHSM else {
             throw KMSError(.unsupportedOperation, "GenerateRandom is not supported in an external key store (\(id)).")
         }
+        // Before a login (first use here), read the row itself, as for a key's session: a
+        // CONNECTED seen in the cache may be a Disconnect's predecessor.
+        if store.connectionState == .connected, !customKeyStores.hasCloudHsmSession(store) {
+            customKeyStores.invalidate(id)
+            guard let fresh = try customKeyStores.store(account: caller.account, region: caller.region, id: id) else {
+                throw Self.customKeyStoreNotFound
+            }
+            store = fresh
+        }
         guard store.connectionState == .connected else {
             throw KMSError(.customKeyStoreInvalidState, "The custom key store \(id) is not connected. Connect the custom key store and try the request again.")
+        }
+        do { return try customKeyStores.cloudHsmSession(store) } catch {
+            throw KMSError(.customKeyStoreInvalidState, "The AWS CloudHSM cluster of custom key store \(id) cannot be reached (\(error.connectionErrorCode)).")
         }
     }
 }

@@ -64,11 +64,16 @@ extension KMSService {
 
     func generateRandom(_ request: KMSRequest, _ caller: Caller) throws(KMSError) -> JSONObject {
         try authorize(request, on: .account)
-        if let id = request.string("CustomKeyStoreId") {
-            try generateRandomInCustomKeyStore(id, caller: caller)
-        }
+        // With a CustomKeyStoreId, the store's token draws the bytes (checked before the rest, as before).
+        var hsm: (any CloudHsmSession)?
+        if let id = request.string("CustomKeyStoreId") { hsm = try randomSourceInCustomKeyStore(id, caller: caller) }
         try refuseRecipient(request)
         guard let n = request.int("NumberOfBytes") else { throw KMSError(.validation, "NumberOfBytes is required.") }
+        if let hsm {
+            let bytes: [UInt8]
+            do { bytes = try hsm.generateRandom(count: n) } catch { throw KMSError.internalError }
+            return JSONObject([("Plaintext", .string(Base64.encode(bytes)))])
+        }
         return JSONObject([("Plaintext", .string(Base64.encode(SystemRandom.bytes(n))))])
     }
 }

@@ -77,6 +77,10 @@ final class PKCS11ClusterSession: CloudHsmSession {
         }
     }
 
+    func generateRandom(count: Int) throws(CloudHsmError) -> [UInt8] {
+        do { return try token.generateRandom(count: count) } catch { throw CloudHsmError(.failed, "\(error)") }
+    }
+
     func destroyKey(label: String) throws(CloudHsmError) {
         keys.withLock { _ = $0.removeValue(forKey: label) }
         do {
