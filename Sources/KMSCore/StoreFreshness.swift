@@ -22,7 +22,7 @@ public final class StoreFreshness: Sendable {
         freshUntil = Atomic(Self.now() &+ Self.nanoseconds(bound))
     }
 
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    public static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     static func nanoseconds(_ d: Duration) -> UInt64 {
         let (s, atto) = d.components
@@ -38,10 +38,21 @@ public final class StoreFreshness: Sendable {
     }
 
     /// The change log was read: every change committed before it is known here.
-    public func confirmed() {
+    public func confirmed() { confirmed(at: Self.now()) }
+
+    /// The change log was read at `instant` (uptime nanoseconds, `StoreFreshness.now()`) and
+    /// every change it held has been applied since: fresh until `instant` + bound. Never
+    /// moves "fresh until" back (a confirmation that arrives late is an older one).
+    public func confirmed(at instant: UInt64) {
         let behind = followersBehind.withLock { $0 }
         guard !behind else { return }
-        freshUntil.store(Self.now() &+ Self.nanoseconds(bound), ordering: .relaxed)
+        let until = instant &+ Self.nanoseconds(bound)
+        var current = freshUntil.load(ordering: .relaxed)
+        while current < until {
+            let (exchanged, original) = freshUntil.compareExchange(expected: current, desired: until, ordering: .relaxed)
+            if exchanged { break }
+            current = original
+        }
     }
 
     /// A follower could not re-read what changed: stale from now; the bound still runs.

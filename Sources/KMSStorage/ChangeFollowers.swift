@@ -18,6 +18,9 @@ final class ChangeFollowers: @unchecked Sendable {
     /// Backoff of the retries after a failed re-read: doubling from `firstRetry` to `lastRetry`.
     private var failures = 0
     private var retryScheduled = false
+    /// A poll's confirmation held back until what it delivered has been re-read (the
+    /// instant the poll began; the latest one wins).
+    private var confirmationWaiting: UInt64?
     static let firstRetry = 0.25
     static let lastRetry = 5.0
 
@@ -44,6 +47,19 @@ final class ChangeFollowers: @unchecked Sendable {
         schedule()
     }
 
+    /// A poll of the change log that began at `polledAt` succeeded, and everything it found
+    /// was handed to `deliver`: the node counts as current only once the followers have
+    /// re-read it. Confirming at once would let a request be judged, for the length of the
+    /// re-read, on a grant or access key the log already shows revoked.
+    func confirmOnceDelivered(polledAt: UInt64) {
+        let now = lock.withLock { () -> Bool in
+            guard scheduled else { return true }
+            confirmationWaiting = max(confirmationWaiting ?? 0, polledAt)
+            return false
+        }
+        if now { freshness.confirmed(at: polledAt) }
+    }
+
     private func schedule() {
         let start = lock.withLock { () -> Bool in
             if scheduled { return false }
@@ -55,14 +71,20 @@ final class ChangeFollowers: @unchecked Sendable {
 
     private func drain() {
         while true {
-            let (objects, all, targets) = lock.withLock { () -> ([StoreObject], Bool, [any StoreChangeFollower]) in
-                let batch = (Array(pending), pendingAll, followers)
+            // A confirmation waiting now covers deliveries in this batch or in ones already
+            // re-read: it is released once this batch is re-read (or at once when idle).
+            let (objects, all, targets, confirmation) = lock.withLock { () -> ([StoreObject], Bool, [any StoreChangeFollower], UInt64?) in
+                let batch = (Array(pending), pendingAll, followers, confirmationWaiting)
                 pending.removeAll()
                 pendingAll = false
+                confirmationWaiting = nil
                 if batch.0.isEmpty && !batch.1 { scheduled = false }
                 return batch
             }
-            if objects.isEmpty && !all { return }
+            if objects.isEmpty && !all {
+                if let confirmation { freshness.confirmed(at: confirmation) }
+                return
+            }
             var ok = true
             for f in targets {
                 if let f = f as? any FallibleStoreChangeFollower {
@@ -74,12 +96,16 @@ final class ChangeFollowers: @unchecked Sendable {
                 }
             }
             if !ok {
+                // Behind from now: the confirmation is dropped (it would be ignored anyway).
                 failed()
-            } else if all {
+                continue
+            }
+            if all {
                 // Everything re-read: nothing missed remains.
                 lock.withLock { failures = 0 }
                 freshness.followersCaughtUp()
             }
+            if let confirmation { freshness.confirmed(at: confirmation) }
         }
     }
 

@@ -122,6 +122,7 @@ public final class PostgresChangeFeed: @unchecked Sendable {
         var failing = false
         while !Task.isCancelled {
             try? await Task.sleep(for: pollInterval)
+            let polledAt = StoreFreshness.now()
             do {
                 try await pollOnce()
                 if failing {
@@ -133,7 +134,7 @@ public final class PostgresChangeFeed: @unchecked Sendable {
                     failing = false
                     logger.info("change log readable again; cache dropped")
                 }
-                freshness.confirmed()
+                followers.confirmOnceDelivered(polledAt: polledAt)
             } catch {
                 if Task.isCancelled { return }
                 if !failing { logger.warning("change log poll failed: \(PostgresKeyStore.describe(error))") }

@@ -83,6 +83,45 @@ import KMSCore
         #expect(waitFor(2) { freshness.confirmed(); return !freshness.isFresh })
     }
 
+    /// Re-reads only once `release` is called (a slow store read).
+    final class GatedFollower: FallibleStoreChangeFollower, @unchecked Sendable {
+        let gate = DispatchSemaphore(value: 0)
+        let lock = NSLock()
+        var rereads = 0
+        func storeChanged(_ objects: [StoreObject]) { _ = reread(objects) }
+        func storeChangedUnknown() { _ = rereadAll() }
+        func reread(_ objects: [StoreObject]) -> Bool { gate.wait(); lock.withLock { rereads += 1 }; return true }
+        func rereadAll() -> Bool { reread([]) }
+        var done: Int { lock.withLock { rereads } }
+    }
+
+    /// A poll that found a change confirms the node only once the change is re-read: until
+    /// then a request could be judged on the access key or grant the log shows revoked
+    /// (test_cluster_consistency's outage test saw that window after a long-hung poll).
+    @Test func aPollConfirmsOnlyOnceWhatItDeliveredIsReRead() {
+        let freshness = StoreFreshness(bound: .milliseconds(150))
+        let followers = ChangeFollowers(freshness: freshness)
+        let gated = GatedFollower()
+        followers.add(gated)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(!freshness.isFresh)
+        // The poll delivers a deactivated access key, then succeeds: not fresh yet.
+        followers.deliver([.identity(account: "111122223333", kind: "accessKey", name: "AKIAEXAMPLE")])
+        followers.confirmOnceDelivered(polledAt: StoreFreshness.now())
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(!freshness.isFresh)
+        gated.gate.signal()
+        #expect(waitFor(2) { freshness.isFresh })
+        #expect(gated.done == 1)
+        // With nothing to re-read, a poll confirms at once.
+        followers.confirmOnceDelivered(polledAt: StoreFreshness.now())
+        #expect(freshness.isFresh)
+        // A poll that began long ago confirms only up to its own instant plus the bound.
+        Thread.sleep(forTimeInterval: 0.2)
+        followers.confirmOnceDelivered(polledAt: StoreFreshness.now() - 1_000_000_000)
+        #expect(!freshness.isFresh)
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func anAccessKeyIsFoundByItsIDAlone(_ backend: StoreBackend) throws {
         guard let scratch = try ScratchStore.make(backend) else { return }
