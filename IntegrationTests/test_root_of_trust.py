@@ -4,6 +4,7 @@ The root key in a PKCS#11 token (SoftHSM2), a root derived from a passphrase (sc
 auto-unseal through a second swift-kms (Decrypt over SigV4), and `kms admin rewrap` moving a
 data dir between roots. Every test starts its own servers: single node only."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -152,6 +153,40 @@ def test_pkcs11_root_restart_decrypts_and_copy_without_token_fails(tmp_path, sof
     assert "CKR_PIN_INCORRECT" in out
 
 
+def test_pkcs11_root_from_the_environment(tmp_path, softhsm, monkeypatch):
+    """The root-of-trust flags also come from the environment (as every server flag does):
+    a container passes KMS_ROOT_PKCS11_* instead of flags."""
+    softhsm.init("env-root")
+    monkeypatch.setenv("KMS_ROOT_PKCS11_MODULE", softhsm.module)
+    monkeypatch.setenv("KMS_ROOT_PKCS11_TOKEN", "env-root")
+    monkeypatch.setenv("KMS_ROOT_PKCS11_PIN_FILE", softhsm.pin)
+    monkeypatch.setenv("KMS_ROOT_PKCS11_KEY_LABEL", "env-root-key")
+    srv = make_server(tmp_path, "hsm-env")
+    try:
+        srv.start()
+        made = encrypt_some(client(srv))
+        srv.restart()
+        assert_decrypts(client(srv), made)
+    finally:
+        srv.stop()
+    assert record(srv.data_dir)["kind"] == "pkcs11"
+    assert not os.path.exists(os.path.join(srv.data_dir, "root.key"))
+    # The same token by flags (a flag wins over the environment: here they agree).
+    monkeypatch.delenv("KMS_ROOT_PKCS11_MODULE")
+    out = start_fails(srv.data_dir)
+    assert "--root-pkcs11-module" in out, out
+    monkeypatch.delenv("KMS_ROOT_PKCS11_TOKEN")
+    monkeypatch.delenv("KMS_ROOT_PKCS11_PIN_FILE")
+    monkeypatch.delenv("KMS_ROOT_PKCS11_KEY_LABEL")
+    srv2 = KmsServer(data_dir=srv.data_dir, log_dir=str(tmp_path / "hsm-env" / "logs2"),
+                     extra_args=softhsm.args("env-root", key_label="env-root-key"))
+    try:
+        srv2.start()
+        assert_decrypts(client(srv2), made)
+    finally:
+        srv2.stop()
+
+
 # --------------------------------------------------------------- passphrase ---
 
 def test_passphrase_root_and_wrong_passphrase(tmp_path):
@@ -190,6 +225,27 @@ def test_passphrase_root_and_wrong_passphrase(tmp_path):
     # The passphrase never comes from a flag.
     out = subprocess.run([kms_binary(), "server", "--root-passphrase", "x"], capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
+    # The file may be named by KMS_ROOT_PASSPHRASE_FILE or the config file instead of the flag.
+    env = dict(os.environ, KMS_ROOT_PASSPHRASE_FILE=passphrase)
+    wrong = write_private(tmp_path / "wrong-passphrase", "correct horse battery stapler\n")
+    config = tmp_path / "kms-config.json"
+    config.write_text(json.dumps({"kms": {"rootPassphrase": {"file": wrong}}}))
+    out = start_fails(srv.data_dir, "--config", str(config))
+    assert "passphrase is wrong" in out
+    port = free_port()
+    proc = subprocess.Popen([kms_binary(), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", srv.data_dir],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        line = b""
+        while b"listening" not in line:
+            line = proc.stdout.readline()
+            assert line, "the server exited before listening"
+        srv.port = port
+        assert_decrypts(client(srv), made)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 # -------------------------------------------------------------- auto-unseal ---

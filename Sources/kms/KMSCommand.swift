@@ -104,7 +104,7 @@ struct Server: AsyncParsableCommand {
         c.dev = dev || reader.bool(forKey: "kms.dev", default: false)
         c.devAccount = devAccount ?? reader.string(forKey: "kms.devAccount", default: c.devAccount)
         c.rootKeyPath = rootKeyFile ?? reader.string(forKey: "kms.rootKeyFile")
-        c.root = try rootSpec()
+        c.root = try rootSpec(reader)
         c.eventLoopThreads = threads ?? reader.int(forKey: "kms.threads", default: c.eventLoopThreads)
         guard c.eventLoopThreads > 0 else { throw ValidationError("--threads must be positive") }
         c.idleTimeout = idleTimeout ?? reader.double(forKey: "kms.idleTimeout", default: c.idleTimeout)
@@ -254,8 +254,25 @@ struct Server: AsyncParsableCommand {
 }
 
 extension Server {
-    /// At most one root of trust besides the default file (issue 14).
-    func rootSpec() throws -> RootSpec? {
+    /// At most one root of trust besides the default file (issue 14). Each flag may also come
+    /// from the environment (KMS_ROOT_PKCS11_MODULE, KMS_ROOT_PASSPHRASE_FILE, KMS_ROOT_KMS_KEY_ID, ...)
+    /// or the config file ({"kms": {"rootPkcs11": {"module": ..., "token": ...}}}); a flag wins over both.
+    func rootSpec(_ reader: ConfigReader) throws -> RootSpec? {
+        let rootPkcs11Module = self.rootPkcs11Module ?? reader.string(forKey: "kms.rootPkcs11.module")
+        let rootPkcs11Token = self.rootPkcs11Token ?? reader.string(forKey: "kms.rootPkcs11.token")
+        let rootPkcs11PinFile = self.rootPkcs11PinFile ?? reader.string(forKey: "kms.rootPkcs11.pinFile")
+        let rootPkcs11KeyLabel = self.rootPkcs11KeyLabel ?? reader.string(forKey: "kms.rootPkcs11.keyLabel")
+        var rootPkcs11Slot = self.rootPkcs11Slot
+        if rootPkcs11Slot == nil, let text = reader.string(forKey: "kms.rootPkcs11.slot") {
+            guard let slot = UInt(text) else { throw ValidationError("KMS_ROOT_PKCS11_SLOT (rootPkcs11.slot) must be a slot number") }
+            rootPkcs11Slot = slot
+        }
+        let rootPassphraseFile = self.rootPassphraseFile ?? reader.string(forKey: "kms.rootPassphrase.file")
+        let rootPassphraseStdin = self.rootPassphraseStdin || reader.bool(forKey: "kms.rootPassphrase.stdin", default: false)
+        let rootKmsKeyId = self.rootKmsKeyId ?? reader.string(forKey: "kms.rootKms.keyId")
+        let rootKmsEndpoint = self.rootKmsEndpoint ?? reader.string(forKey: "kms.rootKms.endpoint")
+        let rootKmsRegion = self.rootKmsRegion ?? reader.string(forKey: "kms.rootKms.region")
+        let rootKeyFile = self.rootKeyFile ?? reader.string(forKey: "kms.rootKeyFile")
         var given: [RootSpec] = []
         if let module = rootPkcs11Module {
             guard (rootPkcs11Slot == nil) != (rootPkcs11Token == nil) else {
