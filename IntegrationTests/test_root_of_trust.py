@@ -136,6 +136,35 @@ def test_pkcs11_root_restart_decrypts_and_copy_without_token_fails(tmp_path, sof
     assert not os.path.exists(os.path.join(srv.data_dir, "root.key"))
     assert record(srv.data_dir)["kind"] == "pkcs11"
 
+    # `kms admin` opens the data dir as the server does: without --root it is refused (no
+    # root.key is made beside the token's key); with it, an account is created and then works.
+    def admin(*args):
+        return subprocess.run([kms_binary(), "admin", *args, "--data-dir", srv.data_dir], capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL)
+    refused = admin("list-accounts")
+    assert refused.returncode != 0 and "protected by a pkcs11 root" in refused.stderr, refused.stderr
+    assert not os.path.exists(os.path.join(srv.data_dir, "root.key"))
+    spec = softhsm.spec("kms-root")
+    listed = admin("list-accounts", "--root", spec)
+    assert listed.returncode == 0, listed.stderr
+    creds_file = str(tmp_path / "second-account-credentials")
+    made_account = admin("create-account", "--account", "222233334444", "--output", creds_file, "--root", spec)
+    assert made_account.returncode == 0, made_account.stderr
+    assert "222233334444" in admin("list-accounts", "--root", spec).stdout
+    second = {}
+    with open(creds_file) as fh:
+        for line in fh:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                second[k.strip()] = v.strip()
+    srv.start()
+    try:
+        kms2 = client_for(srv.url, "us-east-1", second["aws_access_key_id"], second["aws_secret_access_key"])
+        key2 = kms2.create_key()["KeyMetadata"]
+        assert key2["Arn"].split(":")[4] == "222233334444"
+    finally:
+        srv.stop()
+
     # A copy of the data dir without the token: the default (file) root is refused before the
     # store is touched, and so is a token that does not hold the key.
     copy = tmp_path / "copy"

@@ -14,6 +14,14 @@ struct AdminCommand: ParsableCommand {
         @Option(name: .customLong("data-dir"), help: "Data directory (default ./kms-data).") var dataDir = "./kms-data"
         @Option(help: "Storage, as for `kms server` (default sqlite in the data dir).") var storage: String?
         @Option(name: .customLong("root-key-file"), help: "Root key file (default <data-dir>/root.key).") var rootKeyFile: String?
+        @Option(help: "The data dir's root of trust when it is not the key file, as `kms admin rewrap` names roots (pkcs11:token=LABEL?module-path=LIB&pin-source=FILE, passphrase:FILE, kms:ARN?endpoint=URL&region=R).") var root: String?
+
+        /// The root the data dir was sealed under; the file root by default.
+        func rootSpec() throws -> RootSpec {
+            guard let root else { return .file(path: rootKeyFile) }
+            guard rootKeyFile == nil else { throw ValidationError("give --root or --root-key-file, not both") }
+            do { return try RootSpec.parse(root) } catch { throw ValidationError("--root: \(error)") }
+        }
     }
 
     struct CreateAccount: ParsableCommand {
@@ -25,7 +33,7 @@ struct AdminCommand: ParsableCommand {
 
         func run() throws {
             let c = try RootCredentialAdmin.createAccount(account, dataDirectory: store.dataDir, storage: store.storage,
-                                                          rootKeyPath: store.rootKeyFile, output: output)
+                                                          root: try store.rootSpec(), output: output)
             print("kms admin: account \(c.credential.account): root access key id \(c.credential.accessKeyId); secret in \(c.file) (mode 0600)")
         }
     }
@@ -40,7 +48,7 @@ struct AdminCommand: ParsableCommand {
 
         func run() throws {
             let c = try RootCredentialAdmin.rotate(accessKeyId: accessKeyId, keepOld: keepOld, dataDirectory: store.dataDir,
-                                                   storage: store.storage, rootKeyPath: store.rootKeyFile, output: output)
+                                                   storage: store.storage, root: try store.rootSpec(), output: output)
             print("kms admin: account \(c.credential.account): new root access key id \(c.credential.accessKeyId); secret in \(c.file) (mode 0600)"
                   + (keepOld ? "; \(accessKeyId) still works" : "; \(accessKeyId) removed") + ". Cluster nodes on PostgreSQL apply it at once; a SQLite server on restart.")
         }
@@ -55,7 +63,7 @@ struct AdminCommand: ParsableCommand {
 
         func run() throws {
             try RootCredentialAdmin.deactivate(accessKeyId: accessKeyId, force: force, dataDirectory: store.dataDir,
-                                               storage: store.storage, rootKeyPath: store.rootKeyFile)
+                                               storage: store.storage, root: try store.rootSpec())
             print("kms admin: root credential \(accessKeyId) removed. Cluster nodes on PostgreSQL apply it at once; a SQLite server on restart.")
         }
     }
@@ -65,7 +73,7 @@ struct AdminCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            for a in try RootCredentialAdmin.listAccounts(dataDirectory: store.dataDir, storage: store.storage, rootKeyPath: store.rootKeyFile) {
+            for a in try RootCredentialAdmin.listAccounts(dataDirectory: store.dataDir, storage: store.storage, root: try store.rootSpec()) {
                 print("\(a.account)\troot=\(a.rootAccessKeyIds.joined(separator: ","))\tusers=\(a.users)\troles=\(a.roles)")
             }
         }

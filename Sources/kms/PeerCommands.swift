@@ -29,10 +29,10 @@ extension AdminCommand {
             if let check {
                 guard let peerRegion else { throw ValidationError("--check needs --peer-region (this deployment's region on the link)") }
                 let seq = try PeerAdmin.queueLinkCheck(localRegion: peerRegion, peer: check, dataDirectory: store.dataDir,
-                                                       storage: store.storage, rootKeyPath: store.rootKeyFile)
+                                                       storage: store.storage, root: try store.rootSpec())
                 print("kms admin: queued link-check #\(seq) \(peerRegion) -> \(check)")
             }
-            let links = try PeerAdmin.status(dataDirectory: store.dataDir, storage: store.storage, rootKeyPath: store.rootKeyFile)
+            let links = try PeerAdmin.status(dataDirectory: store.dataDir, storage: store.storage, root: try store.rootSpec())
             if json {
                 let objects: [[String: Any]] = links.map { l in
                     var o: [String: Any] = [

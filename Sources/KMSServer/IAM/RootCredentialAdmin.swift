@@ -13,19 +13,21 @@ public enum RootCredentialAdmin {
         public let file: String
     }
 
-    static func open(dataDirectory: String, storage: String?, rootKeyPath: String?) throws
+    static func open(dataDirectory: String, storage: String?, root: RootSpec?) throws
         -> any KeyStore & CredentialStore & IdentityStore & CredentialAdministration {
-        let rootKey = try RootKey.loadOrCreate(path: rootKeyPath ?? dataDirectory + "/root.key")
+        // Opened as the server opens it: a data dir recorded under a PKCS#11, passphrase or
+        // auto-unseal root is refused with the file root (never a new root.key made beside it).
+        let rootKey = try (root ?? .file(path: nil)).resolve(dataDirectory: dataDirectory).open(dataDirectory: dataDirectory)
         return try StorageLocation(storage, dataDirectory: dataDirectory).open(rootKey: rootKey)
     }
 
     /// A new account with one root credential; refused if the account has one already.
-    public static func createAccount(_ account: String, dataDirectory: String, storage: String?, rootKeyPath: String?,
+    public static func createAccount(_ account: String, dataDirectory: String, storage: String?, root: RootSpec?,
                                      output: String?) throws -> Created {
         guard account.utf8.count == 12, account.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
             throw StorageError("the account ID must be 12 digits")
         }
-        let store = try open(dataDirectory: dataDirectory, storage: storage, rootKeyPath: rootKeyPath)
+        let store = try open(dataDirectory: dataDirectory, storage: storage, root: root)
         if try store.loadCredentials().contains(where: { $0.account == account }) {
             throw StorageError("account \(account) already has root credentials (use `kms admin rotate-root-credential`)")
         }
@@ -35,8 +37,8 @@ public enum RootCredentialAdmin {
     /// A new root credential for the account of `accessKeyId`; the old one is removed
     /// unless `keepOld` (so clients can move over before `deactivate-root-credential`).
     public static func rotate(accessKeyId: String, keepOld: Bool, dataDirectory: String, storage: String?,
-                              rootKeyPath: String?, output: String?) throws -> Created {
-        let store = try open(dataDirectory: dataDirectory, storage: storage, rootKeyPath: rootKeyPath)
+                              root: RootSpec?, output: String?) throws -> Created {
+        let store = try open(dataDirectory: dataDirectory, storage: storage, root: root)
         guard let old = try store.loadCredentials().first(where: { $0.accessKeyId == accessKeyId }) else {
             throw StorageError("no root credential with access key id \(accessKeyId)")
         }
@@ -47,8 +49,8 @@ public enum RootCredentialAdmin {
 
     /// Removes a root credential; the account's last one is kept unless `force`.
     public static func deactivate(accessKeyId: String, force: Bool, dataDirectory: String, storage: String?,
-                                  rootKeyPath: String?) throws {
-        let store = try open(dataDirectory: dataDirectory, storage: storage, rootKeyPath: rootKeyPath)
+                                  root: RootSpec?) throws {
+        let store = try open(dataDirectory: dataDirectory, storage: storage, root: root)
         let all = try store.loadCredentials()
         guard let c = all.first(where: { $0.accessKeyId == accessKeyId }) else {
             throw StorageError("no root credential with access key id \(accessKeyId)")
@@ -66,8 +68,8 @@ public enum RootCredentialAdmin {
         public let roles: Int
     }
 
-    public static func listAccounts(dataDirectory: String, storage: String?, rootKeyPath: String?) throws -> [AccountSummary] {
-        let store = try open(dataDirectory: dataDirectory, storage: storage, rootKeyPath: rootKeyPath)
+    public static func listAccounts(dataDirectory: String, storage: String?, root: RootSpec?) throws -> [AccountSummary] {
+        let store = try open(dataDirectory: dataDirectory, storage: storage, root: root)
         let credentials = try store.loadCredentials()
         let identities = try store.loadIdentities()
         let accounts = Set(credentials.map(\.account)).union(identities.map(\.account)).sorted()

@@ -30,14 +30,14 @@ public enum PeerAdmin {
         }
     }
 
-    static func open(dataDirectory: String, storage: String?, rootKeyPath: String?) throws -> any PeerLinkStore {
-        let store = try RootCredentialAdmin.open(dataDirectory: dataDirectory, storage: storage, rootKeyPath: rootKeyPath)
+    static func open(dataDirectory: String, storage: String?, root: RootSpec?) throws -> any PeerLinkStore {
+        let store = try RootCredentialAdmin.open(dataDirectory: dataDirectory, storage: storage, root: root)
         guard let links = store as? any PeerLinkStore else { throw StorageError("this store has no peer link tables") }
         return links
     }
 
-    public static func status(dataDirectory: String, storage: String?, rootKeyPath: String?, queueLimit: Int = 100) throws -> [LinkStatus] {
-        let store = try open(dataDirectory: dataDirectory, storage: storage, rootKeyPath: rootKeyPath)
+    public static func status(dataDirectory: String, storage: String?, root: RootSpec?, queueLimit: Int = 100) throws -> [LinkStatus] {
+        let store = try open(dataDirectory: dataDirectory, storage: storage, root: root)
         return try store.peerLinks().map { link in
             let queue = try store.pendingPeerMessages(localRegion: link.localRegion, peerRegion: link.peerRegion, limit: queueLimit)
                 .map { (sequence: $0.sequence, kind: $0.kind, createdAt: $0.createdAt) }
@@ -49,11 +49,11 @@ public enum PeerAdmin {
 
     /// Queues a link-check to `peer` (the server's outbox worker delivers it); returns its sequence.
     public static func queueLinkCheck(localRegion: String, peer: String, dataDirectory: String, storage: String?,
-                                      rootKeyPath: String?) throws -> UInt64 {
+                                      root: RootSpec?) throws -> UInt64 {
         guard PeerLinkWiring.isRegionName(localRegion), PeerLinkWiring.isRegionName(peer), localRegion != peer else {
             throw StorageError("--peer-region and --check take two different region names")
         }
-        let store = try open(dataDirectory: dataDirectory, storage: storage, rootKeyPath: rootKeyPath)
+        let store = try open(dataDirectory: dataDirectory, storage: storage, root: root)
         let now = Date().timeIntervalSince1970
         return try store.enqueuePeerMessage(LinkCheck.newMessage(localRegion: localRegion, peerRegion: peer, now: now), now: now)
     }
