@@ -145,7 +145,8 @@ struct RequestPipeline: Sendable {
             }
             stage.request = json.objectValue
             // Fail closed: while the trail cannot be written, nothing that changes state runs.
-            if let audit, !AuditFields.isReadOnly(stage.eventName), !audit.admits(now: stage.context.time) {
+            if let audit, !(auditCache?.profile(stage.eventName).readOnly ?? AuditFields.isReadOnly(stage.eventName)),
+               !audit.admits(now: stage.context.time) {
                 throw KMSError.internalError
             }
             if isLookup {

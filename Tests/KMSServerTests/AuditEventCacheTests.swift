@@ -42,6 +42,8 @@ import KMSCore
         var time: Double
         var userAgent = "Boto3/1.43 md/Botocore#1.43"
         var tls: AuditTLS?
+        var sourceIP = "10.0.0.1"
+        var region = "us-east-1"
     }
 
     static func obj(_ entries: [(String, JSONValue)]) -> JSONObject { JSONObject(entries) }
@@ -82,15 +84,34 @@ import KMSCore
             Call(eventName: "Encrypt", caller: root, request: obj([("KeyId", .string("alias/x"))]), response: nil,
                  error: KMSError(.notFound, "Alias not found"), time: -1.5),
             Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: encryptAnswer, time: t + 5),
+            // The origin's and the tail's inputs, one at a time.
+            Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: encryptAnswer, time: t + 5,
+                 sourceIP: "10.0.0.2"),
+            Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: encryptAnswer, time: t + 5,
+                 region: "eu-west-1"),
+            Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: encryptAnswer, time: t + 5,
+                 userAgent: "Boto3/1.44"),
+            Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: encryptAnswer, time: t + 5,
+                 tls: AuditTLS(version: "TLSv1.3", host: "kms.local:8443")),
+            Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: encryptAnswer, time: t + 5,
+                 tls: AuditTLS(version: "TLSv1.3", host: "kms.local:9443")),
+            Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: encryptAnswer, time: t + 5,
+                 tls: AuditTLS(version: "TLSv1.2", host: "kms.local:9443")),
+            Call(eventName: "Encrypt", caller: root, request: obj([("KeyId", .string(keyId))]), response: nil,
+                 error: KMSError(.disabled, "disabled"), time: t + 5),
+            Call(eventName: "DisableKey", caller: root, request: obj([("KeyId", .string(keyId))]), response: JSONObject(), time: t + 5),
+            Call(eventName: "GenerateRandom", caller: root, request: JSONObject(), response: obj([("Plaintext", .string("AQID"))]),
+                 time: t + 5),
+            Call(eventName: "Encrypt", caller: root, request: encryptRequest, response: reEncryptAnswer, time: t + 5),
         ]
     }
 
     static func render(_ call: Call, cache: AuditEventCache?) -> (bytes: [UInt8], entry: AuditIndexEntry) {
         var out: [UInt8] = []
-        let context = AuditRequestContext(requestID: "0123abcd-4567-89ef-8000-00000000002a", time: call.time, sourceIP: "10.0.0.1",
+        let context = AuditRequestContext(requestID: "0123abcd-4567-89ef-8000-00000000002a", time: call.time, sourceIP: call.sourceIP,
                                           userAgent: call.userAgent, tls: call.tls)
         let entry = AuditRecord.apiCall(into: &out, context: context, source: .kms, eventName: call.eventName, caller: call.caller,
-                                        fallbackAccount: "000000000000", region: "us-east-1", request: call.request,
+                                        fallbackAccount: "000000000000", region: call.region, request: call.request,
                                         response: call.response, error: call.error, cache: cache)
         return (out, entry)
     }

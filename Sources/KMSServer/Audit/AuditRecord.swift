@@ -220,7 +220,7 @@ enum AuditRecord {
                                 cache: AuditEventCache?) -> AuditIndexEntry {
         let error = errorCode
         let account = caller?.account ?? fallbackAccount
-        let profile = AuditFields.profile(eventName)
+        let profile = cache?.profile(eventName) ?? AuditFields.profile(eventName)
         let readOnly = profile.readOnly
         AuditBytes.append(#"{"eventVersion":"1.08","userIdentity":"#, to: &out)
         let username = writeIdentity(caller, cache: cache, into: &out)
@@ -234,16 +234,19 @@ enum AuditRecord {
         } else {
             writeTime(context.time, into: &out)
         }
-        AuditBytes.append(#","eventSource":"#, to: &out)
-        AuditBytes.string(source.rawValue, to: &out)
-        AuditBytes.append(#","eventName":"#, to: &out)
-        AuditBytes.string(eventName, to: &out)
-        AuditBytes.append(#","awsRegion":"#, to: &out)
-        AuditBytes.string(region, to: &out)
-        AuditBytes.append(#","sourceIPAddress":"#, to: &out)
-        AuditBytes.string(invokedBy ?? context.sourceIP, to: &out)
-        AuditBytes.append(#","userAgent":"#, to: &out)
-        AuditBytes.string(invokedBy ?? context.userAgent, to: &out)
+        if let cache, invokedBy == nil {
+            if !cache.writeOrigin(source: source, eventName: eventName, region: region, sourceIP: context.sourceIP,
+                                  userAgent: context.userAgent, to: &out) {
+                let start = out.count
+                writeOrigin(source: source, eventName: eventName, region: region, sourceIP: context.sourceIP,
+                            userAgent: context.userAgent, into: &out)
+                cache.storeOrigin(source: source, eventName: eventName, region: region, sourceIP: context.sourceIP,
+                                  userAgent: context.userAgent, out[start...])
+            }
+        } else {
+            writeOrigin(source: source, eventName: eventName, region: region, sourceIP: invokedBy ?? context.sourceIP,
+                        userAgent: invokedBy ?? context.userAgent, into: &out)
+        }
         if let error {
             AuditBytes.append(#","errorCode":"#, to: &out)
             AuditBytes.string(error, to: &out)
@@ -276,24 +279,26 @@ enum AuditRecord {
         AuditBytes.string(context.requestID, to: &out)
         AuditBytes.append(#","eventID":"#, to: &out)
         let eventID = EventID.write(cache?.nextEventNumber() ?? EventID.next(), into: &out)
-        AuditBytes.append(readOnly ? #","readOnly":true"# : #","readOnly":false"#, to: &out)
-        if !resources.isEmpty { writeResources(resources, account: account, cache: cache, into: &out) }
-        AuditBytes.append(#","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"#, to: &out)
-        AuditBytes.string(account, to: &out)
-        AuditBytes.append(#","eventCategory":"Management""#, to: &out)
-        if let tls = context.tls {
-            AuditBytes.append(#","tlsDetails":{"tlsVersion":"#, to: &out)
-            AuditBytes.string(tls.version, to: &out)
-            AuditBytes.append(#","clientProvidedHostHeader":"#, to: &out)
-            AuditBytes.string(tls.host, to: &out)
-            out.append(UInt8(ascii: "}"))
+        var firstResource = resources.first
+        if let cache, resources.others.isEmpty {
+            firstResource = cache.tailResource
+            if !cache.writeTail(readOnly: readOnly, arn: resources.first, account: account, tls: context.tls, to: &out) {
+                let start = out.count
+                writeTail(readOnly: readOnly, resources: resources, account: account, tls: context.tls, into: &out)
+                cache.storeTail(readOnly: readOnly, arn: resources.first, account: account, tls: context.tls, out[start...])
+                firstResource = cache.tailResource
+            }
+        } else {
+            writeTail(readOnly: readOnly, resources: resources, account: account, tls: context.tls, into: &out)
         }
+        // With a cache, the access key ID it holds (equal to the caller's, see identityAccessKeyId).
+        let accessKeyId = caller == nil ? "" : cache?.identityAccessKeyId ?? caller?.accessKeyId ?? ""
         var entry = AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
-                                    username: username, accessKeyId: caller?.accessKeyId ?? "", readOnly: readOnly,
+                                    username: username, accessKeyId: accessKeyId, readOnly: readOnly,
                                     eventID: eventID, resources: [], isServiceEvent: false,
                                     requestID: context.requestIDValue ?? AuditID(context.requestID), succeeded: error == nil,
                                     tracksKeyUsage: profile.tracksKeyUsage && error == nil)
-        entry.firstResource = resources.first
+        entry.firstResource = firstResource
         entry.otherResources = resources.others
         return entry
     }
@@ -401,18 +406,38 @@ enum AuditRecord {
         return utf8.count >= suffix.count && utf8.suffix(suffix.count).elementsEqual(suffix)
     }
 
-    /// `,"resources":[...]`; a single ARN's fragment is copied from `cache` when it was
-    /// rendered for the same ARN and account.
-    private static func writeResources(_ arns: AuditResources, account: String, cache: AuditEventCache?,
-                                       into out: inout [UInt8]) {
-        guard let cache, let first = arns.first, arns.others.isEmpty else {
-            writeResources(arns, account: account, into: &out)
-            return
+    /// `,"eventSource":...` through `"userAgent":"..."`: the same for every call of a
+    /// connection that keeps its operation (AuditEventCache copies it).
+    private static func writeOrigin(source: AuditEventSource, eventName: String, region: String, sourceIP: String,
+                                    userAgent: String, into out: inout [UInt8]) {
+        AuditBytes.append(#","eventSource":"#, to: &out)
+        AuditBytes.string(source.rawValue, to: &out)
+        AuditBytes.append(#","eventName":"#, to: &out)
+        AuditBytes.string(eventName, to: &out)
+        AuditBytes.append(#","awsRegion":"#, to: &out)
+        AuditBytes.string(region, to: &out)
+        AuditBytes.append(#","sourceIPAddress":"#, to: &out)
+        AuditBytes.string(sourceIP, to: &out)
+        AuditBytes.append(#","userAgent":"#, to: &out)
+        AuditBytes.string(userAgent, to: &out)
+    }
+
+    /// `,"readOnly":...` to the end of the record (before its chain link): readOnly,
+    /// resources, the fixed members, recipientAccountId and tlsDetails.
+    private static func writeTail(readOnly: Bool, resources: AuditResources, account: String, tls: AuditTLS?,
+                                  into out: inout [UInt8]) {
+        AuditBytes.append(readOnly ? #","readOnly":true"# : #","readOnly":false"#, to: &out)
+        if !resources.isEmpty { writeResources(resources, account: account, into: &out) }
+        AuditBytes.append(#","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"#, to: &out)
+        AuditBytes.string(account, to: &out)
+        AuditBytes.append(#","eventCategory":"Management""#, to: &out)
+        if let tls {
+            AuditBytes.append(#","tlsDetails":{"tlsVersion":"#, to: &out)
+            AuditBytes.string(tls.version, to: &out)
+            AuditBytes.append(#","clientProvidedHostHeader":"#, to: &out)
+            AuditBytes.string(tls.host, to: &out)
+            out.append(UInt8(ascii: "}"))
         }
-        if cache.writeResources(first, account: account, to: &out) { return }
-        let start = out.count
-        writeResources(arns, account: account, into: &out)
-        cache.storeResources(first, account: account, out[start...])
     }
 
     private static func writeResources(_ arns: AuditResources, account: String, into out: inout [UInt8]) {
