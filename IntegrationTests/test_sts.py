@@ -166,6 +166,8 @@ def test_assume_role_credentials_work_for_kms_and_name_the_session(env):
     assert 880 < remaining <= 905, remaining
     # The session token is opaque: nothing of the principal is readable in it.
     assert role["RoleName"] not in creds["SessionToken"] and "assumed-role" not in creds["SessionToken"]
+    # Compact (version 2): every request signs and sends it, so it stays short (was ~500).
+    assert len(creds["SessionToken"]) < 250, len(creds["SessionToken"])
     ident = temp_client(env, "sts", creds).get_caller_identity()
     assert ident["Arn"] == expected_arn
     assert ident["UserId"] == f"{role['RoleId']}:deploy-1"

@@ -19,11 +19,18 @@ public enum SessionTokenError: Error, Sendable, Equatable {
 /// tamper-proof (the tag covers every byte); it names no database row, so it is verified on
 /// any node without a lookup.
 ///
-/// Layout (then base64url, no padding): version 0x01 | nonce (12) | ciphertext | tag (16),
-/// with the version and `associatedData` authenticated.
+/// Layout (then base64url, no padding): version | nonce (12) | ciphertext | tag (16), with the
+/// version and associated data authenticated.
+/// - Version 2 (sealed now): the ciphertext is CompactSessionToken's binary layout, and the
+///   associated data includes the access key ID, which binds the token to its key without
+///   carrying it. A typical AssumeRole token is about 200 characters instead of 500.
+/// - Version 1 (sealed before): JSON of STSSession. Still opened, so sessions issued before
+///   an upgrade keep working until they expire.
 public struct SessionTokenSealer: Sendable {
     static let version: UInt8 = 1
     static let associatedData = Array("swift-kms sts session token v1".utf8)
+    static let compactVersion: UInt8 = 2
+    static let compactAssociatedData = Array("swift-kms sts session token v2".utf8)
     /// Longer tokens are refused before any decoding: bounded work for any header.
     public static let maxTokenLength = 16 * 1024
 
@@ -35,33 +42,62 @@ public struct SessionTokenSealer: Sendable {
         self.key = key
     }
 
+    /// A version-2 token for `session`, bound to its access key ID.
     public func seal(_ session: STSSession) throws -> String {
+        let payload = CompactSessionToken.encode(session)
+        let box = try AES.GCM.seal(payload, using: key, nonce: AES.GCM.Nonce(),
+                                   authenticating: Self.compactAAD(accessKeyId: session.accessKeyId))
+        return Self.frame(Self.compactVersion, box, count: payload.count)
+    }
+
+    /// A version-1 token (JSON), as servers before version 2 sealed them: kept so tests prove
+    /// such tokens still open.
+    func sealVersion1(_ session: STSSession) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let payload = try encoder.encode(session)
         let box = try AES.GCM.seal(payload, using: key, nonce: AES.GCM.Nonce(),
                                    authenticating: [Self.version] + Self.associatedData)
-        var bytes: [UInt8] = [Self.version]
-        bytes.reserveCapacity(1 + 12 + payload.count + 16)
+        return Self.frame(Self.version, box, count: payload.count)
+    }
+
+    static func frame(_ version: UInt8, _ box: AES.GCM.SealedBox, count: Int) -> String {
+        var bytes: [UInt8] = [version]
+        bytes.reserveCapacity(1 + 12 + count + 16)
         bytes.append(contentsOf: box.nonce)
         bytes.append(contentsOf: box.ciphertext)
         bytes.append(contentsOf: box.tag)
         return Base64URL.encode(bytes)
     }
 
-    /// The session inside `token`, if this server sealed it and nobody changed a bit of it.
-    /// Expiry is not checked here (see `verify`).
-    public func open(_ token: String) throws(SessionTokenError) -> STSSession {
+    static func compactAAD(accessKeyId: String) -> [UInt8] {
+        [compactVersion] + compactAssociatedData + Array(accessKeyId.utf8)
+    }
+
+    /// The session inside `token`, if this server sealed it for `accessKeyId` and nobody
+    /// changed a bit of it. Expiry is not checked here (see `verify`); a version-1 token's
+    /// binding to its key is checked by `check`.
+    public func open(_ token: String, accessKeyId: String) throws(SessionTokenError) -> STSSession {
         guard token.utf8.count <= Self.maxTokenLength, let bytes = Base64URL.decode(token),
-              bytes.count > 1 + 12 + 16, bytes[0] == Self.version else { throw .invalid }
+              bytes.count > 1 + 12 + 16 else { throw .invalid }
+        let aad: [UInt8]
+        switch bytes[0] {
+        case Self.compactVersion: aad = Self.compactAAD(accessKeyId: accessKeyId)
+        case Self.version: aad = [Self.version] + Self.associatedData
+        default: throw .invalid
+        }
         let plaintext: Data
         do {
             let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: bytes[1..<13]),
                                             ciphertext: bytes[13..<(bytes.count - 16)],
                                             tag: bytes[(bytes.count - 16)...])
-            plaintext = try AES.GCM.open(box, using: key, authenticating: [Self.version] + Self.associatedData)
+            plaintext = try AES.GCM.open(box, using: key, authenticating: aad)
         } catch {
             throw .invalid
+        }
+        if bytes[0] == Self.compactVersion {
+            guard let session = CompactSessionToken.decode([UInt8](plaintext), accessKeyId: accessKeyId) else { throw .invalid }
+            return session
         }
         guard let session = try? JSONDecoder().decode(STSSession.self, from: plaintext) else { throw .invalid }
         return session
@@ -69,7 +105,7 @@ public struct SessionTokenSealer: Sendable {
 
     /// Opens the token and checks that it belongs to `accessKeyId` and has not expired.
     public func verify(_ token: String, accessKeyId: String, now: Double) throws(SessionTokenError) -> STSSession {
-        let session = try open(token)
+        let session = try open(token, accessKeyId: accessKeyId)
         try Self.check(session, accessKeyId: accessKeyId, now: now)
         return session
     }

@@ -108,7 +108,7 @@ import Testing
         #expect(try call("ListKeys", secret: "wrong").1["__type"]?.stringValue == "InvalidSignatureException")
         // A token from a server with another root key.
         let elsewhere = STSWiring(rootKey: try RootKey(bytes: Array(repeating: 9, count: 32)), clock: clock, directory: Roles())
-        let s = try sts.service.sealer.open(credentials.sessionToken)
+        let s = try sts.service.sealer.open(credentials.sessionToken, accessKeyId: credentials.accessKeyId)
         let foreign = try elsewhere.service.sealer.seal(s)
         #expect(try call("ListKeys", token: .some(foreign)).1["__type"]?.stringValue == "UnrecognizedClientException")
     }

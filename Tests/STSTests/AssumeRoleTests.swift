@@ -120,7 +120,7 @@ struct FakeDirectory: STSDirectory {
         req.tags = [("project", "x"), ("dept", "dev")]
         let r = try s.assumeRole(STSCaller(principal: Self.bob, accessKeyId: "AKIABOB"), req, now: Self.now)
         #expect(r.packedPolicySize.map { $0 > 0 && $0 <= 100 } == true)
-        let session = try s.sealer.open(r.credentials.sessionToken)
+        let session = try s.sealer.open(r.credentials.sessionToken, accessKeyId: r.credentials.accessKeyId)
         #expect(session.tags == ["project": "x", "dept": "dev"])  // session tags win over the role's
         let compiled = try #require(try s.sessionPolicies(of: session))
         #expect(compiled.count == 1)
@@ -141,7 +141,7 @@ struct FakeDirectory: STSDirectory {
         let caller = STSCaller(principal: Self.bob, accessKeyId: "AKIABOB")
         let c = try s.getSessionToken(caller, durationSeconds: nil, now: Self.now)
         #expect(c.expiration == Self.now + 43_200)
-        let session = try s.sealer.open(c.sessionToken)
+        let session = try s.sealer.open(c.sessionToken, accessKeyId: c.accessKeyId)
         #expect(session.principal.arn == Self.bob.arn && session.principal.kind == .user)
         #expect(s.getCallerIdentity(caller) == ("AIDABOB", Self.account, Self.bob.arn))
         // Session credentials cannot get another session token.

@@ -19,7 +19,7 @@ import Testing
     @Test func roundTripAndOpacity() throws {
         let s = session()
         let token = try sealer.seal(s)
-        #expect(try sealer.open(token) == s)
+        #expect(try sealer.open(token, accessKeyId: s.accessKeyId) == s)
         // Opaque: neither the secret, the key ID, the ARN nor the policy can be read from it.
         for needle in [s.secretAccessKey, s.accessKeyId, "assumed-role", "kms:*", "111122223333"] {
             #expect(!token.contains(needle))
@@ -31,13 +31,14 @@ import Testing
     }
 
     @Test func everyTamperedByteIsRefused() throws {
-        let token = try sealer.seal(session())
+        let s = session()
+        let token = try sealer.seal(s)
         let raw = try #require(Base64URL.decode(token))
         for i in raw.indices {
             for flip: UInt8 in [0x01, 0x80] {
                 var t = raw
                 t[i] ^= flip
-                #expect(throws: SessionTokenError.invalid) { try sealer.open(Base64URL.encode(t)) }
+                #expect(throws: SessionTokenError.invalid) { try sealer.open(Base64URL.encode(t), accessKeyId: s.accessKeyId) }
             }
         }
         // Every character of the text form, too (including non-canonical spellings).
@@ -45,21 +46,22 @@ import Testing
         for i in chars.indices {
             let saved = chars[i]
             chars[i] = saved == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
-            #expect(throws: SessionTokenError.invalid) { try sealer.open(String(decoding: chars, as: UTF8.self)) }
+            #expect(throws: SessionTokenError.invalid) { try sealer.open(String(decoding: chars, as: UTF8.self), accessKeyId: s.accessKeyId) }
             chars[i] = saved
         }
         // Truncated, extended, empty, garbage, oversized.
-        #expect(throws: SessionTokenError.invalid) { try sealer.open(String(token.dropLast(4))) }
-        #expect(throws: SessionTokenError.invalid) { try sealer.open(token + "AAAA") }
-        #expect(throws: SessionTokenError.invalid) { try sealer.open("") }
-        #expect(throws: SessionTokenError.invalid) { try sealer.open("not a token!") }
-        #expect(throws: SessionTokenError.invalid) { try sealer.open(String(repeating: "A", count: SessionTokenSealer.maxTokenLength + 4)) }
+        #expect(throws: SessionTokenError.invalid) { try sealer.open(String(token.dropLast(4)), accessKeyId: s.accessKeyId) }
+        #expect(throws: SessionTokenError.invalid) { try sealer.open(token + "AAAA", accessKeyId: s.accessKeyId) }
+        #expect(throws: SessionTokenError.invalid) { try sealer.open("", accessKeyId: s.accessKeyId) }
+        #expect(throws: SessionTokenError.invalid) { try sealer.open("not a token!", accessKeyId: s.accessKeyId) }
+        #expect(throws: SessionTokenError.invalid) { try sealer.open(String(repeating: "A", count: SessionTokenSealer.maxTokenLength + 4), accessKeyId: s.accessKeyId) }
     }
 
     @Test func anotherServerKeyCannotOpen() throws {
-        let token = try sealer.seal(session())
+        let s = session()
+        let token = try sealer.seal(s)
         let other = SessionTokenSealer(key: SymmetricKey(size: .bits256))
-        #expect(throws: SessionTokenError.invalid) { try other.open(token) }
+        #expect(throws: SessionTokenError.invalid) { try other.open(token, accessKeyId: s.accessKeyId) }
     }
 
     @Test func boundToItsAccessKeyAndExpiry() throws {

@@ -2,6 +2,7 @@ import AWSQuery
 import Foundation
 import IAMPolicy
 import KMSCore
+import Synchronization
 
 /// An IAM user's access key as authentication needs it: the secret to verify the
 /// signature with, and the principal and compiled identity policies the Caller carries.
@@ -35,7 +36,11 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
     private var credentialCache: [String: ResolvedCredential] = [:]
     private var uses: [String: AccessKeyUse] = [:]
     /// Bumped on every change this node publishes (and on reload): a cheap staleness check.
-    private(set) var generation: UInt64 = 0
+    /// An atomic, bumped (releasing) under the state lock after the change is in place, so a
+    /// reader that loads (acquiring) the new value sees the new state, and the per-request
+    /// read of a session's principal takes no lock.
+    private let generationCounter = Atomic<UInt64>(0)
+    var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
     private let writeLock = NSLock()
     /// Set on a cluster node (IdentityRegistry+ReadThrough): other nodes write the same
     /// store, so a miss here is read from the store before it is answered.
@@ -55,7 +60,7 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
         accounts = fresh
         keyAccounts = keys
         credentialCache = [:]
-        generation &+= 1
+        generationCounter.wrappingAdd(1, ordering: .releasing)
         stateLock.unlock()
     }
 
@@ -75,7 +80,7 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
             for key in before.accessKeys.keys where fresh.accessKeys[key] == nil { keyAccounts[key] = nil }
             for key in fresh.accessKeys.keys { keyAccounts[key] = id }
             credentialCache = [:]
-            generation &+= 1
+            generationCounter.wrappingAdd(1, ordering: .releasing)
             stateLock.unlock()
         }
     }
@@ -104,12 +109,9 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
         return fresh
     }
 
-    /// `generation` read under the lock: caches built from identities (STS's role policies)
-    /// compare it to know they are stale.
-    var currentGeneration: UInt64 {
-        stateLock.lock(); defer { stateLock.unlock() }
-        return generation
-    }
+    /// `generation`, read without the lock (see `generationCounter`): caches built from
+    /// identities (STS's role policies) compare it to know they are stale.
+    var currentGeneration: UInt64 { generation }
 
     /// One account's identities as they are now.
     func account(_ account: String) -> AccountIdentities {
@@ -254,7 +256,7 @@ final class IdentityRegistry: PrincipalDirectory, @unchecked Sendable {
             for id in before.accessKeys.keys where after.accessKeys[id] == nil { keyAccounts[id] = nil }
             for id in after.accessKeys.keys { keyAccounts[id] = account }
             credentialCache = [:]
-            generation &+= 1
+            generationCounter.wrappingAdd(1, ordering: .releasing)
             stateLock.unlock()
             return result
         }
