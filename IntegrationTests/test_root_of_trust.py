@@ -91,6 +91,28 @@ def start_fails(data_dir, *args, stdin_text=None, env=None):
     return proc.stdout + proc.stderr
 
 
+def decrypts_once_listening(srv, made, *args, stdin=None, env=None):
+    """Starts `kms server` on srv's data dir by hand (to give it stdin or an environment),
+    waits until it listens, checks that `made` still decrypts, and stops it."""
+    port = free_port()
+    proc = subprocess.Popen([kms_binary(), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", srv.data_dir,
+                             *args], env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        if stdin is not None:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        line = b""
+        while b"listening" not in line:
+            line = proc.stdout.readline()
+            assert line, "the server exited before listening"
+        srv.port = port
+        assert_decrypts(client(srv), made)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
 def encrypt_some(kms, n=3):
     made = []
     for i in range(n):
@@ -235,22 +257,7 @@ def test_passphrase_root_and_wrong_passphrase(tmp_path):
     out = start_fails(srv.data_dir, "--root-passphrase-stdin", stdin_text="correct horse battery stapler\n")
     assert "passphrase is wrong" in out
     # The right one on stdin starts it.
-    port = free_port()
-    proc = subprocess.Popen([kms_binary(), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", srv.data_dir,
-                             "--root-passphrase-stdin"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        proc.stdin.write(b"correct horse battery staple\n")
-        proc.stdin.close()
-        line = b""
-        while b"listening" not in line:
-            line = proc.stdout.readline()
-            assert line, "the server exited before listening"
-        srv.port = port
-        assert_decrypts(client(srv), made)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    decrypts_once_listening(srv, made, "--root-passphrase-stdin", stdin=b"correct horse battery staple\n")
     # The passphrase never comes from a flag.
     out = subprocess.run([kms_binary(), "server", "--root-passphrase", "x"], capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
@@ -261,20 +268,7 @@ def test_passphrase_root_and_wrong_passphrase(tmp_path):
     config.write_text(json.dumps({"kms": {"rootPassphrase": {"file": wrong}}}))
     out = start_fails(srv.data_dir, "--config", str(config))
     assert "passphrase is wrong" in out
-    port = free_port()
-    proc = subprocess.Popen([kms_binary(), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", srv.data_dir],
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        line = b""
-        while b"listening" not in line:
-            line = proc.stdout.readline()
-            assert line, "the server exited before listening"
-        srv.port = port
-        assert_decrypts(client(srv), made)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    decrypts_once_listening(srv, made, env=env)
 
 
 # -------------------------------------------------------------- auto-unseal ---
