@@ -123,6 +123,18 @@ def encrypt_some(kms, n=3):
     return made
 
 
+def encrypt_restart_decrypt(srv):
+    """Starts srv, encrypts under new keys, restarts it, checks they decrypt, stops it."""
+    try:
+        srv.start()
+        made = encrypt_some(client(srv))
+        srv.restart()
+        assert_decrypts(client(srv), made)
+    finally:
+        srv.stop()
+    return made
+
+
 def assert_decrypts(kms, made):
     for key_id, plaintext, blob in made:
         assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plaintext
@@ -147,13 +159,7 @@ def rewrap(data_dir, frm, to):
 def test_pkcs11_root_restart_decrypts_and_copy_without_token_fails(tmp_path, softhsm):
     softhsm.init("kms-root")
     srv = make_server(tmp_path, "hsm", softhsm.args("kms-root"))
-    try:
-        srv.start()
-        made = encrypt_some(client(srv))
-        srv.restart()
-        assert_decrypts(client(srv), made)
-    finally:
-        srv.stop()
+    made = encrypt_restart_decrypt(srv)
     # No root key file: the root is the token's non-extractable key; the record says so.
     assert not os.path.exists(os.path.join(srv.data_dir, "root.key"))
     assert record(srv.data_dir)["kind"] == "pkcs11"
@@ -213,13 +219,7 @@ def test_pkcs11_root_from_the_environment(tmp_path, softhsm, monkeypatch):
     monkeypatch.setenv("KMS_ROOT_PKCS11_PIN_FILE", softhsm.pin)
     monkeypatch.setenv("KMS_ROOT_PKCS11_KEY_LABEL", "env-root-key")
     srv = make_server(tmp_path, "hsm-env")
-    try:
-        srv.start()
-        made = encrypt_some(client(srv))
-        srv.restart()
-        assert_decrypts(client(srv), made)
-    finally:
-        srv.stop()
+    made = encrypt_restart_decrypt(srv)
     assert record(srv.data_dir)["kind"] == "pkcs11"
     assert not os.path.exists(os.path.join(srv.data_dir, "root.key"))
     # The same token by flags (a flag wins over the environment: here they agree).
@@ -243,13 +243,7 @@ def test_pkcs11_root_from_the_environment(tmp_path, softhsm, monkeypatch):
 def test_passphrase_root_and_wrong_passphrase(tmp_path):
     passphrase = write_private(tmp_path / "passphrase", "correct horse battery staple\n")
     srv = make_server(tmp_path, "pass", ["--root-passphrase-file", passphrase])
-    try:
-        srv.start()
-        made = encrypt_some(client(srv))
-        srv.restart()
-        assert_decrypts(client(srv), made)
-    finally:
-        srv.stop()
+    made = encrypt_restart_decrypt(srv)
     rec = record(srv.data_dir)
     assert rec["kind"] == "passphrase" and rec["scrypt"]["n"] >= 1 << 14 and rec["scrypt"]["salt"]
     assert not os.path.exists(os.path.join(srv.data_dir, "root.key"))
