@@ -455,22 +455,28 @@ public final class AuditLog: Sendable {
     /// the trail's state (under its lock) until the tracker reads: nothing is built for
     /// the tracker per call. The entries are read in place: a copy of each retained (and
     /// released) its strings, which both event loops share.
+    /// (No closure over `entries`: through `forEachResource` each tracked entry was copied
+    /// whole, a retain and release of each of its Strings.)
     private static func noteKeyUses(_ entries: [AuditIndexEntry], into s: inout State, _ tracker: KeyUsageTracker) {
         for i in entries.indices where entries[i].tracksKeyUsage {
-            entries[i].forEachResource { arn in
-                if let j = s.keyUses.firstIndex(where: { $0.arn == arn }) {
-                    guard s.keyUses[j].time <= entries[i].time else { return }
-                    s.keyUses[j].time = entries[i].time
-                    s.keyUses[j].operation = entries[i].eventName
-                    s.keyUses[j].eventID = entries[i].eventIDValue
-                    s.keyUses[j].requestID = entries[i].requestIDValue
-                    return
-                }
-                if s.keyUses.count >= pendingKeyUses { handOverKeyUses(&s, tracker) }
-                s.keyUses.append(PendingKeyUse(arn: arn, time: entries[i].time, operation: entries[i].eventName,
-                                               eventID: entries[i].eventIDValue, requestID: entries[i].requestIDValue))
-            }
+            if let arn = entries[i].firstResource { noteKeyUse(arn, entries, i, into: &s, tracker) }
+            for arn in entries[i].otherResources { noteKeyUse(arn, entries, i, into: &s, tracker) }
         }
+    }
+
+    private static func noteKeyUse(_ arn: String, _ entries: [AuditIndexEntry], _ i: Int, into s: inout State,
+                                   _ tracker: KeyUsageTracker) {
+        if let j = s.keyUses.firstIndex(where: { $0.arn == arn }) {
+            guard s.keyUses[j].time <= entries[i].time else { return }
+            s.keyUses[j].time = entries[i].time
+            s.keyUses[j].operation = entries[i].eventName
+            s.keyUses[j].eventID = entries[i].eventIDValue
+            s.keyUses[j].requestID = entries[i].requestIDValue
+            return
+        }
+        if s.keyUses.count >= pendingKeyUses { handOverKeyUses(&s, tracker) }
+        s.keyUses.append(PendingKeyUse(arn: arn, time: entries[i].time, operation: entries[i].eventName,
+                                       eventID: entries[i].eventIDValue, requestID: entries[i].requestIDValue))
     }
 
     /// Records the kept uses in the tracker (under the trail's lock, so that a reader never

@@ -96,6 +96,29 @@ struct AuditIndexEntry: Sendable {
         self.tracksKeyUsage = tracksKeyUsage
     }
 
+    /// Every field at once, resources as held: `apiCall` builds its entry with this. Setting
+    /// `firstResource`/`otherResources` after an init made the optimizer copy the whole
+    /// entry (a retain of each String) and destroy the old one (a release of each), twice.
+    /// (One such copy remains, into the return slot; not inlining this keeps it here.)
+    @inline(never)
+    init(time: Double, eventName: String, source: AuditEventSource, account: String, username: String,
+         accessKeyId: String, readOnly: Bool, eventID: AuditID, firstResource: String?, otherResources: [String],
+         requestID: AuditID, succeeded: Bool, tracksKeyUsage: Bool) {
+        self.time = time
+        self.eventName = eventName
+        self.source = source
+        self.account = account
+        self.username = username
+        self.accessKeyId = accessKeyId
+        self.readOnly = readOnly
+        eventIDValue = eventID
+        self.firstResource = firstResource
+        self.otherResources = otherResources
+        requestIDValue = requestID
+        self.succeeded = succeeded
+        self.tracksKeyUsage = tracksKeyUsage
+    }
+
     var eventID: String { eventIDValue.string }
     var requestID: String { requestIDValue.string }
     /// The key ARNs, as an array (for the readers: lookups, the shipper).
@@ -293,14 +316,11 @@ enum AuditRecord {
         }
         // With a cache, the access key ID it holds (equal to the caller's, see identityAccessKeyId).
         let accessKeyId = caller == nil ? "" : cache?.identityAccessKeyId ?? caller?.accessKeyId ?? ""
-        var entry = AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
-                                    username: username, accessKeyId: accessKeyId, readOnly: readOnly,
-                                    eventID: eventID, resources: [], isServiceEvent: false,
-                                    requestID: context.requestIDValue ?? AuditID(context.requestID), succeeded: error == nil,
-                                    tracksKeyUsage: profile.tracksKeyUsage && error == nil)
-        entry.firstResource = firstResource
-        entry.otherResources = resources.others
-        return entry
+        return AuditIndexEntry(time: context.time, eventName: eventName, source: source, account: account,
+                               username: username, accessKeyId: accessKeyId, readOnly: readOnly, eventID: eventID,
+                               firstResource: firstResource, otherResources: resources.others,
+                               requestID: context.requestIDValue ?? AuditID(context.requestID), succeeded: error == nil,
+                               tracksKeyUsage: profile.tracksKeyUsage && error == nil)
     }
 
     /// What KMS does by itself (eventType AwsServiceEvent): today, deleting a key at the
