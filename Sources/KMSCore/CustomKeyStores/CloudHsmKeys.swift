@@ -52,7 +52,7 @@ extension KMSService {
     func cloudHsmMaterial(_ key: KMSKey) -> KeyMaterial {
         let digest = SHA256.hash(data: Array("AWS_CLOUDHSM\u{0}\(key.arn)".utf8))
         return KeyMaterial(version: CloudHsmCiphertext.materialVersion, secret: [],
-                           materialId: digest.map { String($0, radix: 16).leftPadded(2) }.joined(), createdAt: key.creationDate)
+                           materialId: Hex.lower(digest), createdAt: key.creationDate)
     }
 
     /// AES-GCM in the token; the blob is format 4 (CloudHsmCiphertext).

@@ -70,7 +70,7 @@ public struct CustomKeyStore: Sendable, Equatable {
 
     /// "cks-" and 17 hex digits, like AWS's.
     public static func newId() -> String {
-        "cks-" + SystemRandom.bytes(9).map { String($0, radix: 16).cksPadded(2) }.joined().prefix(17)
+        "cks-" + Hex.lower(SystemRandom.bytes(9)).prefix(17)
     }
 
     /// Whether `id` has the shape `newId` makes. Anything else cannot name a store, so it is
@@ -104,10 +104,6 @@ public struct CustomKeyStore: Sendable, Equatable {
         }
         return .object(m)
     }
-}
-
-extension String {
-    fileprivate func cksPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
 
 /// Custom key stores in the shared store, versioned like keys (0: not stored yet). A put

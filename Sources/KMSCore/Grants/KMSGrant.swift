@@ -95,6 +95,6 @@ public struct KMSGrant: Sendable, Equatable, Codable {
 
     /// A new grant ID in AWS's form: 64 lower-case hex digits.
     static func newGrantId() -> String {
-        SystemRandom.bytes(32).map { String($0, radix: 16).leftPadded(2) }.joined()
+        Hex.lower(SystemRandom.bytes(32))
     }
 }

@@ -71,7 +71,7 @@ extension KMSKey {
 extension KeyIdentifier {
     /// A multi-Region key ID: "mrk-" and 32 lower-case hex digits (AWS's form).
     public static func newMultiRegionKeyId() -> String {
-        "mrk-" + SystemRandom.bytes(16).map { String($0, radix: 16).leftPadded(2) }.joined()
+        "mrk-" + Hex.lower(SystemRandom.bytes(16))
     }
 
     public static func isMultiRegionKeyId(_ s: String) -> Bool { s.hasPrefix("mrk-") && isKeyId(s) }

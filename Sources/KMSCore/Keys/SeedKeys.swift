@@ -110,9 +110,8 @@ extension KMSService {
     static func seedMaterial(_ secret: [UInt8], spec: KeySpec, version: UInt32, keyId: String, at now: Double) throws(KMSError) -> KeyMaterial {
         // A one-way function of the material and key: equal on every server seeded alike,
         // and revealing nothing of the material.
-        let id = HMAC<SHA256>.authenticationCode(for: Array("kms seed material id \(keyId) \(version)".utf8),
-                                                 using: SymmetricKey(data: secret))
-            .map { String($0, radix: 16).leftPadded(2) }.joined()
+        let id = Hex.lower(HMAC<SHA256>.authenticationCode(for: Array("kms seed material id \(keyId) \(version)".utf8),
+                                                           using: SymmetricKey(data: secret)))
         if spec == .symmetricDefault {
             guard secret.count == 32 else { throw KMSError(.validation, "Seed: key \(keyId): symmetric key material must be 32 bytes") }
             return KeyMaterial(version: version, secret: secret, materialId: id, createdAt: now)

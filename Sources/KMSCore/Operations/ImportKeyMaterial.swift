@@ -291,7 +291,7 @@ public final class ImportTokenSealer: Sendable {
         mac.update(data: Array(keyId.utf8))
         mac.update(data: [0])
         mac.update(data: identity)
-        return mac.finalize().map { String($0, radix: 16).leftPadded(2) }.joined()
+        return Hex.lower(mac.finalize())
     }
 
     /// Seals a multi-Region material check received from a peer (MultiRegionMaterialCheck)
@@ -428,7 +428,7 @@ enum ImportWrapping {
     /// of an asymmetric key's public key). Only recognised on import, for material already
     /// associated under it; new material never gets one (ImportTokenSealer.materialId).
     static func legacyMaterialId(_ material: [UInt8]) -> String {
-        SHA256.hash(data: Array("kms-imported-key-material|".utf8) + material).map { String($0, radix: 16).leftPadded(2) }.joined()
+        Hex.lower(SHA256.hash(data: Array("kms-imported-key-material|".utf8) + material))
     }
 
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {

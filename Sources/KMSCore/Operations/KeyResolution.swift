@@ -123,13 +123,13 @@ public enum KeyIdentifier {
         var bytes = b
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String($0, radix: 16).leftPadded(2) }.joined()
+        let hex = Hex.lower(bytes)
         let h = Array(hex)
         return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
     }
 
     public static func newMaterialId() -> String {
-        SystemRandom.bytes(32).map { String($0, radix: 16).leftPadded(2) }.joined()
+        Hex.lower(SystemRandom.bytes(32))
     }
 }
 
