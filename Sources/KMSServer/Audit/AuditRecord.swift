@@ -80,20 +80,11 @@ struct AuditIndexEntry: Sendable {
     init(time: Double, eventName: String, source: AuditEventSource, account: String, username: String,
          accessKeyId: String, readOnly: Bool, eventID: AuditID, resources: [String], isServiceEvent: Bool,
          requestID: AuditID, succeeded: Bool, tracksKeyUsage: Bool) {
-        self.time = time
-        self.eventName = eventName
-        self.source = source
-        self.account = account
-        self.username = username
-        self.accessKeyId = accessKeyId
-        self.readOnly = readOnly
-        eventIDValue = eventID
-        firstResource = resources.first
-        if resources.count > 1 { otherResources = Array(resources.dropFirst()) }
+        self.init(time: time, eventName: eventName, source: source, account: account, username: username,
+                  accessKeyId: accessKeyId, readOnly: readOnly, eventID: eventID, firstResource: resources.first,
+                  otherResources: resources.count > 1 ? Array(resources.dropFirst()) : [], requestID: requestID,
+                  succeeded: succeeded, tracksKeyUsage: tracksKeyUsage)
         self.isServiceEvent = isServiceEvent
-        requestIDValue = requestID
-        self.succeeded = succeeded
-        self.tracksKeyUsage = tracksKeyUsage
     }
 
     /// Every field at once, resources as held: `apiCall` builds its entry with this. Setting
