@@ -150,10 +150,13 @@ def _read_exact(sock, buf: bytearray, n: int) -> bytes:
 # allows are read through. So after a successful request that may revoke, the proxy waits
 # this long before answering, so a test that checks the revocation through the other node
 # at once does not race the feed. Creations get no wait: their read-your-writes is tested.
+# A key made usable again (EnableKey, ImportKeyMaterial) waits too: the cryptographic calls
+# read the key from the node's cache (FreshManagementReads), so the other node sees it by the
+# feed as well (a Verify right after EnableKey through the other node failed once in CI).
 SETTLE_SECONDS = float(os.environ.get("KMS_TEST_SETTLE_MS", "150")) / 1000.0
 _REVOKING_KMS = {"DisableKey", "DisableKeyRotation", "ScheduleKeyDeletion", "RetireGrant", "RevokeGrant",
                  "TagResource", "UntagResource", "PutKeyPolicy", "UpdateAlias", "DeleteAlias",
-                 "DeleteImportedKeyMaterial"}
+                 "DeleteImportedKeyMaterial", "EnableKey", "ImportKeyMaterial"}
 
 
 def may_revoke(head: bytes, body: bytes) -> bool:
