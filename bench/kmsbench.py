@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import socket
+import statistics
 import sys
 
 REGION = "us-east-1"
@@ -844,16 +845,31 @@ def cmd_report(args):
         print()
         print(f"{'audit (Encrypt)':<22} {'default':>10} {'off':>10} {'always':>10} {'def/off':>8} "
               f"{'always/def':>10}  cpu us/req default / off / always")
+        rate = lambda e: e.get("rps") if e.get("status") == "ok" else None
+        cpu = lambda e: _fmt(e.get("server_cpu_us_per_request") if e.get("status") == "ok" else None, '.1f')
+        verdict = lambda ratio: '' if ratio is None else ('  (target >= 0.85: ' + ('yes' if ratio >= 0.85 else 'NO') + ')')
         for c in audit_conns:
-            d, o, a = (runs.get(f"Encrypt:{v}/c{c}", {}) for v in ("audit-default", "audit-off", "fsync-always"))
-            rate = lambda e: e.get("rps") if e.get("status") == "ok" else None
-            cpu = lambda e: _fmt(e.get("server_cpu_us_per_request") if e.get("status") == "ok" else None, '.1f')
-            ratio = rate(d) / rate(o) if rate(d) and rate(o) else None
-            always = rate(a) / rate(d) if rate(a) and rate(d) else None
-            print(f"{f'{c} connections':<22} {_fmt(rate(d), '10.0f'):>10} {_fmt(rate(o), '10.0f'):>10} "
-                  f"{_fmt(rate(a), '10.0f'):>10} {_fmt(ratio, '8.3f'):>8} {_fmt(always, '10.3f'):>10}  "
-                  f"{cpu(d)} / {cpu(o)} / {cpu(a)}"
-                  f"{'' if ratio is None else ('  (target >= 0.85: ' + ('yes' if ratio >= 0.85 else 'NO') + ')')}")
+            # Round 1 is named ".../cN", later rounds ".../cN#k" (bench/run.sh BENCH_AUDIT_ROUNDS).
+            rounds = [""] + sorted({n.rsplit("#", 1)[1] for n in r["order"]
+                                    if n.startswith(f"Encrypt:audit-default/c{c}#")}, key=int)
+            ratios, always_ratios = [], []
+            for suffix in rounds:
+                tag = f"#{suffix}" if suffix else ""
+                d, o, a = (runs.get(f"Encrypt:{v}/c{c}{tag}", {})
+                           for v in ("audit-default", "audit-off", "fsync-always"))
+                ratio = rate(d) / rate(o) if rate(d) and rate(o) else None
+                always = rate(a) / rate(d) if rate(a) and rate(d) else None
+                if ratio is not None: ratios.append(ratio)
+                if always is not None: always_ratios.append(always)
+                label = f"{c} connections" + (f", round {suffix or 1}" if len(rounds) > 1 else "")
+                print(f"{label:<22} {_fmt(rate(d), '10.0f'):>10} {_fmt(rate(o), '10.0f'):>10} "
+                      f"{_fmt(rate(a), '10.0f'):>10} {_fmt(ratio, '8.3f'):>8} {_fmt(always, '10.3f'):>10}  "
+                      f"{cpu(d)} / {cpu(o)} / {cpu(a)}" + ("" if len(rounds) > 1 else verdict(ratio)))
+            if len(rounds) > 1 and ratios:
+                median = statistics.median(ratios)
+                always_median = statistics.median(always_ratios) if always_ratios else None
+                print(f"{f'{c} connections, median':<22} {'':>10} {'':>10} {'':>10} {median:8.3f} "
+                      f"{_fmt(always_median, '10.3f'):>10}  of {len(ratios)} rounds{verdict(median)}")
 
     # Rotation (issue 12): Encrypt on a key rotated 100 times against a fresh key, one server, one run.
     rot, fresh = runs.get("Encrypt:rotated100", {}), runs.get("Encrypt:fresh-key", {})
