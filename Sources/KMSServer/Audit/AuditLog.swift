@@ -347,6 +347,8 @@ public final class AuditLog: Sendable {
                 if fsync(old) != 0 {
                     Console.error("kms: ERROR: audit fsync of a closed segment failed: \(String(cString: strerror(errno)))")
                     sealedSynced = false
+                } else {
+                    AuditPageCache.release(old)
                 }
                 close(old)
             }
@@ -357,6 +359,7 @@ public final class AuditLog: Sendable {
             }
             if pending.digests >= 0 { _ = fsync(pending.digests) }
             pending.head.write(directory: directory)
+            AuditPageCache.release(pending.fd)
         }
         if let retention, !final {
             let now = Date().timeIntervalSince1970
