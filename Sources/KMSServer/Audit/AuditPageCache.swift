@@ -4,13 +4,12 @@ import Glibc
 
 /// Hands the trail's pages back to the kernel once they are on disk.
 ///
-/// Why: the trail is written once and read back rarely (LookupEvents reads single lines,
+/// Why: the trail is written once and read back rarely (LookupEvents reads single lines;
 /// `kms audit verify`, export and the cluster shipper read sequentially). Left cached, it
-/// grows the page cache by every byte audited (~50 MB/s under load) and each record is
-/// copied into a page the kernel must find anew; on this project's VMs, whose host takes
-/// back guest memory the guest leaves free, that page also costs the host a fault.
-/// bench/run.sh (10 s runs, three rounds): audit's cost fell from ~7.5 to ~6 µs/request
-/// with it. Released pages go back to the allocator, where the next records find them.
+/// grows the page cache by every byte audited (~50 MB/s under load), and the group
+/// write's cost grew with it: bench/run.sh (10 s runs, three rounds) measured audit at
+/// ~7.3 µs/request without this and ~5.8 with it (docs/ARCHITECTURE.md, "Page cache").
+/// Released pages go back to the allocator, where the next records find them.
 enum AuditPageCache {
     /// POSIX_FADV_DONTNEED over a whole fsynced file: the kernel drops its clean pages
     /// (the partial last page, and any page written since the fsync, are dirty and stay).
