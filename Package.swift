@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "SigV4", targets: ["SigV4"]),
         // For the fuzz package (Fuzz/), which frames requests with the server's HTTPRequestFramer.
         .library(name: "KMSServer", targets: ["KMSServer"]),
+        // For the fuzz package's session-token target.
+        .library(name: "STS", targets: ["STS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

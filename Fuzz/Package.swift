@@ -12,6 +12,7 @@ let package = Package(
         // `name:` pins the identity, whatever the checkout directory is called.
         .package(name: "swift-kms", path: ".."),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .target(name: "CLibFuzzer"),
@@ -30,6 +31,11 @@ let package = Package(
         .executableTarget(name: "FuzzSigV4", dependencies: [
             "CLibFuzzer",
             .product(name: "SigV4", package: "swift-kms"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "FuzzSessionToken", dependencies: [
+            "CLibFuzzer",
+            .product(name: "STS", package: "swift-kms"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .executableTarget(name: "FuzzHTTPFramer", dependencies: [
             "CLibFuzzer",
