@@ -208,10 +208,25 @@ def policy_seeds():
     write("FuzzPolicy", "not-json", "Version: 2012-10-17")
 
 
+def session_token_seeds():
+    """FuzzSessionToken: byte 0 picks the mode (0 token text, 1 compact plaintext, else session fields)."""
+    write("FuzzSessionToken", "token-empty", b"\x00")
+    write("FuzzSessionToken", "token-v2-shape", b"\x00" + b"AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    write("FuzzSessionToken", "token-v1-shape", b"\x00" + b"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    write("FuzzSessionToken", "plain-short", b"\x01\x00\x00\x00")
+    write("FuzzSessionToken", "plain-flags", b"\x01\x01\x03\x10" + bytes(8) + b"\x10\x0e\x00\x00" + bytes(30) + b"\x00\x04root")
+    write("FuzzSessionToken", "session-role", b"\x02\x00\x05admin\x07session\x06ABCDEF\x01\x03key\x03val\x00")
+    write("FuzzSessionToken", "session-user", b"\x02\x28\x04bob1\x00\x00\x00\x05alice\x00\x3f\x09{\"a\":\"b\"}"
+          b"\x02\x03p/1\x03p/2" + bytes(16) + b"\x04src1\x05other")
+    write("FuzzSessionToken", "session-raw", b"\x02\xff\x0e123456789012\x14ABCDEFGHIJKLMNOPQRST\x28" + b"x" * 40
+          + b"\x03r/1\x02s1\x02id\x05a:b:c\x06userid\x00\xff")
+
+
 if __name__ == "__main__":
     sigv4_and_framer()
     json_seeds()
     blob_seeds()
     policy_seeds()
+    session_token_seeds()
     for target in sorted(os.listdir(ROOT)):
         print(f"{target}: {len(os.listdir(os.path.join(ROOT, target)))} seeds")
