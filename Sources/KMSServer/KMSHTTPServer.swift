@@ -250,6 +250,9 @@ public enum KMSHTTPServer {
         let sweeper = Task.detached {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(config.deletionSweepInterval * 1_000_000_000))
+                // Stopping cancels the sleep: no run then (each job would fail with
+                // CancellationError, logged as an error at every clean stop).
+                if Task.isCancelled { break }
                 // On a cluster, only the node holding the job lease runs the sweep.
                 guard cluster.lease.isHeld else { continue }
                 do {
@@ -304,6 +307,7 @@ public enum KMSHTTPServer {
                     // On a cluster the change feed re-reads a key's grants as they change: this is only the fallback.
                     let interval = cluster.feed == nil ? GrantRegistry.refreshInterval : GrantRegistry.tokenLifetime
                     try? await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000))
+                    if Task.isCancelled { break }  // stopping: no reload (as the sweep above)
                     do {
                         try await NIOThreadPool.singleton.runIfActive { try grants.reload() }
                     } catch {
