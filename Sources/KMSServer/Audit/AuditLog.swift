@@ -56,6 +56,8 @@ public final class AuditLog: Sendable {
         var fd: Int32 = -1
         var segment = 0
         var size = 0
+        /// Blocks reserved ahead of the current segment's records.
+        var preallocation = AuditPreallocation()
         var previousHash = [UInt8](repeating: 0, count: 32)
         var count = 0
         var dirty = false
@@ -254,6 +256,7 @@ public final class AuditLog: Sendable {
                 start = ends[i]
             }
             let written = ends[n - 1] + n * AuditChainLinks.size
+            s.preallocation.reserve(s.fd, offset: s.size, count: written)
             guard AuditChainLinks.writeAll(s.fd, buffers, count: 2 * n) else {
                 let reason = String(cString: strerror(errno))
                 // Nothing of the group may stay: cut back what part of it reached the file.
@@ -432,6 +435,7 @@ public final class AuditLog: Sendable {
     /// under the lock every event loop's write waits for, is left to the timer's `sync`
     /// within the interval, as for any other record; that sync also writes the chain head.
     private func rotate(_ s: inout State) {
+        s.preallocation.trim(s.fd, size: s.size)
         if policy == .always {
             _ = fsync(s.fd)
             writeHead(s)
