@@ -48,21 +48,8 @@ import Glibc
         // tmpfs keeps its files in the page cache: nothing to release there.
         try #require(fileSystemType(dir) != "tmpfs", "tmpfs: the test needs a disk-backed temporary directory")
         let audit = try AuditLog(dataDirectory: dir, policy: .interval, fallbackAccount: "000000000000")
-        func group(_ first: Int) -> (bytes: [UInt8], ends: [Int], entries: [AuditIndexEntry]) {
-            var bytes: [UInt8] = [], ends: [Int] = [], entries: [AuditIndexEntry] = []
-            for n in first..<(first + 200) {
-                bytes += Array(#"{"eventVersion":"1.08","eventTime":"2026-11-30T10:00:00Z","eventName":"Encrypt","padding":""#.utf8)
-                    + [UInt8](repeating: UInt8(ascii: "x"), count: 900) + Array(#"","eventID":"e\#(n)""#.utf8)
-                ends.append(bytes.count)
-                entries.append(AuditIndexEntry(time: 1_796_032_800, eventName: "Encrypt", source: .kms, account: "000000000000",
-                                               username: "root", accessKeyId: "AKIAPAGECACHETEST001", readOnly: true,
-                                               eventID: "e\(n)", resources: [], requestID: "r\(n)", succeeded: true,
-                                               tracksKeyUsage: false))
-            }
-            return (bytes, ends, entries)
-        }
-        var (bytes, ends, entries) = group(0)
-        #expect(audit.append(bytes, ends: ends, entries: &entries))
+        var group = AuditFillerGroup(first: 0, count: 200, accessKeyId: "AKIAPAGECACHETEST001")
+        #expect(group.append(to: audit))
         let segment = dir + "/audit/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/audit")
             .filter { $0.hasPrefix("audit-") }.sorted().last ?? "")
         let before = try residentPages(segment)
@@ -72,8 +59,8 @@ import Glibc
         let after = try residentPages(segment)
         #expect(after.resident == 0, "\(after.resident) of \(after.total) pages still cached after the sync")
         // The trail goes on: the next group chains to the released records.
-        (bytes, ends, entries) = group(200)
-        #expect(audit.append(bytes, ends: ends, entries: &entries))
+        group = AuditFillerGroup(first: 200, count: 200, accessKeyId: "AKIAPAGECACHETEST001")
+        #expect(group.append(to: audit))
         audit.sync(final: true)
         #expect(AuditVerifier.verify(dataDirectory: dir).intact)
     }

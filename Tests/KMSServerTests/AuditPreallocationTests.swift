@@ -30,18 +30,9 @@ import Glibc
                                  segmentBytes: 256 * 1024)
         var next = 0
         func append() -> Bool {
-            var bytes: [UInt8] = [], ends: [Int] = [], entries: [AuditIndexEntry] = []
-            for _ in 0..<50 {
-                bytes += Array(#"{"eventVersion":"1.08","eventTime":"2026-11-30T10:00:00Z","eventName":"Encrypt","padding":""#.utf8)
-                    + [UInt8](repeating: UInt8(ascii: "x"), count: 900) + Array(#"","eventID":"e\#(next)""#.utf8)
-                ends.append(bytes.count)
-                entries.append(AuditIndexEntry(time: 1_796_032_800, eventName: "Encrypt", source: .kms, account: "000000000000",
-                                               username: "root", accessKeyId: "AKIAPREALLOCTEST0001", readOnly: true,
-                                               eventID: "e\(next)", resources: [], requestID: "r\(next)", succeeded: true,
-                                               tracksKeyUsage: false))
-                next += 1
-            }
-            return audit.append(bytes, ends: ends, entries: &entries)
+            let group = AuditFillerGroup(first: next, count: 50, accessKeyId: "AKIAPREALLOCTEST0001")
+            next += 50
+            return group.append(to: audit)
         }
         #expect(append())
         let first = try #require(try segments(dir).last)
