@@ -313,6 +313,8 @@ public final class AuditLog: Sendable {
     func sync(final: Bool = false) {
         syncing.withLock { _ in
             let pending = state.withLock { s -> (fd: Int32, digests: Int32, head: AuditChainHead, sealed: [Int32])? in
+                // At a clean stop the open segment gives back its reserve, as a closed one does.
+                if final { s.preallocation.trim(s.fd, size: s.size) }
                 // A signed digest every digestPolicy.interval, and at shutdown, when records were added.
                 if let d = s.digests, s.count > d.lastEnd {
                     let now = Date().timeIntervalSince1970
